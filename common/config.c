@@ -1,0 +1,312 @@
+/*
+ * Configuration table and parsers. See config.h for the model. The table
+ * below is the single source of truth for key names, types and defaults.
+ */
+#include "common/config.h"
+#include "common/log.h"
+#include "ml_build_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OFF(f) offsetof(ml_config, f)
+#define STRK(f, def, doc) {#f, ML_CFG_T_STRING, OFF(f), sizeof(((ml_config *)0)->f), def, 0, 0, doc}
+#define INTK(f, def, lo, hi, doc) {#f, ML_CFG_T_INT, OFF(f), sizeof(int), def, lo, hi, doc}
+#define BOOLK(f, def, doc) {#f, ML_CFG_T_BOOL, OFF(f), sizeof(int), def, 0, 1, doc}
+
+static const ml_config_key keys[] = {
+    STRK(listen_host, "127.0.0.1", "Address the HTTP/WebSocket server listens on."),
+    INTK(listen_port, "8080", 1, 65535, "TCP port of the HTTP/WebSocket server."),
+    STRK(public_url, "", "Public base URL (for links in emails); empty means http://listen_host:listen_port."),
+    STRK(web_dir, ML_SOURCE_ROOT "/web", "Folder of the browser client served at /."),
+    INTK(http_workers, "4", 1, 64, "Threads that run blocking control-plane work (database, Redis)."),
+    INTK(max_body_bytes, "1048576", 1024, 67108864, "Largest accepted HTTP request body."),
+    INTK(ws_max_message_bytes, "65536", 1024, 16777216, "Largest accepted WebSocket signaling message."),
+    INTK(shutdown_timeout_ms, "10000", 0, 600000, "How long SIGTERM waits for in-flight work before exiting."),
+    STRK(log_level, "info", "Minimum log level: debug, info, warn, error."),
+    STRK(log_format, "text", "Log line format: text or json."),
+    STRK(data_dir, "./var", "Folder for the embedded PostgreSQL and Redis, recordings and keys."),
+    STRK(database_url, "", "PostgreSQL connection string; empty starts a private cluster under data_dir."),
+    STRK(redis_url, "", "Redis URL (redis://host:port/db or unix:///path); empty starts a private Redis under data_dir."),
+    STRK(postgres_bin_dir, "", "Folder with initdb/postgres for the embedded cluster; empty searches /usr/lib/postgresql/*/bin."),
+    STRK(redis_server_bin, "redis-server", "redis-server binary for the embedded Redis."),
+    BOOLK(auto_migrate, "true", "Apply pending schema migrations when the server starts."),
+    INTK(media_workers, "0", 0, 256, "Media worker threads; 0 means one per core."),
+    STRK(ice_interfaces, "", "Comma-separated interface names or IP addresses to gather host candidates on; empty means all."),
+    STRK(ice_public_ip, "", "Public IPv4 address advertised for 1:1 NAT (added as a host candidate)."),
+    INTK(ice_port_min, "0", 0, 65535, "Lowest UDP port for ICE; 0 lets the kernel choose."),
+    INTK(ice_port_max, "0", 0, 65535, "Highest UDP port for ICE; 0 lets the kernel choose."),
+    STRK(stun_server, "", "STUN server host:port the SFU uses to learn its server-reflexive address."),
+    STRK(turn_uri, "", "TURN URI handed to clients (e.g. turn:203.0.113.5:3478?transport=udp)."),
+    STRK(turn_secret, "", "Shared secret for time-limited TURN credentials (coturn use-auth-secret)."),
+    INTK(turn_credential_ttl_s, "86400", 60, 604800, "Lifetime of TURN credentials handed to clients."),
+    STRK(dtls_cert_file, "", "PEM certificate for DTLS; empty generates an ECDSA P-256 certificate at start."),
+    STRK(dtls_key_file, "", "PEM private key matching dtls_cert_file."),
+    STRK(srtp_profiles, "aead_aes_128_gcm,aes_cm_128_hmac_sha1_80", "SRTP protection profiles offered in DTLS, in order of preference."),
+    INTK(ice_connect_timeout_ms, "20000", 1000, 600000, "A peer that does not connect within this time is freed."),
+    INTK(ice_consent_timeout_ms, "30000", 5000, 600000, "A connected peer without consent (STUN) for this long is freed."),
+    INTK(sctp_max_message_size, "262144", 1024, 16777216, "Largest data-channel message accepted and advertised."),
+    INTK(room_max_participants, "100", 1, 100000, "Most participants in one room."),
+};
+
+const ml_config_key *ml_config_keys(size_t *n)
+{
+    *n = sizeof keys / sizeof keys[0];
+    return keys;
+}
+
+static const ml_config_key *find_key(const char *name)
+{
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+static int set_key(ml_config *c, const ml_config_key *k, const char *value, char *err, size_t errlen)
+{
+    char *field = (char *)c + k->offset;
+    switch (k->type) {
+    case ML_CFG_T_STRING: {
+        size_t n = strlen(value);
+        if (n >= k->size) {
+            snprintf(err, errlen, "value of '%s' is too long (%zu bytes, at most %zu)", k->name, n,
+                     k->size - 1);
+            return -1;
+        }
+        memcpy(field, value, n + 1);
+        return 0;
+    }
+    case ML_CFG_T_INT: {
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (errno || end == value || *end != '\0') {
+            snprintf(err, errlen, "value of '%s' is not an integer: \"%s\"", k->name, value);
+            return -1;
+        }
+        if (v < k->min || v > k->max) {
+            snprintf(err, errlen, "value of '%s' is out of range %ld..%ld: %ld", k->name, k->min,
+                     k->max, v);
+            return -1;
+        }
+        *(int *)field = (int)v;
+        return 0;
+    }
+    case ML_CFG_T_BOOL:
+        if (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes") ||
+            !strcmp(value, "on")) {
+            *(int *)field = 1;
+            return 0;
+        }
+        if (!strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "no") ||
+            !strcmp(value, "off")) {
+            *(int *)field = 0;
+            return 0;
+        }
+        snprintf(err, errlen, "value of '%s' is not a boolean (true/false): \"%s\"", k->name,
+                 value);
+        return -1;
+    }
+    return -1;
+}
+
+void ml_config_defaults(ml_config *c)
+{
+    memset(c, 0, sizeof *c);
+    char err[256];
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (set_key(c, &keys[i], keys[i].def, err, sizeof err) != 0)
+            abort(); /* a default that does not parse is a programming error */
+}
+
+int ml_config_set(ml_config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+    const ml_config_key *k = find_key(key);
+    if (!k) {
+        snprintf(err, errlen, "unknown configuration key '%s'", key);
+        return -1;
+    }
+    return set_key(c, k, value, err, errlen);
+}
+
+static void trim(char **start, char **end)
+{
+    while (*start < *end && isspace((unsigned char)**start))
+        (*start)++;
+    while (*end > *start && isspace((unsigned char)(*end)[-1]))
+        (*end)--;
+}
+
+int ml_config_parse_buffer(ml_config *c, const char *text, size_t len, const char *source, char *err,
+                           size_t errlen)
+{
+    const char *p = text, *end = text + len;
+    int lineno = 0;
+    while (p < end) {
+        lineno++;
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            eol = end;
+        char line[ML_CFG_PATH + 256];
+        size_t n = (size_t)(eol - p);
+        if (n >= sizeof line) {
+            snprintf(err, errlen, "%s:%d: line too long", source, lineno);
+            return -1;
+        }
+        memcpy(line, p, n);
+        line[n] = '\0';
+        p = eol < end ? eol + 1 : end;
+        if (memchr(line, '\0', n)) {
+            snprintf(err, errlen, "%s:%d: NUL byte in line", source, lineno);
+            return -1;
+        }
+        char *s = line, *e = line + n;
+        trim(&s, &e);
+        if (s == e || *s == '#')
+            continue;
+        char *eq = memchr(s, '=', (size_t)(e - s));
+        if (!eq) {
+            snprintf(err, errlen, "%s:%d: expected 'key = value'", source, lineno);
+            return -1;
+        }
+        char *ks = s, *ke = eq, *vs = eq + 1, *ve = e;
+        trim(&ks, &ke);
+        trim(&vs, &ve);
+        if (ks == ke) {
+            snprintf(err, errlen, "%s:%d: missing key before '='", source, lineno);
+            return -1;
+        }
+        *ke = '\0';
+        if (ve - vs >= 2 && *vs == '"' && ve[-1] == '"') {
+            vs++;
+            ve--;
+        }
+        *ve = '\0';
+        char kerr[512];
+        if (ml_config_set(c, ks, vs, kerr, sizeof kerr) != 0) {
+            snprintf(err, errlen, "%s:%d: %s", source, lineno, kerr);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int ml_config_load_file(ml_config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 > cap) {
+            if (cap >= (1u << 20)) {
+                fclose(f);
+                free(buf);
+                snprintf(err, errlen, "config file %s is larger than 1 MiB", path);
+                return -1;
+            }
+            cap = cap ? cap * 2 : 8192;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                fclose(f);
+                free(buf);
+                snprintf(err, errlen, "out of memory reading %s", path);
+                return -1;
+            }
+            buf = nb;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        if (n == 0)
+            break;
+        len += n;
+    }
+    int rerr = ferror(f);
+    fclose(f);
+    if (rerr) {
+        free(buf);
+        snprintf(err, errlen, "cannot read config file %s", path);
+        return -1;
+    }
+    int rc = ml_config_parse_buffer(c, buf ? buf : "", len, path, err, errlen);
+    free(buf);
+    return rc;
+}
+
+int ml_config_load_env(ml_config *c, char *const *envp, char *err, size_t errlen)
+{
+    static const char prefix[] = "MENTORLINK_";
+    for (char *const *e = envp; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq)
+            continue;
+        size_t nlen = (size_t)(eq - *e);
+        const char *value = eq + 1;
+        char key[128];
+        if (nlen == 12 && !strncmp(*e, "DATABASE_URL", 12)) {
+            strcpy(key, "database_url");
+        } else if (nlen == 9 && !strncmp(*e, "REDIS_URL", 9)) {
+            strcpy(key, "redis_url");
+        } else if (nlen > sizeof prefix - 1 && !strncmp(*e, prefix, sizeof prefix - 1)) {
+            size_t klen = nlen - (sizeof prefix - 1);
+            if (klen >= sizeof key) {
+                snprintf(err, errlen, "unknown environment variable %.*s", (int)nlen, *e);
+                return -1;
+            }
+            for (size_t i = 0; i < klen; i++)
+                key[i] = (char)tolower((unsigned char)(*e)[sizeof prefix - 1 + i]);
+            key[klen] = '\0';
+            if (!strcmp(key, "config"))
+                continue; /* MENTORLINK_CONFIG names the file, read by main */
+        } else {
+            continue;
+        }
+        const ml_config_key *k = find_key(key);
+        if (!k) {
+            snprintf(err, errlen, "unknown environment variable %.*s (no configuration key '%s')",
+                     (int)nlen, *e, key);
+            return -1;
+        }
+        char kerr[512];
+        if (set_key(c, k, value, kerr, sizeof kerr) != 0) {
+            snprintf(err, errlen, "environment %.*s: %s", (int)nlen, *e, kerr);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int ml_config_validate(const ml_config *c, char *err, size_t errlen)
+{
+    ml_log_level lvl;
+    if (ml_log_level_parse(c->log_level, &lvl) != 0) {
+        snprintf(err, errlen, "log_level must be debug, info, warn or error, not \"%s\"",
+                 c->log_level);
+        return -1;
+    }
+    if (strcmp(c->log_format, "text") && strcmp(c->log_format, "json")) {
+        snprintf(err, errlen, "log_format must be text or json, not \"%s\"", c->log_format);
+        return -1;
+    }
+    if ((c->ice_port_min == 0) != (c->ice_port_max == 0) || c->ice_port_min > c->ice_port_max) {
+        snprintf(err, errlen, "ice_port_min..ice_port_max must both be 0 or a valid range (%d..%d)",
+                 c->ice_port_min, c->ice_port_max);
+        return -1;
+    }
+    if (c->data_dir[0] == '\0') {
+        snprintf(err, errlen, "data_dir must not be empty");
+        return -1;
+    }
+    if (c->turn_uri[0] && !c->turn_secret[0]) {
+        snprintf(err, errlen, "turn_uri is set but turn_secret is empty");
+        return -1;
+    }
+    return 0;
+}
