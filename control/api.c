@@ -10,21 +10,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-static const ctl_route routes[] = {
-    {"GET", "/readyz", ctl_health_readyz, CTL_PERM_PUBLIC},
+/* Every family of routes; add a line when a new handler file appears. */
+static const ctl_route_family families[] = {
+    {"health", ctl_health_routes, &ctl_health_routes_count},
 };
+#define NFAMILIES (sizeof families / sizeof families[0])
 
-const ctl_route *ctl_api_routes(size_t *n)
+size_t ctl_api_route_count(void)
 {
-    *n = sizeof routes / sizeof routes[0];
-    return routes;
+    size_t n = 0;
+    for (size_t f = 0; f < NFAMILIES; f++)
+        n += *families[f].count;
+    return n;
 }
 
-/* Does `path` match `pattern` segment by segment? */
-static int path_matches(const char *pattern, const char *path)
+const ctl_route *ctl_api_route_at(size_t i)
+{
+    for (size_t f = 0; f < NFAMILIES; f++) {
+        if (i < *families[f].count)
+            return &families[f].routes[i];
+        i -= *families[f].count;
+    }
+    return NULL;
+}
+
+const char *ctl_perm_name(ctl_perm p)
+{
+    static const char *const names[] = {"public", "user", "mentor", "admin"};
+    return (unsigned)p < sizeof names / sizeof names[0] ? names[p] : "?";
+}
+
+/* Does `path` match `pattern` segment by segment? Captures "{name}"
+ * segments into req->params when req is given. */
+static int path_matches(const char *pattern, const char *path, ctl_request *req)
 {
     const char *p = pattern, *s = path;
+    int nparams = 0;
     while (*p && *s) {
         if (*p == '{') {
             const char *pe = strchr(p, '}');
@@ -35,6 +58,16 @@ static int path_matches(const char *pattern, const char *path)
                 se = s + strlen(s);
             if (se == s)
                 return 0;
+            if (req) {
+                if (nparams == CTL_MAX_PARAMS || (size_t)(pe - p - 1) >= sizeof req->params[0].name ||
+                    (size_t)(se - s) >= sizeof req->params[0].value)
+                    return 0;
+                memcpy(req->params[nparams].name, p + 1, (size_t)(pe - p - 1));
+                req->params[nparams].name[pe - p - 1] = '\0';
+                memcpy(req->params[nparams].value, s, (size_t)(se - s));
+                req->params[nparams].value[se - s] = '\0';
+            }
+            nparams++;
             p = pe + 1;
             s = se;
             continue;
@@ -44,32 +77,65 @@ static int path_matches(const char *pattern, const char *path)
         p++;
         s++;
     }
-    return *p == '\0' && *s == '\0';
+    if (*p != '\0' || *s != '\0')
+        return 0;
+    if (req)
+        req->nparams = nparams;
+    return 1;
 }
 
 int ctl_api_known(const char *method, const char *path)
 {
     (void)method;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        if (path_matches(routes[i].pattern, path))
+    size_t n = ctl_api_route_count();
+    for (size_t i = 0; i < n; i++)
+        if (path_matches(ctl_api_route_at(i)->pattern, path, NULL))
             return 1;
     return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0;
 }
 
-void ctl_api_dispatch(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
+static int role_allows(ctl_perm perm, const char *role)
+{
+    switch (perm) {
+    case CTL_PERM_PUBLIC:
+    case CTL_PERM_USER:
+        return 1;
+    case CTL_PERM_MENTOR:
+        return !strcmp(role, "mentor") || !strcmp(role, "admin");
+    case CTL_PERM_ADMIN:
+        return !strcmp(role, "admin");
+    }
+    return 0;
+}
+
+void ctl_api_dispatch(ctl_ctx *ctx, ctl_request *req, ctl_response *resp)
 {
     memset(resp, 0, sizeof *resp);
     char allow[128] = "";
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (!path_matches(routes[i].pattern, req->path))
+    size_t n = ctl_api_route_count();
+    for (size_t i = 0; i < n; i++) {
+        const ctl_route *r = ctl_api_route_at(i);
+        if (!path_matches(r->pattern, req->path, req))
             continue;
-        if (strcmp(routes[i].method, req->method) == 0 ||
-            (strcmp(req->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
-            routes[i].handler(ctx, req, resp);
+        if (strcmp(r->method, req->method) == 0 ||
+            (strcmp(req->method, "HEAD") == 0 && strcmp(r->method, "GET") == 0)) {
+            req->route = r->pattern;
+            memset(&req->who, 0, sizeof req->who);
+            if (r->perm != CTL_PERM_PUBLIC) {
+                if (ctl_auth_authenticate(ctx, req, &req->who, resp) != 0)
+                    return;
+                if (!role_allows(r->perm, req->who.role)) {
+                    ctl_response_problem(resp, 403, "forbidden", "Forbidden",
+                                         "your role may not use this resource", req);
+                    return;
+                }
+            }
+            r->handler(ctx, req, resp);
             return;
         }
-        size_t n = strlen(allow);
-        snprintf(allow + n, sizeof allow - n, "%s%s", n ? ", " : "", routes[i].method);
+        size_t al = strlen(allow);
+        if (!strstr(allow, r->method))
+            snprintf(allow + al, sizeof allow - al, "%s%s", al ? ", " : "", r->method);
     }
     if (allow[0]) {
         ctl_response_problem(resp, 405, "method-not-allowed", "Method Not Allowed",
@@ -78,6 +144,67 @@ void ctl_api_dispatch(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
         return;
     }
     ctl_response_problem(resp, 404, "not-found", "Not Found", "no such resource", req);
+}
+
+const char *ctl_req_header(const ctl_request *req, const char *name)
+{
+    for (int i = 0; i < req->nheaders; i++)
+        if (strcasecmp(req->headers[i].name, name) == 0)
+            return req->headers[i].value;
+    return NULL;
+}
+
+const char *ctl_req_param(const ctl_request *req, const char *name)
+{
+    for (int i = 0; i < req->nparams; i++)
+        if (strcmp(req->params[i].name, name) == 0)
+            return req->params[i].value;
+    return NULL;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int ctl_req_query(const ctl_request *req, const char *key, char *out, size_t cap)
+{
+    size_t klen = strlen(key);
+    const char *p = req->query;
+    while (*p) {
+        const char *amp = strchr(p, '&');
+        const char *end = amp ? amp : p + strlen(p);
+        if ((size_t)(end - p) >= klen && strncmp(p, key, klen) == 0 &&
+            (p + klen == end || p[klen] == '=')) {
+            const char *v = p + klen + (p + klen < end ? 1 : 0);
+            size_t o = 0;
+            for (; v < end; v++) {
+                if (o + 1 >= cap)
+                    return -1;
+                if (*v == '%') {
+                    if (end - v < 3 || hexval(v[1]) < 0 || hexval(v[2]) < 0)
+                        return -1;
+                    char c = (char)(hexval(v[1]) * 16 + hexval(v[2]));
+                    if (c == '\0')
+                        return -1;
+                    out[o++] = c;
+                    v += 2;
+                } else {
+                    out[o++] = *v == '+' ? ' ' : *v;
+                }
+            }
+            out[o] = '\0';
+            return 1;
+        }
+        p = amp ? amp + 1 : end;
+    }
+    return 0;
 }
 
 void ctl_response_json(ctl_response *resp, int status, const char *json_text)

@@ -9,7 +9,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 
-void ctl_health_readyz(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
+static void readyz(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
     (void)req;
     char dberr[512] = "", rerr[512] = "";
@@ -23,3 +23,8 @@ void ctl_health_readyz(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
     free(text);
     ctl_response_add_header(resp, "Cache-Control", "no-store");
 }
+
+const ctl_route ctl_health_routes[] = {
+    {"GET", "/readyz", readyz, CTL_PERM_PUBLIC, "Readiness: PostgreSQL and Redis answer"},
+};
+const size_t ctl_health_routes_count = sizeof ctl_health_routes / sizeof ctl_health_routes[0];

@@ -3,6 +3,7 @@
  *   serve         run the server (HTTP, signaling, media, control plane)
  *   migrate       apply pending schema migrations (--check: only verify)
  *   check-config  load and validate the configuration, print it
+ *   routes        list the REST routes with their permissions
  *   version       print the version
  * Options: --config FILE (or MENTORLINK_CONFIG). Every failure before the
  * server runs prints one line naming the problem and exits non-zero.
@@ -13,6 +14,7 @@
  */
 #include "common/config.h"
 #include "common/log.h"
+#include "control/api.h"
 #include "control/db.h"
 #include "control/embedded.h"
 #include "control/migrate.h"
@@ -36,7 +38,7 @@ static volatile sig_atomic_t finished;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: mentorlink <serve|migrate [--check]|check-config|version> [--config FILE]\n"
+    fprintf(f, "usage: mentorlink <serve|migrate [--check]|check-config|routes|version> [--config FILE]\n"
                "Configuration keys are documented in docs/configuration.md.\n");
 }
 
@@ -225,6 +227,13 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "version")) {
         printf("mentorlink %s\n", ML_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "routes")) {
+        for (size_t i = 0; i < ctl_api_route_count(); i++) {
+            const ctl_route *r = ctl_api_route_at(i);
+            printf("%s %s %s %s\n", r->method, r->pattern, ctl_perm_name(r->perm), r->summary);
+        }
         return 0;
     }
     ml_config cfg;

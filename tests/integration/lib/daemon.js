@@ -1,0 +1,129 @@
+// Start the real mentorlink daemon for a test.
+//
+//   const d = await startDaemon({ config: { ice_interfaces: '127.0.0.1' } });
+//   await fetch(d.baseUrl + '/readyz');   // d.wsUrl for signaling
+//   await d.stop();                       // SIGTERM, expects a clean exit
+//
+// By default the daemon gets a fresh database in the test process's
+// PostgreSQL and its own fresh Redis (see servers.js). With
+// `embedded: true` it gets neither URL and runs its own private servers
+// under its data_dir. The binary is $ML_BIN (set by tools/test; the
+// sanitizer run points it at the ASan build) or build/signaling/mentorlink.
+// stop() fails the test if the daemon printed a sanitizer report.
+'use strict';
+const { spawn } = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const path = require('path');
+const { postgres, startRedis, waitFor, tmpDir } = require('./servers');
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const BIN = process.env.ML_BIN || path.join(ROOT, 'build', 'signaling', 'mentorlink');
+const SANITIZED = process.env.ML_SANITIZED === '1';
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function sanitizerReport(text) {
+  const m = text.match(/(ERROR: (AddressSanitizer|LeakSanitizer)[\s\S]{0,3000}|runtime error:[^\n]*)/);
+  return m ? m[0] : null;
+}
+
+function writeConfig(dir, config) {
+  const lines = Object.entries(config).map(([k, v]) => `${k} = "${String(v)}"`);
+  const file = path.join(dir, 'mentorlink.conf');
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+// Run a mentorlink subcommand to completion: {code, stdout, stderr}.
+function runCommand(args, { env = {}, timeoutMs = 60000 } = {}) {
+  return new Promise((resolve) => {
+    const p = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    p.stdout.on('data', (d) => { stdout += d; });
+    p.stderr.on('data', (d) => { stderr += d; });
+    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('exit', (code, signal) => {
+      clearTimeout(t);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+async function startDaemon(opts = {}) {
+  const dir = tmpDir('ml-daemon-');
+  const port = opts.port || await freePort();
+  let db = null, redis = null;
+  const config = {
+    listen_host: '127.0.0.1',
+    listen_port: port,
+    data_dir: path.join(dir, 'var'),
+    log_level: 'info',
+    shutdown_timeout_ms: 5000,
+    ...(opts.config || {}),
+  };
+  if (!opts.embedded) {
+    if (!config.database_url) {
+      db = await (await postgres()).createDatabase();
+      config.database_url = db.url;
+    }
+    if (!config.redis_url) {
+      redis = await startRedis();
+      config.redis_url = redis.url;
+    }
+  }
+  const cfgFile = writeConfig(dir, config);
+  const env = { ...process.env, ...(opts.env || {}) };
+  delete env.DATABASE_URL;
+  delete env.REDIS_URL;
+  const proc = spawn(BIN, ['serve', '--config', cfgFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  proc.stdout.on('data', (d) => { output += d; });
+  proc.stderr.on('data', (d) => { output += d; });
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const d = {
+    dir, port, proc, config, db, redis, cfgFile,
+    baseUrl: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    logs: () => output,
+    exited,
+    async stop({ signal = 'SIGTERM', timeoutMs = 20000 } = {}) {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+      const res = await exited;
+      clearTimeout(timer);
+      if (redis) redis.stop();
+      const report = sanitizerReport(output);
+      if (report) throw new Error('sanitizer report from the daemon:\n' + report);
+      if (signal === 'SIGTERM' && res.code !== 0) {
+        throw new Error(`daemon exited with ${res.code ?? res.signal} after SIGTERM; logs:\n${output.slice(-4000)}`);
+      }
+      return res;
+    },
+  };
+  const startTimeout = (opts.embedded ? 90000 : 30000) * (SANITIZED ? 2 : 1);
+  try {
+    await waitFor(async () => {
+      if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}: ${output.slice(-2000)}`);
+      const r = await fetch(d.baseUrl + '/healthz');
+      return r.status === 200;
+    }, startTimeout, 'the daemon to answer /healthz');
+  } catch (e) {
+    proc.kill('SIGKILL');
+    if (redis) redis.stop();
+    throw e;
+  }
+  return d;
+}
+
+module.exports = { startDaemon, runCommand, freePort, writeConfig, BIN, ROOT, SANITIZED, sanitizerReport };
