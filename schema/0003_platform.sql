@@ -1,0 +1,2 @@
+-- 0003_platform: placeholder, filled in by the work that owns it.
+SELECT 1;

@@ -1,0 +1,2 @@
+-- 0004_recordings: placeholder, filled in by the work that owns it.
+SELECT 1;
