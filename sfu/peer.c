@@ -1,0 +1,698 @@
+/*
+ * Peer connection lifecycle (see peer.h): the shared environment, creation
+ * on a worker, the tasks posted by the signaling thread (offer, candidate,
+ * stats, close), the offer/answer step (sdp + negotiate modules, ICE
+ * credentials and candidates, ICE restart), the ICE callbacks, the connect
+ * timeout and the consent/inactivity watchdog, and teardown.
+ *
+ * Teardown is never done inside a libnice, DTLS or SCTP callback: failures
+ * call sfu__peer_fail(), which schedules an idle source that frees the
+ * transport and emits CLOSED.
+ */
+#include "sfu/peer_internal.h"
+
+#include "common/log.h"
+#include "sfu/clock.h"
+#include "sfu/turn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ANSWER_MAX (64 * 1024)
+
+/* ---- environment -------------------------------------------------------- */
+
+int sfu_peer_env_init(sfu_peer_env *env, const ml_config *cfg, char *err, size_t errlen)
+{
+    memset(env, 0, sizeof *env);
+    env->cfg = *cfg;
+    if (sfu_srtp_global_init() != 0) {
+        snprintf(err, errlen, "libsrtp initialisation failed");
+        return -1;
+    }
+    if (sfu_ice_options_from_config(cfg, &env->ice, err, errlen) != 0)
+        return -1;
+    if (cfg->dtls_cert_file[0] || cfg->dtls_key_file[0]) {
+        env->cert = sfu_dtls_cert_load(cfg->dtls_cert_file, cfg->dtls_key_file, err, errlen);
+    } else {
+        env->cert = sfu_dtls_cert_generate(err, errlen);
+    }
+    if (!env->cert)
+        return -1;
+    env->workers = sfu_workers_start(cfg->media_workers);
+    if (!env->workers) {
+        snprintf(err, errlen, "cannot start media workers");
+        sfu_dtls_cert_free(env->cert);
+        env->cert = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void sfu_peer_env_free(sfu_peer_env *env)
+{
+    if (!env)
+        return;
+    sfu_workers_stop(env->workers);
+    env->workers = NULL;
+    sfu_dtls_cert_free(env->cert);
+    env->cert = NULL;
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+static void emit(sfu_peer *p, sfu_peer_event *ev)
+{
+    if (!p->fn)
+        return;
+    ev->peer_id = p->id;
+    p->fn(p->user, ev);
+}
+
+static void emit_error(sfu_peer *p, uint64_t req, const char *code, const char *msg)
+{
+    sfu_peer_event ev = {.type = SFU_PEER_EV_ERROR, .req = req, .code = code, .text = msg};
+    emit(p, &ev);
+}
+
+void sfu__peer_report_state(sfu_peer *p)
+{
+    const char *ice = sfu_ice_state_name(p->ice_state);
+    const char *dtls = sfu_dtls_state_name(p->dtls_state);
+    if (!strcmp(ice, p->reported_ice) && !strcmp(dtls, p->reported_dtls))
+        return;
+    snprintf(p->reported_ice, sizeof p->reported_ice, "%s", ice);
+    snprintf(p->reported_dtls, sizeof p->reported_dtls, "%s", dtls);
+    sfu_peer_event ev = {.type = SFU_PEER_EV_STATE, .ice_state = ice, .dtls_state = dtls};
+    emit(p, &ev);
+}
+
+#define EARLY_OUT_MAX 16
+
+int sfu__peer_send(sfu_peer *p, const uint8_t *buf, size_t len)
+{
+    if (!p->ice || sfu_ice_send(p->ice, buf, len) != 0) {
+        /* The browser's ClientHello can arrive over a pair that succeeded
+         * before libnice (controlled) selected one: keep our reply for when
+         * ICE connects instead of waiting for a DTLS retransmission. */
+        if (p->ice && p->ice_state != SFU_ICE_CONNECTED &&
+            g_queue_get_length(&p->early_out) < EARLY_OUT_MAX) {
+            g_queue_push_tail(&p->early_out, g_bytes_new(buf, len));
+            return 0;
+        }
+        p->st.send_errors++;
+        ML_DEBUG("peer", "peer %llu: send of %zu bytes (first byte %u) failed in ICE state %s",
+                 (unsigned long long)p->id, len, len ? buf[0] : 0,
+                 sfu_ice_state_name(p->ice_state));
+        return -1;
+    }
+    p->st.packets_out++;
+    p->st.bytes_out += len;
+    return 0;
+}
+
+static void flush_early_out(sfu_peer *p)
+{
+    GBytes *b;
+    while ((b = g_queue_pop_head(&p->early_out))) {
+        gsize n;
+        const uint8_t *d = g_bytes_get_data(b, &n);
+        sfu__peer_send(p, d, n);
+        g_bytes_unref(b);
+    }
+}
+
+/* ---- teardown ------------------------------------------------------------ */
+
+static void drop_source(GSource **s)
+{
+    if (*s) {
+        g_source_destroy(*s);
+        g_source_unref(*s);
+        *s = NULL;
+    }
+}
+
+static void transport_free(sfu_peer *p)
+{
+    drop_source(&p->connect_timer);
+    drop_source(&p->watchdog_timer);
+    sfu__peer_sctp_free(p);
+    sfu__peer_twcc_free(p);
+    sfu__peer_media_free(p);
+    sfu_ice_destroy(p->ice);
+    p->ice = NULL;
+    g_queue_clear_full(&p->early_out, (GDestroyNotify)g_bytes_unref);
+}
+
+static void log_counters(const sfu_peer *p, const char *why)
+{
+    const sfu_peer_stats *s = &p->st;
+    ML_INFO("peer",
+            "peer %llu closed (%s): in %llu pkts/%llu B, out %llu pkts/%llu B, rtp %llu/%llu, "
+            "rtcp %llu/%llu, dropped %llu (garbage %llu, early %llu, unknown ssrc %llu, "
+            "srtp auth %llu, replay %llu), dc msgs %llu/%llu, srtp %s",
+            (unsigned long long)p->id, why, (unsigned long long)s->packets_in,
+            (unsigned long long)s->bytes_in, (unsigned long long)s->packets_out,
+            (unsigned long long)s->bytes_out, (unsigned long long)s->rtp_in,
+            (unsigned long long)s->rtp_out, (unsigned long long)s->rtcp_in,
+            (unsigned long long)s->rtcp_out, (unsigned long long)s->dropped,
+            (unsigned long long)s->drop_garbage, (unsigned long long)s->drop_early,
+            (unsigned long long)s->drop_unknown_ssrc, (unsigned long long)s->drop_srtp_auth,
+            (unsigned long long)s->drop_srtp_replay, (unsigned long long)s->dc_messages_in,
+            (unsigned long long)s->dc_messages_out, s->srtp_profile[0] ? s->srtp_profile : "none");
+}
+
+static gboolean teardown_cb(gpointer data)
+{
+    sfu_peer *p = data;
+    drop_source(&p->teardown_src);
+    if (p->torn_down)
+        return G_SOURCE_REMOVE;
+    p->torn_down = 1;
+    log_counters(p, p->fail_reason);
+    transport_free(p);
+    p->ice_state = SFU_ICE_CLOSED;
+    sfu__peer_report_state(p);
+    sfu_peer_event ev = {.type = SFU_PEER_EV_CLOSED, .text = p->fail_reason};
+    emit(p, &ev);
+    return G_SOURCE_REMOVE;
+}
+
+void sfu__peer_fail(sfu_peer *p, const char *reason)
+{
+    if (p->torn_down || p->teardown_src)
+        return;
+    snprintf(p->fail_reason, sizeof p->fail_reason, "%s", reason);
+    ML_INFO("peer", "peer %llu: %s", (unsigned long long)p->id, reason);
+    p->teardown_src = g_idle_source_new();
+    g_source_set_priority(p->teardown_src, G_PRIORITY_HIGH);
+    g_source_set_callback(p->teardown_src, teardown_cb, p, NULL);
+    g_source_attach(p->teardown_src, p->ctx);
+}
+
+/* ---- timers -------------------------------------------------------------- */
+
+static gboolean connect_timeout_cb(gpointer data)
+{
+    sfu_peer *p = data;
+    drop_source(&p->connect_timer);
+    if (!p->ever_connected)
+        sfu__peer_fail(p, "connect_timeout");
+    return G_SOURCE_REMOVE;
+}
+
+/* Consent and inactivity: libnice reports consent loss as FAILED (RFC 7675,
+ * 30 s); in addition a peer with media m-lines that sent nothing at all
+ * (RTCP flows at least every few seconds) for ice_consent_timeout_ms is
+ * considered gone. Data-only peers rely on libnice alone, since their
+ * heartbeats can be as rare as the timeout. */
+static gboolean watchdog_cb(gpointer data)
+{
+    sfu_peer *p = data;
+    if (!p->ever_connected || p->torn_down)
+        return G_SOURCE_CONTINUE;
+    uint64_t idle_us = sfu_now_us() - p->last_rx_us;
+    if (p->has_media && idle_us > (uint64_t)p->env->cfg.ice_consent_timeout_ms * 1000u)
+        sfu__peer_fail(p, "consent_timeout");
+    return G_SOURCE_CONTINUE;
+}
+
+static GSource *add_timer(sfu_peer *p, guint ms, GSourceFunc fn)
+{
+    GSource *s = g_timeout_source_new(ms);
+    g_source_set_callback(s, fn, p, NULL);
+    g_source_attach(s, p->ctx);
+    return s;
+}
+
+/* ---- ICE callbacks -------------------------------------------------------- */
+
+static void ice_on_candidate(void *user, const char *cand)
+{
+    sfu_peer *p = user;
+    if (!p->answered)
+        return; /* listed in the answer */
+    sfu_peer_event ev = {.type = SFU_PEER_EV_CANDIDATE,
+                         .text = cand,
+                         .mid = p->bundle_mid,
+                         .mline = p->bundle_mline};
+    emit(p, &ev);
+}
+
+static void ice_on_gathering_done(void *user)
+{
+    sfu_peer *p = user;
+    if (!p->answered)
+        return; /* the answer carries a=end-of-candidates */
+    sfu_peer_event ev = {.type = SFU_PEER_EV_END_OF_CANDIDATES};
+    emit(p, &ev);
+}
+
+static void ice_on_state(void *user, sfu_ice_state s)
+{
+    sfu_peer *p = user;
+    sfu_ice_state old = p->ice_state;
+    p->ice_state = s;
+    if (s == SFU_ICE_CONNECTED)
+        flush_early_out(p);
+    sfu__peer_report_state(p);
+    if (s == SFU_ICE_FAILED && old == SFU_ICE_CONNECTED && p->ever_connected)
+        sfu__peer_fail(p, "consent_lost");
+}
+
+static void ice_on_packet(void *user, uint8_t *buf, size_t len)
+{
+    sfu__peer_on_packet(user, buf, len);
+}
+
+static void ice_on_selected_pair(void *user, const char *local, const char *remote)
+{
+    sfu_peer *p = user;
+    snprintf(p->st.selected_local, sizeof p->st.selected_local, "%s", local);
+    snprintf(p->st.selected_remote, sizeof p->st.selected_remote, "%s", remote);
+    ML_DEBUG("peer", "peer %llu selected pair %s <-> %s", (unsigned long long)p->id, local, remote);
+}
+
+/* ---- creation -------------------------------------------------------------- */
+
+static void create_task(void *arg)
+{
+    sfu_peer *p = arg;
+    p->ctx = sfu_worker_context(p->worker);
+    char user[64], pass[SFU_TURN_PASSWORD_MAX];
+    const char *tu = NULL, *tp = NULL;
+    const ml_config *cfg = &p->env->cfg;
+    if (p->env->ice.turn_ip[0] &&
+        sfu_turn_credentials(cfg->turn_secret, "sfu", cfg->turn_credential_ttl_s, time(NULL), user,
+                             sizeof user, pass, sizeof pass) == 0) {
+        tu = user;
+        tp = pass;
+    }
+    sfu_ice_callbacks cb = {
+        .on_candidate = ice_on_candidate,
+        .on_gathering_done = ice_on_gathering_done,
+        .on_state = ice_on_state,
+        .on_packet = ice_on_packet,
+        .on_selected_pair = ice_on_selected_pair,
+    };
+    p->ice = sfu_ice_create(p->ctx, &p->env->ice, tu, tp, &cb, p);
+    snprintf(p->st.srtp_profile, sizeof p->st.srtp_profile, "none");
+    p->connect_timer = add_timer(p, (guint)cfg->ice_connect_timeout_ms, connect_timeout_cb);
+    p->watchdog_timer = add_timer(p, 1000, watchdog_cb);
+    if (!p->ice)
+        sfu__peer_fail(p, "internal: cannot create ICE agent");
+}
+
+sfu_peer *sfu_peer_create(const sfu_peer_env *env, uint64_t id, sfu_peer_event_fn fn, void *user)
+{
+    sfu_worker *w = sfu_workers_pick(env->workers);
+    if (!w)
+        return NULL;
+    sfu_peer *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->id = id;
+    p->env = env;
+    p->worker = w;
+    p->fn = fn;
+    p->user = user;
+    p->dc_mline = -1;
+    p->bundle_mline = 0;
+    g_queue_init(&p->early_out);
+    p->session_id = ((uint64_t)g_random_int() << 31) ^ g_random_int();
+    p->ice_state = SFU_ICE_NEW;
+    p->dtls_state = SFU_DTLS_STATE_NEW;
+    sfu_worker_load_add(w, 1);
+    if (sfu_worker_post(w, create_task, p, NULL) != 0) {
+        sfu_worker_load_add(w, -1);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* ---- offer / answer ---------------------------------------------------------- */
+
+typedef struct offer_args {
+    sfu_peer *p;
+    uint64_t req;
+    size_t len;
+    char sdp[];
+} offer_args;
+
+static void collect_candidate(void *arg, const char *line)
+{
+    sfu_neg_local *l = arg;
+    if (l->candidate_count >= SFU_NEG_MAX_LOCAL_CANDIDATES)
+        return;
+    if (sfu_sdp_candidate_parse(line, &l->candidates[l->candidate_count]) == 0)
+        l->candidate_count++;
+}
+
+/* Our SSRCs for m-line i: stable across renegotiations of the same mid. */
+static void track_ssrcs(sfu_peer *p, const sfu_sdp_media *m, int i, sfu_neg_track *t)
+{
+    sfu_peer_track *tr = &p->tracks[i];
+    if (strcmp(tr->mid, m->mid) != 0 || tr->local_ssrc == 0) {
+        memset(tr, 0, sizeof *tr);
+        snprintf(tr->mid, sizeof tr->mid, "%s", m->mid);
+        tr->local_ssrc = g_random_int() | 1u;
+        tr->local_rtx_ssrc = m->kind == SFU_SDP_KIND_VIDEO ? (g_random_int() | 1u) : 0;
+    }
+    t->ssrc = tr->local_ssrc;
+    t->rtx_ssrc = tr->local_rtx_ssrc;
+    snprintf(t->stream_id, sizeof t->stream_id, "mentorlink-echo");
+    snprintf(t->track_id, sizeof t->track_id, "echo-%s", m->mid);
+}
+
+static sfu_sdp_setup offer_setup(const sfu_sdp *o)
+{
+    for (int i = 0; i < o->media_count; i++)
+        if (o->media[i].port != 0 && o->media[i].setup != SFU_SDP_SETUP_NONE)
+            return o->media[i].setup;
+    return o->setup;
+}
+
+static int build_local(sfu_peer *p, const sfu_sdp *offer, sfu_neg_local *l)
+{
+    sfu_neg_local_init(l);
+    if (sfu_ice_local_credentials(p->ice, l->ice_ufrag, sizeof l->ice_ufrag, l->ice_pwd,
+                                  sizeof l->ice_pwd) != 0)
+        return -1;
+    snprintf(l->fingerprint, sizeof l->fingerprint, "%s", sfu_dtls_cert_fingerprint(p->env->cert));
+    l->setup =
+        offer_setup(offer) == SFU_SDP_SETUP_PASSIVE ? SFU_SDP_SETUP_ACTIVE : SFU_SDP_SETUP_PASSIVE;
+    snprintf(l->cname, sizeof l->cname, "mentorlink-%llu", (unsigned long long)p->id);
+    l->session_id = p->session_id;
+    l->session_version = ++p->session_version;
+    l->max_message_size = (uint32_t)p->env->cfg.sctp_max_message_size;
+    sfu_ice_local_candidates(p->ice, collect_candidate, l);
+    l->end_of_candidates = (uint8_t)sfu_ice_gathering_done(p->ice);
+    for (int i = 0; i < offer->media_count && i < SFU_SDP_MAX_MEDIA; i++) {
+        const sfu_sdp_media *m = &offer->media[i];
+        if (m->kind == SFU_SDP_KIND_AUDIO || m->kind == SFU_SDP_KIND_VIDEO) {
+            l->action[i] = SFU_NEG_SENDRECV;
+            track_ssrcs(p, m, i, &l->track[i]);
+        }
+    }
+    return 0;
+}
+
+/* Remember what was agreed: echo routes per m-line, data channel, bundle. */
+static void apply_result(sfu_peer *p, const sfu_neg_result *r)
+{
+    p->bundle_mline = r->bundle_index >= 0 ? r->bundle_index : 0;
+    snprintf(p->bundle_mid, sizeof p->bundle_mid, "%s",
+             r->media_count ? r->media[p->bundle_mline].mid : "0");
+    p->dc_mline = -1;
+    p->has_media = 0;
+    p->n_tracks = r->media_count;
+    for (int i = 0; i < r->media_count; i++) {
+        const sfu_neg_media *m = &r->media[i];
+        sfu_peer_track *t = &p->tracks[i];
+        if (m->kind == SFU_SDP_KIND_APPLICATION) {
+            if (m->accepted && p->dc_mline < 0) {
+                p->dc_mline = i;
+                p->remote_sctp_port = m->remote_sctp_port;
+                p->remote_max_message_size = m->remote_max_message_size;
+            }
+            t->echo = 0;
+            continue;
+        }
+        t->kind = m->kind;
+        t->echo = m->accepted && m->remote_sends && m->remote_receives &&
+                  (m->kind == SFU_SDP_KIND_AUDIO || m->kind == SFU_SDP_KIND_VIDEO);
+        if (m->local_ssrc)
+            t->local_ssrc = m->local_ssrc;
+        if (m->local_rtx_ssrc)
+            t->local_rtx_ssrc = m->local_rtx_ssrc;
+        t->pt = m->codec.pt;
+        t->rtx_pt = m->rtx_pt;
+        t->ext_mid = m->ext_mid;
+        t->ext_rid = m->ext_rid;
+        t->ext_rrid = m->ext_rrid;
+        t->ext_twcc = m->ext_twcc;
+        /* Simulcast: echo only the first rid of the offer's list. */
+        snprintf(t->echo_rid, sizeof t->echo_rid, "%s", m->rid_count > 1 ? m->rids[0] : "");
+        if (m->accepted)
+            p->has_media = 1;
+        /* Browser SSRCs announced in the offer. */
+        if (m->remote_ssrc_count > 0) {
+            t->remote_ssrc = m->remote_ssrcs[0];
+            t->remote_rtx_ssrc = m->remote_rtx_ssrcs[0];
+        }
+    }
+    /* Learned SSRC routes stay valid across renegotiation unless their
+     * m-line stopped echoing. */
+    int n = 0;
+    for (int i = 0; i < p->n_ssrcs; i++)
+        if (p->ssrcs[i].track < p->n_tracks && p->tracks[p->ssrcs[i].track].echo)
+            p->ssrcs[n++] = p->ssrcs[i];
+    p->n_ssrcs = n;
+}
+
+static void add_offer_candidates(sfu_peer *p, const sfu_sdp *offer)
+{
+    for (int i = 0; i < offer->candidate_count; i++) {
+        const sfu_sdp_candidate *c = &offer->candidates[i];
+        if (c->mline != p->bundle_mline)
+            continue;
+        char line[SFU_ICE_CAND_LEN];
+        if (sfu_sdp_candidate_write(c, line, sizeof line) > 0)
+            sfu_ice_add_remote_candidate(p->ice, line);
+    }
+    if (offer->media_count > p->bundle_mline && offer->media[p->bundle_mline].end_of_candidates)
+        sfu_ice_remote_gathering_done(p->ice);
+}
+
+static int handle_offer(sfu_peer *p, const char *text, size_t len, uint64_t req)
+{
+    char err[256] = "";
+    char *answer_text = NULL;
+    sfu_sdp *offer = calloc(1, sizeof *offer);
+    sfu_sdp *answer = calloc(1, sizeof *answer);
+    sfu_neg_local *local = calloc(1, sizeof *local);
+    sfu_neg_result *res = calloc(1, sizeof *res);
+    int rc = -1;
+    if (!offer || !answer || !local || !res) {
+        emit_error(p, req, "internal", "out of memory");
+        goto fail;
+    }
+    if (sfu_sdp_parse(text, len, offer, err, sizeof err) != 0) {
+        emit_error(p, req, "bad_sdp", err[0] ? err : "offer does not parse");
+        goto fail;
+    }
+    if (!p->gathered) {
+        if (sfu_ice_gather(p->ice) != 0) {
+            emit_error(p, req, "internal", "ICE gathering failed");
+            goto fail;
+        }
+        p->gathered = 1;
+    }
+    if (build_local(p, offer, local) != 0 ||
+        sfu_negotiate_answer(offer, local, answer, res, err, sizeof err) != 0) {
+        emit_error(p, req, "bad_sdp", err[0] ? err : "cannot answer the offer");
+        goto fail;
+    }
+    int restart = 0;
+    if (p->remote_ufrag[0] && (strcmp(p->remote_ufrag, res->remote_ice_ufrag) != 0 ||
+                               strcmp(p->remote_pwd, res->remote_ice_pwd) != 0)) {
+        /* ICE restart: new local credentials, then answer again with them. */
+        if (sfu_ice_restart(p->ice) != 0) {
+            emit_error(p, req, "internal", "ICE restart failed");
+            goto fail;
+        }
+        restart = 1;
+        p->session_version--;
+        if (build_local(p, offer, local) != 0 ||
+            sfu_negotiate_answer(offer, local, answer, res, err, sizeof err) != 0) {
+            emit_error(p, req, "bad_sdp", err[0] ? err : "cannot answer the offer");
+            goto fail;
+        }
+    }
+    if (!p->dtls) {
+        int server = local->setup != SFU_SDP_SETUP_ACTIVE;
+        if (sfu__peer_dtls_create(p, server, err, sizeof err) != 0) {
+            emit_error(p, req, "internal", err);
+            goto fail;
+        }
+        if (sfu_dtls_set_remote_fingerprint(p->dtls, res->remote_fingerprint.hash,
+                                            res->remote_fingerprint.value) != 0) {
+            sfu__peer_media_free(p);
+            emit_error(p, req, "bad_sdp", "a=fingerprint is malformed or uses an unknown hash");
+            goto fail;
+        }
+        p->remote_fp = res->remote_fingerprint;
+    } else if (strcmp(p->remote_fp.value, res->remote_fingerprint.value) != 0) {
+        emit_error(p, req, "bad_sdp", "the DTLS fingerprint cannot change during a session");
+        goto fail;
+    }
+    answer_text = malloc(ANSWER_MAX);
+    int n = answer_text ? sfu_sdp_write(answer, answer_text, ANSWER_MAX) : -1;
+    if (n < 0) {
+        emit_error(p, req, "internal", "cannot write the answer");
+        goto fail;
+    }
+    apply_result(p, res);
+    snprintf(p->remote_ufrag, sizeof p->remote_ufrag, "%s", res->remote_ice_ufrag);
+    snprintf(p->remote_pwd, sizeof p->remote_pwd, "%s", res->remote_ice_pwd);
+    sfu_ice_set_remote_credentials(p->ice, p->remote_ufrag, p->remote_pwd);
+    add_offer_candidates(p, offer);
+    int first = !p->answered;
+    p->answered = 1;
+    sfu_peer_event ev = {.type = SFU_PEER_EV_ANSWER, .req = req, .text = answer_text};
+    emit(p, &ev);
+    if (first && sfu_dtls_get_state(p->dtls) == SFU_DTLS_STATE_NEW) {
+        sfu_dtls_start(p->dtls);
+        sfu__peer_dtls_timer(p);
+    }
+    ML_DEBUG("peer", "peer %llu answered (%s, %d m-lines)", (unsigned long long)p->id,
+             restart ? "ICE restart"
+             : first ? "initial"
+                     : "renegotiation",
+             res->media_count);
+    rc = 0;
+fail:
+    free(answer_text);
+    free(offer);
+    free(answer);
+    free(local);
+    free(res);
+    return rc;
+}
+
+static void offer_task(void *arg)
+{
+    offer_args *a = arg;
+    if (a->p->torn_down || !a->p->ice) {
+        emit_error(a->p, a->req, "closed", "the peer connection is closed");
+        return;
+    }
+    handle_offer(a->p, a->sdp, a->len, a->req);
+}
+
+int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t len, uint64_t req)
+{
+    offer_args *a = malloc(sizeof *a + len + 1);
+    if (!a)
+        return -1;
+    a->p = p;
+    a->req = req;
+    a->len = len;
+    memcpy(a->sdp, sdp, len);
+    a->sdp[len] = '\0';
+    if (sfu_worker_post(p->worker, offer_task, a, free) != 0) {
+        free(a);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- candidates, stats, close -------------------------------------------------- */
+
+typedef struct cand_args {
+    sfu_peer *p;
+    uint64_t req;
+    int end; /* end-of-candidates */
+    char line[];
+} cand_args;
+
+static void candidate_task(void *arg)
+{
+    cand_args *a = arg;
+    sfu_peer *p = a->p;
+    if (p->torn_down || !p->ice)
+        return;
+    if (!p->answered) {
+        emit_error(p, a->req, "bad_request", "candidate before offer");
+        return;
+    }
+    if (a->end) {
+        sfu_ice_remote_gathering_done(p->ice);
+        return;
+    }
+    if (sfu_ice_add_remote_candidate(p->ice, a->line) < 0)
+        emit_error(p, a->req, "bad_request", "malformed candidate");
+}
+
+static int post_candidate(sfu_peer *p, const char *line, int end, uint64_t req)
+{
+    size_t n = line ? strlen(line) : 0;
+    cand_args *a = malloc(sizeof *a + n + 1);
+    if (!a)
+        return -1;
+    a->p = p;
+    a->req = req;
+    a->end = end;
+    memcpy(a->line, line ? line : "", n + 1);
+    if (sfu_worker_post(p->worker, candidate_task, a, free) != 0) {
+        free(a);
+        return -1;
+    }
+    return 0;
+}
+
+int sfu_peer_add_candidate(sfu_peer *p, const char *candidate, uint64_t req)
+{
+    return post_candidate(p, candidate, 0, req);
+}
+
+int sfu_peer_end_of_candidates(sfu_peer *p)
+{
+    return post_candidate(p, NULL, 1, 0);
+}
+
+typedef struct stats_args {
+    sfu_peer *p;
+    uint64_t req;
+} stats_args;
+
+static void stats_task(void *arg)
+{
+    stats_args *a = arg;
+    sfu_peer *p = a->p;
+    if (p->ice)
+        p->st.n_ports = sfu_ice_local_ports(p->ice, p->st.ports, 4);
+    sfu_peer_event ev = {.type = SFU_PEER_EV_STATS, .req = a->req, .stats = &p->st};
+    ev.ice_state = sfu_ice_state_name(p->ice_state);
+    ev.dtls_state = sfu_dtls_state_name(p->dtls_state);
+    emit(p, &ev);
+}
+
+int sfu_peer_request_stats(sfu_peer *p, uint64_t req)
+{
+    stats_args *a = malloc(sizeof *a);
+    if (!a)
+        return -1;
+    a->p = p;
+    a->req = req;
+    if (sfu_worker_post(p->worker, stats_task, a, free) != 0) {
+        free(a);
+        return -1;
+    }
+    return 0;
+}
+
+static void close_task(void *arg)
+{
+    sfu_peer *p = arg;
+    p->fn = NULL;
+    drop_source(&p->teardown_src);
+    if (!p->torn_down) {
+        log_counters(p, "closed by signaling");
+        transport_free(p);
+    }
+    sfu_worker_load_add(p->worker, -1);
+    free(p);
+}
+
+void sfu_peer_close(sfu_peer *p)
+{
+    if (!p)
+        return;
+    if (sfu_worker_post(p->worker, close_task, p, NULL) != 0)
+        ML_WARN("peer", "peer %llu: workers stopping, not freed", (unsigned long long)p->id);
+}

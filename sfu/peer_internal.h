@@ -1,0 +1,141 @@
+/*
+ * Internals of a peer connection shared by peer.c (lifecycle, offer/answer,
+ * ICE glue, timers, events), peer_media.c (demux, DTLS, SRTP, RTP/RTCP echo)
+ * and peer_dc.c (SCTP data channels, message echo). Everything in struct
+ * sfu_peer is owned by the peer's worker thread, except the few fields
+ * marked "any thread".
+ */
+#ifndef ML_SFU_PEER_INTERNAL_H
+#define ML_SFU_PEER_INTERNAL_H
+
+#include <glib.h>
+#include <stdatomic.h>
+
+#include "sfu/negotiate.h"
+#include "sfu/rtcp.h"
+#include "sfu/rtp.h"
+#include "sfu/peer.h"
+#include "sfu/sctp.h"
+#include "sfu/srtp.h"
+
+#define SFU_PEER_MAX_SSRCS 32
+#define SFU_PEER_PKT_BUF 2048
+#define SFU_PEER_TWCC_MAX 256
+
+/* Echo state of one offered m-line. */
+typedef struct sfu_peer_track {
+    char mid[SFU_SDP_MID_LEN];
+    sfu_sdp_kind kind;
+    int echo; /* accepted, the browser sends and we send back */
+    uint32_t local_ssrc, local_rtx_ssrc;
+    uint8_t pt;     /* chosen codec payload type */
+    int16_t rtx_pt; /* -1 when none */
+    uint8_t ext_mid, ext_rid, ext_rrid, ext_twcc;
+    char echo_rid[SFU_SDP_RID_LEN]; /* "" without simulcast */
+    uint32_t remote_ssrc;           /* the browser's media SSRC we echo (learned) */
+    uint32_t remote_rtx_ssrc;       /* its RTX SSRC from the offer, 0 if unknown */
+    uint64_t last_pli_us;
+} sfu_peer_track;
+
+/* A browser SSRC we have seen, and what to do with it. */
+typedef struct sfu_peer_ssrc {
+    uint32_t ssrc;
+    int8_t track; /* index in tracks[] */
+    uint8_t rtx;
+    uint8_t drop; /* a simulcast layer we do not echo */
+} sfu_peer_ssrc;
+
+struct sfu_peer {
+    uint64_t id;
+    const sfu_peer_env *env;
+    sfu_worker *worker;
+    GMainContext *ctx;
+    sfu_peer_event_fn fn; /* NULL once closed by the owner */
+    void *user;
+
+    sfu_ice *ice;
+    sfu_dtls *dtls;
+    sfu_srtp *srtp;
+    sfu_sctp *sctp;
+    GSource *connect_timer;
+    GSource *watchdog_timer;
+    GSource *dtls_timer;
+    GSource *teardown_src;
+    GSource *sctp_src; /* dispatches sfu_sctp_poll(); armed from any thread */
+
+    int gathered;       /* gathering started */
+    int answered;       /* an answer went out */
+    int torn_down;      /* transport freed, CLOSED emitted */
+    int ever_connected; /* DTLS reached CONNECTED once */
+    sfu_ice_state ice_state;
+    sfu_dtls_state dtls_state;
+    char reported_ice[16], reported_dtls[16];
+    char fail_reason[64];
+
+    /* Negotiation. */
+    uint64_t session_id, session_version;
+    char remote_ufrag[SFU_SDP_ICE_LEN];
+    char remote_pwd[SFU_SDP_ICE_LEN];
+    sfu_sdp_fingerprint remote_fp;
+    int bundle_mline;
+    char bundle_mid[SFU_SDP_MID_LEN];
+    int dc_mline; /* -1 when no data channel */
+    uint16_t remote_sctp_port;
+    uint32_t remote_max_message_size;
+    int n_tracks;
+    sfu_peer_track tracks[SFU_SDP_MAX_MEDIA];
+    int n_ssrcs;
+    sfu_peer_ssrc ssrcs[SFU_PEER_MAX_SSRCS];
+    int has_media;
+
+    /* Transport-wide congestion control feedback for the browser. */
+    GSource *twcc_timer;
+    int n_twcc;
+    uint8_t twcc_fb_count;
+    uint32_t twcc_media_ssrc;
+    sfu_twcc_arrival twcc[SFU_PEER_TWCC_MAX];
+
+    /* Datagrams (DTLS flights) that could not be sent before libnice
+     * selected a pair; sent when ICE connects. */
+    GQueue early_out;
+
+    uint64_t last_rx_us;
+    sfu_peer_stats st;
+    uint8_t pkt[SFU_PEER_PKT_BUF] __attribute__((aligned(16)));
+};
+
+/* peer.c */
+/* Schedule teardown (safe from any callback): CLOSED with this reason. */
+void sfu__peer_fail(sfu_peer *p, const char *reason);
+/* Emit a STATE event if the ICE or DTLS state name changed. */
+void sfu__peer_report_state(sfu_peer *p);
+/* Send one datagram through ICE and count it. */
+int sfu__peer_send(sfu_peer *p, const uint8_t *buf, size_t len);
+
+/* peer_media.c */
+/* Create the DTLS endpoint (server unless the browser answered passive). */
+int sfu__peer_dtls_create(sfu_peer *p, int server, char *err, size_t errlen);
+/* One datagram from ICE. */
+void sfu__peer_on_packet(sfu_peer *p, uint8_t *buf, size_t len);
+/* Re-arm the DTLS retransmission timer from sfu_dtls_timeout_ms(). */
+void sfu__peer_dtls_timer(sfu_peer *p);
+/* Protect and send one RTCP packet built in buf (capacity cap). */
+int sfu__peer_send_rtcp(sfu_peer *p, uint8_t *buf, size_t len, size_t cap);
+/* Free DTLS and SRTP state. */
+void sfu__peer_media_free(sfu_peer *p);
+
+/* peer_twcc.c */
+/* Note the arrival of a browser RTP packet of track i (after SRTP). */
+void sfu__peer_twcc_record(sfu_peer *p, int track, const sfu_rtp_packet *rp);
+/* Stop the feedback timer. */
+void sfu__peer_twcc_free(sfu_peer *p);
+
+/* peer_dc.c */
+/* Start the SCTP association (after DTLS connected). */
+int sfu__peer_sctp_start(sfu_peer *p);
+/* SCTP packet from DTLS application data. */
+void sfu__peer_sctp_input(sfu_peer *p, const uint8_t *data, size_t len);
+/* Free the association. */
+void sfu__peer_sctp_free(sfu_peer *p);
+
+#endif
