@@ -54,6 +54,52 @@ typedef struct ml_config {
     int ice_consent_timeout_ms;
     int sctp_max_message_size;
     int room_max_participants;
+    /* Accounts and access (auth) */
+    int access_token_ttl_s;
+    int refresh_token_ttl_s;
+    int jwt_key_rotation_days;
+    char allowed_origins[ML_CFG_STR * 4];
+    char bootstrap_admin_email[ML_CFG_STR];
+    int argon2_memory_kib;
+    int argon2_iterations;
+    int auth_ip_rate_per_minute;
+    char google_jwks_url[ML_CFG_STR];
+    char google_client_id[ML_CFG_STR];
+    char google_issuers[ML_CFG_STR];
+    /* Platform: jobs, email, rate limits, pagination */
+    int job_workers;
+    int job_poll_ms;
+    int job_lease_s;
+    int job_max_attempts;
+    int job_retry_base_ms;
+    int job_retry_max_ms;
+    int job_retention_days;
+    char smtp_url[ML_CFG_STR];
+    char smtp_from[ML_CFG_STR];
+    char smtp_username[ML_CFG_STR];
+    char smtp_password[ML_CFG_STR];
+    int smtp_timeout_ms;
+    char cursor_secret[ML_CFG_STR];
+    char support_email[ML_CFG_STR];
+    int contact_limit;
+    int contact_window_s;
+    int contact_max_failures;
+    int contact_ban_s;
+    /* Recording: raw files and storage (recorder/) */
+    char recording_dir[ML_CFG_PATH];
+    int recording_ring_bytes;
+    int recording_fsync_ms;
+    int recording_fsync_bytes;
+    char s3_endpoint[ML_CFG_STR];
+    char s3_region[64];
+    char s3_bucket[128];
+    char s3_access_key[128];
+    char s3_secret_key[ML_CFG_STR];
+    int s3_path_style;
+    int s3_presign_ttl_s;
+    int s3_multipart_threshold_bytes;
+    int s3_part_bytes;
+    int s3_max_attempts;
 } ml_config;
 
 typedef enum { ML_CFG_T_STRING, ML_CFG_T_INT, ML_CFG_T_BOOL } ml_config_type;

@@ -15,6 +15,12 @@
 /* Every family of routes; add a line when a new handler file appears. */
 static const ctl_route_family families[] = {
     {"health", ctl_health_routes, &ctl_health_routes_count},
+    {"auth", ctl_auth_routes, &ctl_auth_routes_count},
+    {"auth-signup", ctl_auth_signup_routes, &ctl_auth_signup_routes_count},
+    {"auth-google", ctl_auth_google_routes, &ctl_auth_google_routes_count},
+    {"auth-admin", ctl_auth_admin_routes, &ctl_auth_admin_routes_count},
+    {"audit", ctl_audit_routes, &ctl_audit_routes_count},
+    {"contact", ctl_contact_routes, &ctl_contact_routes_count},
 };
 #define NFAMILIES (sizeof families / sizeof families[0])
 

@@ -134,5 +134,19 @@ const char *ctl_perm_name(ctl_perm p);
 /* Families. */
 extern const ctl_route ctl_health_routes[];
 extern const size_t ctl_health_routes_count;
+/* Accounts and access: auth_routes.c, auth_signup.c, auth_google.c, auth_admin.c */
+extern const ctl_route ctl_auth_routes[];
+extern const size_t ctl_auth_routes_count;
+extern const ctl_route ctl_auth_signup_routes[];
+extern const size_t ctl_auth_signup_routes_count;
+extern const ctl_route ctl_auth_google_routes[];
+extern const size_t ctl_auth_google_routes_count;
+extern const ctl_route ctl_auth_admin_routes[];
+extern const size_t ctl_auth_admin_routes_count;
+/* Platform: audit_routes.c, contact.c */
+extern const ctl_route ctl_audit_routes[];
+extern const size_t ctl_audit_routes_count;
+extern const ctl_route ctl_contact_routes[];
+extern const size_t ctl_contact_routes_count;
 
 #endif

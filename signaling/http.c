@@ -159,13 +159,55 @@ static void copy_custom_header(struct lws *wsi, ctl_request *req, const char *na
     req->nheaders++;
 }
 
+/* lws hands URI arguments over percent-decoded, one fragment per
+ * '&'-separated argument (lws_hdr_copy would join them with ','). Rebuild
+ * the raw form "k=v&k2=v2", re-encoding everything but unreserved
+ * characters and each argument's first '=', so that ctl_req_query() can
+ * split on '&' and decode exactly once. A query that does not fit is
+ * dropped whole (never cut in the middle of an argument). */
+static void copy_query(struct lws *wsi, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char frag[2048];
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
+         i++) {
+        if (o > 0) {
+            if (o + 1 >= cap)
+                goto overflow;
+            out[o++] = '&';
+        }
+        int seen_eq = 0;
+        for (const unsigned char *p = (const unsigned char *)frag; *p; p++) {
+            int plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                        (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' ||
+                        *p == '~' || (*p == '=' && !seen_eq);
+            if (*p == '=')
+                seen_eq = 1;
+            if (o + (plain ? 1 : 3) >= cap)
+                goto overflow;
+            if (plain) {
+                out[o++] = (char)*p;
+            } else {
+                out[o++] = '%';
+                out[o++] = hex[*p >> 4];
+                out[o++] = hex[*p & 15];
+            }
+        }
+    }
+    out[o] = '\0';
+    return;
+overflow:
+    out[0] = '\0';
+}
+
 /* Build the job's ctl_request from the lws headers. */
 static void fill_request(struct lws *wsi, const char *method, const char *path, ctl_request *req)
 {
     snprintf(req->method, sizeof req->method, "%s", method);
     snprintf(req->path, sizeof req->path, "%s", path);
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > 0)
-        lws_hdr_copy(wsi, req->query, sizeof req->query, WSI_TOKEN_HTTP_URI_ARGS);
+    copy_query(wsi, req->query, sizeof req->query);
     lws_get_peer_simple(wsi, req->remote_addr, sizeof req->remote_addr);
     copy_header(wsi, req, "content-type", WSI_TOKEN_HTTP_CONTENT_TYPE);
     copy_header(wsi, req, "authorization", WSI_TOKEN_HTTP_AUTHORIZATION);
@@ -367,6 +409,17 @@ static int on_http(struct lws *wsi, session *s, const char *path)
         fill_request(wsi, method, path, &r->job->req);
         int has_body = !strcmp(method, "POST") || !strcmp(method, "PUT") ||
                        !strcmp(method, "PATCH") || !strcmp(method, "DELETE");
+        int chunked = 0;
+        if (has_body && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+            char te[64] = "";
+            lws_hdr_copy(wsi, te, sizeof te, WSI_TOKEN_HTTP_TRANSFER_ENCODING);
+            chunked = strstr(te, "chunked") != NULL;
+        }
+        if (chunked) {
+            /* No length up front: read up to max_body_bytes. */
+            r->body_limit = (size_t)srv.cfg->max_body_bytes;
+            return 0;
+        }
         if (has_body && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
             char cl[32];
             lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH);
@@ -399,7 +452,7 @@ static int on_http(struct lws *wsi, session *s, const char *path)
 static int on_body(session *s, const void *in, size_t len)
 {
     http_req *r = s->req;
-    if (!r || !r->job || r->body_too_large)
+    if (!r || !r->job || r->body_too_large || len == 0) /* lws may pass (NULL, 0) */
         return 0;
     ctl_request *q = &r->job->req;
     if (q->body_len + len > r->body_limit || q->body_len + len > (size_t)srv.cfg->max_body_bytes) {

@@ -17,6 +17,7 @@
 #include "control/api.h"
 #include "control/db.h"
 #include "control/embedded.h"
+#include "control/jobs.h"
 #include "control/migrate.h"
 #include "control/redis.h"
 #include "ml_build_config.h"
@@ -149,12 +150,18 @@ static int cmd_serve(ml_config *cfg)
     }
     if (sig_http_start(cfg, db_url, redis_url, err, sizeof err) != 0)
         goto fail;
+    ctl_jobs *jobs = ctl_jobs_start(cfg, db_url, redis_url, err, sizeof err);
+    if (!jobs) {
+        sig_http_destroy();
+        goto fail;
+    }
     pthread_t st;
     pthread_create(&st, NULL, signal_thread, &set);
     ML_INFO("main", "mentorlink %s ready on http://%s:%d", ML_VERSION, cfg->listen_host,
             cfg->listen_port);
     sig_http_run(&stop_flag);
     sig_http_destroy();
+    ctl_jobs_stop(jobs); /* waits for running jobs; interrupted ones are reclaimed by lease */
     finished = 1;
     pthread_join(st, NULL);
     ctl_embedded_stop(emb);
@@ -188,7 +195,8 @@ static void print_config(const ml_config *cfg)
     const ml_config_key *keys = ml_config_keys(&n);
     for (size_t i = 0; i < n; i++) {
         const char *field = (const char *)cfg + keys[i].offset;
-        int secret = strstr(keys[i].name, "secret") || strstr(keys[i].name, "url");
+        int secret = strstr(keys[i].name, "secret") || strstr(keys[i].name, "url") ||
+                     strstr(keys[i].name, "password") || strstr(keys[i].name, "key");
         if (keys[i].type == ML_CFG_T_STRING)
             printf("%s = \"%s\"\n", keys[i].name, secret && *field ? "(set)" : field);
         else if (keys[i].type == ML_CFG_T_BOOL)

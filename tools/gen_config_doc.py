@@ -16,7 +16,23 @@ SECTIONS = [
     ('Logging', ['log_level', 'log_format']),
     ('Storage', ['data_dir', 'database_url', 'redis_url', 'postgres_bin_dir', 'redis_server_bin',
                  'auto_migrate']),
-    ('Media', None),
+    ('Media', ['media_workers', 'ice_interfaces', 'ice_public_ip', 'ice_port_min', 'ice_port_max',
+               'stun_server', 'turn_uri', 'turn_secret', 'turn_credential_ttl_s', 'dtls_cert_file',
+               'dtls_key_file', 'srtp_profiles', 'ice_connect_timeout_ms', 'ice_consent_timeout_ms',
+               'sctp_max_message_size', 'room_max_participants']),
+    ('Accounts and tokens', ['access_token_ttl_s', 'refresh_token_ttl_s', 'jwt_key_rotation_days',
+                             'allowed_origins', 'bootstrap_admin_email', 'argon2_memory_kib',
+                             'argon2_iterations', 'auth_ip_rate_per_minute', 'google_jwks_url',
+                             'google_client_id', 'google_issuers']),
+    ('Jobs and email', ['job_workers', 'job_poll_ms', 'job_lease_s', 'job_max_attempts',
+                        'job_retry_base_ms', 'job_retry_max_ms', 'job_retention_days', 'smtp_url',
+                        'smtp_from', 'smtp_username', 'smtp_password', 'smtp_timeout_ms']),
+    ('Recording and storage', ['recording_dir', 'recording_ring_bytes', 'recording_fsync_ms',
+                               'recording_fsync_bytes', 's3_endpoint', 's3_region', 's3_bucket',
+                               's3_access_key', 's3_secret_key', 's3_path_style',
+                               's3_presign_ttl_s', 's3_multipart_threshold_bytes', 's3_part_bytes',
+                               's3_max_attempts']),
+    ('Other', None),
 ]
 HEAD = '''# Configuration reference
 
@@ -76,9 +92,13 @@ def main() -> int:
     for title, keys in SECTIONS:
         if keys is None:
             keys = [k for k in order if k not in used]
+            if not keys:
+                continue
         out.append(f'\n## {title}\n\n| key | type | default | meaning |\n|---|---|---|---|')
         for k in keys:
-            m = rows[k]
+            m = rows.get(k)
+            if m is None:  # listed here but not (yet) in config.c
+                continue
             used.add(k)
             t = kinds[m.group(1)]
             if m.group(1) == 'INTK':

@@ -1,0 +1,13 @@
+/*
+ * The job kinds every node knows: one line per kind, naming its handler.
+ * Add a line here when a feature brings a new kind of background work
+ * (reminders, transcodes, uploads, webhooks); handlers may also be
+ * registered at start-up with ctl_jobs_register(). See jobs.h.
+ */
+#include "control/jobs.h"
+#include "control/mailer.h"
+
+const ctl_job_kind ctl_job_kinds[] = {
+    {"email.send", ctl_mailer_job},
+};
+const size_t ctl_job_kinds_count = sizeof ctl_job_kinds / sizeof ctl_job_kinds[0];
