@@ -41,6 +41,16 @@ void rec_ring_free(rec_ring *r)
 
 int rec_ring_push(rec_ring *r, const void *data, size_t len)
 {
+    return rec_ring_push2(r, data, len, NULL, 0);
+}
+
+int rec_ring_push2(rec_ring *r, const void *pre, size_t hlen, const void *body, size_t blen)
+{
+    size_t len = hlen + blen;
+    if (len < hlen) {
+        atomic_fetch_add_explicit(&r->drops, 1, memory_order_relaxed);
+        return -1;
+    }
     size_t need = 4 + align4(len);
     size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
     size_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
@@ -60,7 +70,10 @@ int rec_ring_push(rec_ring *r, const void *data, size_t len)
     }
     uint32_t l32 = (uint32_t)len;
     memcpy(r->buf + off, &l32, 4);
-    memcpy(r->buf + off + 4, data, len);
+    if (hlen)
+        memcpy(r->buf + off + 4, pre, hlen);
+    if (blen)
+        memcpy(r->buf + off + 4 + hlen, body, blen);
     atomic_store_explicit(&r->head, head + need, memory_order_release);
     atomic_fetch_add_explicit(&r->pushed, 1, memory_order_relaxed);
     return 0;

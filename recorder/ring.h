@@ -28,6 +28,9 @@ int rec_ring_init(rec_ring *r, size_t cap);
 void rec_ring_free(rec_ring *r);
 /* Producer: copy one record in. Returns 0, or -1 when it does not fit (counted). */
 int rec_ring_push(rec_ring *r, const void *data, size_t len);
+/* Producer: like rec_ring_push() for one record made of two pieces
+ * (a small header and a body), copied in without an intermediate buffer. */
+int rec_ring_push2(rec_ring *r, const void *pre, size_t hlen, const void *body, size_t blen);
 /* Consumer: copy the oldest record into out (capacity outcap). Returns its
  * length, 0 when empty, or -1 when outcap is too small (record kept). */
 long rec_ring_pop(rec_ring *r, void *out, size_t outcap);

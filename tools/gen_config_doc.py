@@ -32,6 +32,7 @@ SECTIONS = [
                                's3_access_key', 's3_secret_key', 's3_path_style',
                                's3_presign_ttl_s', 's3_multipart_threshold_bytes', 's3_part_bytes',
                                's3_max_attempts']),
+    ('Booking', ['room_token_secret', 'booking_hold_min']),
     ('Other', None),
 ]
 HEAD = '''# Configuration reference

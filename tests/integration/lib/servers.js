@@ -89,7 +89,7 @@ async function startPostgres() {
     dir, sock, proc,
     psql(db, sql) {
       return execFileSync('psql', ['-h', sock, '-U', 'mentorlink', '-d', db, '-v', 'ON_ERROR_STOP=1',
-        '-X', '-q', '-t', '-A', '-c', sql], { encoding: 'utf8' }).trim();
+        '-X', '-q', '-t', '-A', '-c', sql], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
     },
     async createDatabase() {
       const name = 't_' + Math.random().toString(36).slice(2, 10);

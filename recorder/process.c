@@ -1,0 +1,323 @@
+/*
+ * Post-processing of one session folder; see process.h. This file
+ * orchestrates: find the raw files, load them (process_track.c), time
+ * them on one clock, build frame lists (process_vp8.c, process_opus.c),
+ * mux WebM (process_mux.c), run ffmpeg for the MP4 and the thumbnail and
+ * ffprobe for the report (tool.c). Outputs appear under their final names
+ * only when complete (written as *.part, then renamed).
+ */
+#include "recorder/process.h"
+#include "recorder/process_internal.h"
+#include "recorder/tool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_TRACKS 16
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted paths of dir/ *.mlrec into names (malloc'd strings). Returns the count or -1. */
+static int list_raw(const char *dir, char **names, int max, char *err, size_t errlen)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l < 7 || strcmp(e->d_name + l - 6, ".mlrec") != 0)
+            continue;
+        if (n == max) {
+            snprintf(err, errlen, "%s: more than %d raw files", dir, max);
+            goto fail;
+        }
+        if (asprintf(&names[n], "%s/%s", dir, e->d_name) < 0) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        n++;
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    return n;
+fail:
+    closedir(d);
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    return -1;
+}
+
+static void fill_report(rec_track_report *rep, const rec__track *t)
+{
+    snprintf(rep->path, sizeof rep->path, "%s", t->path);
+    snprintf(rep->codec, sizeof rep->codec, "%s", t->info.codec);
+    rep->records = t->scan.records;
+    rep->bad_records = t->scan.bad_records;
+    rep->torn_tail = t->scan.torn_tail;
+    rep->clean_end = t->scan.clean_end;
+    rep->drops = t->scan.totals.drops;
+    rep->malformed = t->malformed;
+    rep->sr_aligned = t->nstreams > 0;
+    for (size_t i = 0; i < t->nstreams; i++) {
+        rep->rtp_packets += t->streams[i].npkts + t->streams[i].duplicates;
+        rep->duplicates += t->streams[i].duplicates;
+        rep->lost += t->streams[i].lost;
+        rep->sr_aligned = rep->sr_aligned && t->streams[i].use_sr;
+    }
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
+/* Run ffmpeg with args writing to final via final.part; rename on success. */
+static int run_ffmpeg(const rec_process_opts *o, char **args, int nargs, const char *final,
+                      char *err, size_t errlen)
+{
+    char part[1100];
+    snprintf(part, sizeof part, "%s.part", final);
+    char *argv[48];
+    int k = 0;
+    argv[k++] = (char *)(o->ffmpeg ? o->ffmpeg : "ffmpeg");
+    argv[k++] = "-hide_banner";
+    argv[k++] = "-nostdin";
+    argv[k++] = "-loglevel";
+    argv[k++] = "error";
+    argv[k++] = "-y";
+    for (int i = 0; i < nargs && k < 46; i++)
+        argv[k++] = args[i];
+    argv[k++] = part;
+    argv[k] = NULL;
+    if (rec_tool_run(argv, o->timeout_s, NULL, err, errlen) != 0) {
+        unlink(part);
+        return -1;
+    }
+    if (file_size(part) == 0 || rename(part, final) != 0) {
+        snprintf(err, errlen, "%s: ffmpeg produced no output", final);
+        unlink(part);
+        return -1;
+    }
+    return 0;
+}
+
+static int transcode(const rec_process_opts *o, rec_process_result *r, const char *out_dir,
+                     char *err, size_t errlen)
+{
+    char scale[64];
+    snprintf(scale, sizeof scale, "scale=%d:%d", (r->video.width + 1) & ~1,
+             (r->video.height + 1) & ~1);
+    snprintf(r->mp4_path, sizeof r->mp4_path, "%s/recording.mp4", out_dir);
+    char *args[32];
+    int n = 0;
+    args[n++] = "-i";
+    args[n++] = r->webm_path;
+    if (r->has_video) {
+        char *v[] = {"-vf", scale, "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"};
+        memcpy(args + n, v, sizeof v);
+        n += 8;
+    }
+    if (r->has_audio) {
+        char *a[] = {"-c:a", "aac", "-b:a", "128k"};
+        memcpy(args + n, a, sizeof a);
+        n += 4;
+    }
+    char *m[] = {"-movflags", "+faststart", "-f", "mp4"};
+    memcpy(args + n, m, sizeof m);
+    n += 4;
+    char e2[900];
+    if (run_ffmpeg(o, args, n, r->mp4_path, e2, sizeof e2) != 0) {
+        snprintf(err, errlen, "MP4 transcode failed: %s", e2);
+        r->mp4_path[0] = '\0';
+        return -1;
+    }
+    r->mp4_bytes = file_size(r->mp4_path);
+    return 0;
+}
+
+static int thumbnail(const rec_process_opts *o, rec_process_result *r, const char *out_dir,
+                     double duration_s, char *err, size_t errlen)
+{
+    char at[32];
+    snprintf(at, sizeof at, "%.3f", duration_s > 2 ? 1.0 : duration_s / 2);
+    snprintf(r->thumb_path, sizeof r->thumb_path, "%s/thumbnail.jpg", out_dir);
+    char *args[] = {"-ss", at, "-i", r->webm_path, "-frames:v", "1", "-q:v", "3", "-f", "image2"};
+    char e2[900];
+    if (run_ffmpeg(o, args, 10, r->thumb_path, e2, sizeof e2) != 0) {
+        snprintf(err, errlen, "thumbnail failed: %s", e2);
+        r->thumb_path[0] = '\0';
+        return -1;
+    }
+    r->thumb_bytes = file_size(r->thumb_path);
+    return 0;
+}
+
+int rec_process_session(const char *dir, const char *out_dir, const rec_process_opts *o,
+                        rec_process_result *r, char *err, size_t errlen)
+{
+    char *names[MAX_TRACKS];
+    rec__track tracks[MAX_TRACKS];
+    rec__frames audio = {0}, video = {0}, layers[REC_MAX_LAYERS * 2];
+    rec__track *ta = NULL, *tv = NULL;
+    int n = 0, loaded = 0, rc = -1;
+    memset(r, 0, sizeof *r);
+    memset(layers, 0, sizeof layers);
+    n = list_raw(dir, names, MAX_TRACKS, err, errlen);
+    if (n < 0)
+        return -1;
+    if (n == 0) {
+        snprintf(err, errlen, "%s: no raw recording files (*.mlrec)", dir);
+        goto fail;
+    }
+    for (; loaded < n; loaded++)
+        if (rec__track_load(&tracks[loaded], names[loaded], err, errlen) != 0)
+            goto fail;
+    for (int i = 0; i < n; i++) {
+        rec__track *t = &tracks[i];
+        bool vp8 = !strcasecmp(t->info.codec, "VP8"), opus = !strcasecmp(t->info.codec, "opus");
+        if (t->info.kind == REC_KIND_VIDEO && vp8 && !tv)
+            tv = t;
+        else if (t->info.kind == REC_KIND_AUDIO && opus && !ta)
+            ta = t;
+        else
+            r->ignored_tracks++;
+    }
+    if (tv && tv->nstreams > REC_MAX_LAYERS * 2) {
+        snprintf(err, errlen, "%s: too many SSRCs (%zu)", tv->path, tv->nstreams);
+        goto fail;
+    }
+    rec__track *chosen[2];
+    size_t nc = 0;
+    if (ta)
+        chosen[nc++] = ta;
+    if (tv)
+        chosen[nc++] = tv;
+    int64_t offset = 0;
+    bool has_offset = rec__clock_offset(chosen, nc, &offset);
+    for (size_t i = 0; i < nc; i++)
+        rec__track_clock(chosen[i], has_offset, offset);
+    if (ta && rec__opus_frames(ta, offset, &audio, &r->audio) != 0)
+        goto oom;
+    if (tv && (rec__vp8_frames(tv, offset, layers, &r->video) != 0 ||
+               rec__simulcast_select(tv, layers, &video, &r->video) != 0))
+        goto oom;
+    if (ta)
+        fill_report(&r->audio, ta);
+    if (tv)
+        fill_report(&r->video, tv);
+    r->has_audio = audio.n > 0;
+    r->has_video = video.n > 0;
+    if (!r->has_audio && !r->has_video) {
+        snprintf(err, errlen, "%s: no usable audio or video (VP8/Opus) in %d raw file(s)", dir, n);
+        goto fail;
+    }
+    int64_t t0 = INT64_MAX;
+    if (r->has_audio && audio.v[0].t_us < t0)
+        t0 = audio.v[0].t_us;
+    if (r->has_video && video.v[0].t_us < t0)
+        t0 = video.v[0].t_us;
+    r->audio.start_offset_us = r->has_audio ? audio.v[0].t_us - t0 : 0;
+    r->video.start_offset_us = r->has_video ? video.v[0].t_us - t0 : 0;
+    if (mkdir(out_dir, 0750) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "%s: %s", out_dir, strerror(errno));
+        goto fail;
+    }
+    char part[1100];
+    snprintf(r->webm_path, sizeof r->webm_path, "%s/recording.webm", out_dir);
+    snprintf(part, sizeof part, "%s.part", r->webm_path);
+    if (rec__mux_webm(part, &audio, ta ? ta->info.channels : 2, &video, t0, err, errlen) != 0 ||
+        rename(part, r->webm_path) != 0) {
+        unlink(part);
+        r->webm_path[0] = '\0';
+        goto fail;
+    }
+    r->webm_bytes = file_size(r->webm_path);
+    const char *final = r->webm_path;
+    if (o->mp4) {
+        if (transcode(o, r, out_dir, err, errlen) != 0)
+            goto fail;
+        final = r->mp4_path;
+    }
+    rec_probe pr;
+    char e2[900];
+    if (rec_probe_file(o->ffprobe, r->webm_path, o->timeout_s, &pr, e2, sizeof e2) != 0) {
+        snprintf(err, errlen, "probing the WebM failed: %s", e2);
+        goto fail;
+    }
+    if (pr.has_audio && pr.has_video)
+        r->probe_av_start_diff_s = fabs(pr.audio_start_s - pr.video_start_s);
+    if (final != r->webm_path &&
+        rec_probe_file(o->ffprobe, final, o->timeout_s, &pr, e2, sizeof e2) != 0) {
+        snprintf(err, errlen, "probing the MP4 failed: %s", e2);
+        goto fail;
+    }
+    r->duration_s = pr.duration_s;
+    if (o->thumbnail && r->has_video && thumbnail(o, r, out_dir, pr.duration_s, err, errlen) != 0)
+        goto fail;
+    rc = 0;
+    goto done;
+oom:
+    snprintf(err, errlen, "out of memory");
+fail:
+    rc = -1;
+done:
+    for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++)
+        rec__frames_free(&layers[i]);
+    rec__frames_free(&audio);
+    rec__frames_free(&video);
+    for (int i = 0; i < loaded; i++)
+        rec__track_free(&tracks[i]);
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    return rc;
+}
+
+static json_t *track_json(const rec_track_report *t)
+{
+    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:I, s:I, s:i, s:i, "
+                     "s:s, s:b, s:f, s:i, s:i}",
+                     "path", t->path, "codec", t->codec, "records", (json_int_t)t->records,
+                     "rtp_packets", (json_int_t)t->rtp_packets, "duplicates",
+                     (json_int_t)t->duplicates, "lost", (json_int_t)t->lost, "malformed",
+                     (json_int_t)t->malformed, "bad_records", (json_int_t)t->bad_records,
+                     "drops", (json_int_t)t->drops, "torn_tail", t->torn_tail, "clean_end",
+                     t->clean_end, "frames", (json_int_t)t->frames, "skipped_frames",
+                     (json_int_t)t->skipped_frames, "layers", (int)t->layers, "layer_switches",
+                     (int)t->layer_switches, "layer_rid", t->layer_rid, "sr_aligned",
+                     t->sr_aligned, "start_offset_s", (double)t->start_offset_us / 1e6, "width",
+                     (int)t->width, "height", (int)t->height);
+}
+
+char *rec_process_result_json(const rec_process_result *r)
+{
+    json_t *o = json_pack("{s:f, s:f, s:s, s:I, s:s, s:I, s:s, s:I, s:i}", "duration_s",
+                          r->duration_s, "av_start_diff_s", r->probe_av_start_diff_s, "webm",
+                          r->webm_path, "webm_bytes", (json_int_t)r->webm_bytes, "mp4",
+                          r->mp4_path, "mp4_bytes", (json_int_t)r->mp4_bytes, "thumbnail",
+                          r->thumb_path, "thumbnail_bytes", (json_int_t)r->thumb_bytes,
+                          "ignored_tracks", (int)r->ignored_tracks);
+    if (!o)
+        return NULL;
+    if (r->has_audio)
+        json_object_set_new(o, "audio", track_json(&r->audio));
+    if (r->has_video)
+        json_object_set_new(o, "video", track_json(&r->video));
+    char *s = json_dumps(o, JSON_INDENT(2));
+    json_decref(o);
+    return s;
+}

@@ -1,0 +1,35 @@
+/*
+ * Running external programs (ffmpeg, ffprobe) for post-processing: spawn
+ * with an argument vector (no shell), collect stdout, keep the tail of
+ * stderr for error messages, enforce a timeout (SIGKILL to the child), and
+ * report the exit status. Plus ffprobe's view of a media file.
+ */
+#ifndef ML_RECORDER_TOOL_H
+#define ML_RECORDER_TOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Run argv[0] (searched in PATH) with argv, stdin from /dev/null. When out
+ * is not NULL, *out receives stdout (malloc'd, NUL-terminated). Returns 0
+ * when the program exited with status 0; otherwise -1 with err naming the
+ * program, its exit status or signal (or timeout) and the last line(s) it
+ * wrote to stderr.
+ */
+int rec_tool_run(char *const argv[], int timeout_s, char **out, char *err, size_t errlen);
+
+/* ffprobe's summary of a media file. */
+typedef struct rec_probe {
+    double duration_s;
+    bool has_audio, has_video;
+    double audio_start_s, video_start_s;
+    int width, height;
+    char audio_codec[32], video_codec[32];
+} rec_probe;
+
+/* Run `ffprobe -show_streams -show_format -of json` on path. 0 or -1 + err. */
+int rec_probe_file(const char *ffprobe, const char *path, int timeout_s, rec_probe *p, char *err,
+                   size_t errlen);
+
+#endif

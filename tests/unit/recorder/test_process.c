@@ -1,0 +1,266 @@
+/*
+ * Unit tests for post-processing (recorder/process*.c, recorder/tool.c)
+ * on synthetic sessions (recorder/synth.c: libvpx VP8 + libopus, RTP with
+ * wrapping sequence numbers and timestamps, sender reports, a video
+ * encoder latency of 300 ms): the WebM/MP4 are checked with ffprobe
+ * (streams, codecs, duration within 0.5 s, audio/video start within
+ * 100 ms), impairments are counted, the simulcast top layer is followed,
+ * and bad inputs or a failing ffmpeg give an error while the raw files
+ * stay untouched.
+ */
+#include "recorder/crc32.h"
+#include "recorder/process.h"
+#include "recorder/recfile.h"
+#include "recorder/synth.h"
+#include "recorder/tool.h"
+#include "tests/unit/harness.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void mkdir_tmp(char *dir, size_t cap)
+{
+    snprintf(dir, cap, "/tmp/ml-process-XXXXXX");
+    if (!mkdtemp(dir))
+        abort();
+}
+
+static void rm_rf(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "# could not remove %s\n", dir);
+}
+
+static uint32_t file_crc(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    uint32_t crc = 0;
+    uint8_t buf[8192];
+    size_t n;
+    if (!f)
+        return 0;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        crc = rec_crc32(crc, buf, n);
+    fclose(f);
+    return crc;
+}
+
+static bool exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+TEST(impaired_session_gives_aligned_webm_mp4_and_thumbnail)
+{
+    char dir[64], out[128], err[1024];
+    mkdir_tmp(dir, sizeof dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    rec_synth_opts so;
+    rec_synth_defaults(&so);
+    so.impair = true;
+    rec_synth_result sr;
+    REQUIRE(rec_synth_session(dir, &so, &sr, err, sizeof err) == 0);
+    uint32_t crc_a = file_crc(sr.audio_path), crc_v = file_crc(sr.video_path);
+    rec_process_opts po = {.mp4 = true, .thumbnail = true, .timeout_s = 120};
+    rec_process_result r;
+    if (rec_process_session(dir, out, &po, &r, err, sizeof err) != 0)
+        th_fail(__FILE__, __LINE__, "process: %s", err);
+    REQUIRE(r.has_audio && r.has_video);
+    /* Impairments seen: one duplicate and one loss per track. */
+    CHECK_INT_EQ(r.video.duplicates, 1);
+    CHECK_INT_EQ(r.video.lost, 1);
+    CHECK_INT_EQ(r.audio.duplicates, 1);
+    CHECK_INT_EQ(r.audio.lost, 1);
+    /* The frame that lost a packet and its successors up to the next keyframe are skipped. */
+    CHECK_INT_EQ(r.video.frames, sr.video_frames_expected);
+    CHECK_INT_EQ(r.video.frames + r.video.skipped_frames, sr.video_frames);
+    CHECK_INT_EQ(r.audio.frames, sr.audio_frames - 1);
+    CHECK(r.video.sr_aligned && r.audio.sr_aligned);
+    CHECK(r.video.start_offset_us < 100000 && r.audio.start_offset_us < 100000);
+    CHECK_INT_EQ(r.video.width, 320);
+    /* ffprobe of both outputs. */
+    rec_probe pw, pm;
+    REQUIRE(rec_probe_file(NULL, r.webm_path, 60, &pw, err, sizeof err) == 0);
+    REQUIRE(rec_probe_file(NULL, r.mp4_path, 60, &pm, err, sizeof err) == 0);
+    CHECK(pw.has_audio && pw.has_video);
+    CHECK_STR_EQ(pw.video_codec, "vp8");
+    CHECK_STR_EQ(pw.audio_codec, "opus");
+    CHECK(fabs(pw.duration_s - so.duration_s) < 0.5);
+    CHECK(fabs(pw.audio_start_s - pw.video_start_s) < 0.1);
+    CHECK(pm.has_audio && pm.has_video);
+    CHECK_STR_EQ(pm.video_codec, "h264");
+    CHECK_STR_EQ(pm.audio_codec, "aac");
+    CHECK_INT_EQ(pm.width, 320);
+    CHECK(fabs(pm.duration_s - so.duration_s) < 0.5);
+    CHECK(fabs(pm.audio_start_s - pm.video_start_s) < 0.1);
+    CHECK(fabs(r.duration_s - pm.duration_s) < 0.001);
+    printf("# webm %.3f s (a %.3f v %.3f), mp4 %.3f s (a %.3f v %.3f), %llu/%llu/%llu bytes\n",
+           pw.duration_s, pw.audio_start_s, pw.video_start_s, pm.duration_s, pm.audio_start_s,
+           pm.video_start_s, (unsigned long long)r.webm_bytes, (unsigned long long)r.mp4_bytes,
+           (unsigned long long)r.thumb_bytes);
+    /* A JPEG thumbnail. */
+    FILE *f = fopen(r.thumb_path, "rb");
+    REQUIRE(f != NULL);
+    uint8_t soi[2] = {0};
+    CHECK(fread(soi, 1, 2, f) == 2 && soi[0] == 0xFF && soi[1] == 0xD8);
+    fclose(f);
+    /* The JSON report parses as an object with both tracks. */
+    char *js = rec_process_result_json(&r);
+    REQUIRE(js != NULL);
+    CHECK(strstr(js, "\"audio\"") && strstr(js, "\"video\"") && strstr(js, "\"duplicates\": 1"));
+    free(js);
+    /* Raw files unchanged. */
+    CHECK_UINT_EQ(file_crc(sr.audio_path), crc_a);
+    CHECK_UINT_EQ(file_crc(sr.video_path), crc_v);
+    rm_rf(dir);
+}
+
+TEST(without_sender_reports_arrival_times_are_used)
+{
+    char dir[64], out[128], err[1024];
+    mkdir_tmp(dir, sizeof dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    rec_synth_opts so;
+    rec_synth_defaults(&so);
+    so.sender_reports = false;
+    rec_synth_result sr;
+    REQUIRE(rec_synth_session(dir, &so, &sr, err, sizeof err) == 0);
+    rec_process_opts po = {.timeout_s = 120};
+    rec_process_result r;
+    REQUIRE(rec_process_session(dir, out, &po, &r, err, sizeof err) == 0);
+    CHECK(!r.video.sr_aligned && !r.audio.sr_aligned);
+    /* Arrival timing keeps the 300 ms encoder latency the SRs would have removed. */
+    CHECK(llabs(r.video.start_offset_us - 300000) < 20000);
+    CHECK(fabs(r.probe_av_start_diff_s - 0.3) < 0.03);
+    CHECK(!exists(r.mp4_path[0] ? r.mp4_path : "/nonexistent"));
+    rm_rf(dir);
+}
+
+TEST(simulcast_follows_top_layer_from_its_first_keyframe)
+{
+    char dir[64], out[128], err[1024];
+    mkdir_tmp(dir, sizeof dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    rec_synth_opts so;
+    rec_synth_defaults(&so);
+    so.simulcast = true;
+    rec_synth_result sr;
+    REQUIRE(rec_synth_session(dir, &so, &sr, err, sizeof err) == 0);
+    rec_process_opts po = {.mp4 = true, .timeout_s = 120};
+    rec_process_result r;
+    if (rec_process_session(dir, out, &po, &r, err, sizeof err) != 0)
+        th_fail(__FILE__, __LINE__, "process: %s", err);
+    CHECK_INT_EQ(r.video.layers, 2);
+    CHECK_INT_EQ(r.video.layer_switches, 1);
+    CHECK_STR_EQ(r.video.layer_rid, "h");
+    /* 30 low-layer frames before the switch at 1 s, then the 60 top-layer frames. */
+    CHECK_INT_EQ(r.video.frames, 90);
+    CHECK_INT_EQ(r.video.width, 320);
+    rec_probe pm;
+    REQUIRE(rec_probe_file(NULL, r.mp4_path, 60, &pm, err, sizeof err) == 0);
+    CHECK_INT_EQ(pm.width, 320);
+    CHECK_INT_EQ(pm.height, 240);
+    CHECK(fabs(pm.duration_s - so.duration_s) < 0.5);
+    rm_rf(dir);
+}
+
+TEST(bad_inputs_and_failing_ffmpeg_give_reasons_and_keep_raw_files)
+{
+    char dir[64], out[128], err[1024], path[256];
+    mkdir_tmp(dir, sizeof dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    rec_process_opts po = {.mp4 = true, .thumbnail = true, .timeout_s = 60};
+    rec_process_result r;
+    /* No raw files. */
+    CHECK(rec_process_session(dir, out, &po, &r, err, sizeof err) == -1);
+    CHECK(strstr(err, "no raw recording files") != NULL);
+    rec_synth_opts so;
+    rec_synth_defaults(&so);
+    so.duration_s = 2;
+    rec_synth_result sr;
+    REQUIRE(rec_synth_session(dir, &so, &sr, err, sizeof err) == 0);
+    uint32_t crc_v = file_crc(sr.video_path), crc_a = file_crc(sr.audio_path);
+
+    /* ffmpeg that fails: the reason carries its status and stderr. */
+    snprintf(path, sizeof path, "%s/fake-ffmpeg", dir);
+    FILE *f = fopen(path, "w");
+    REQUIRE(f != NULL);
+    fprintf(f, "#!/bin/sh\necho 'Unknown encoder libx264' >&2\nexit 3\n");
+    fclose(f);
+    chmod(path, 0755);
+    po.ffmpeg = path;
+    CHECK(rec_process_session(dir, out, &po, &r, err, sizeof err) == -1);
+    CHECK(strstr(err, "MP4 transcode failed") != NULL);
+    CHECK(strstr(err, "exited with status 3") != NULL);
+    CHECK(strstr(err, "Unknown encoder libx264") != NULL);
+    printf("# %s\n", err);
+    snprintf(path, sizeof path, "%s/recording.mp4", out);
+    CHECK(!exists(path));
+    snprintf(path, sizeof path, "%s/recording.mp4.part", out);
+    CHECK(!exists(path));
+    /* ffmpeg that does not exist. */
+    po.ffmpeg = "/nonexistent/ffmpeg";
+    CHECK(rec_process_session(dir, out, &po, &r, err, sizeof err) == -1);
+    CHECK(strstr(err, "exited with status 127") != NULL);
+    /* ffmpeg that hangs: killed at the timeout. */
+    snprintf(path, sizeof path, "%s/slow-ffmpeg", dir);
+    f = fopen(path, "w");
+    REQUIRE(f != NULL);
+    fprintf(f, "#!/bin/sh\nexec sleep 30\n");
+    fclose(f);
+    chmod(path, 0755);
+    po.ffmpeg = path;
+    po.timeout_s = 1;
+    CHECK(rec_process_session(dir, out, &po, &r, err, sizeof err) == -1);
+    CHECK(strstr(err, "timed out after 1 s") != NULL);
+    printf("# %s\n", err);
+    po.timeout_s = 60;
+    po.ffmpeg = NULL;
+
+    /* A damaged record in the middle is skipped and reported; processing succeeds. */
+    int fd = open(sr.video_path, O_RDWR);
+    REQUIRE(fd >= 0);
+    uint8_t b;
+    off_t at = 4000;
+    REQUIRE(pread(fd, &b, 1, at) == 1);
+    b ^= 0x55;
+    REQUIRE(pwrite(fd, &b, 1, at) == 1);
+    CHECK(rec_process_session(dir, out, &po, &r, err, sizeof err) == 0);
+    CHECK_INT_EQ(r.video.bad_records, 1);
+    /* A cut file (crash) is processed up to its last complete record. */
+    struct stat sb;
+    REQUIRE(stat(sr.video_path, &sb) == 0);
+    REQUIRE(truncate(sr.video_path, sb.st_size - 100) == 0);
+    CHECK(rec_process_session(dir, out, &po, &r, err, sizeof err) == 0);
+    CHECK(r.video.torn_tail);
+    CHECK(r.has_video);
+    /* A broken header: an error naming the file; nothing is deleted. */
+    REQUIRE(pwrite(fd, "XX", 2, 0) == 2);
+    close(fd);
+    CHECK(rec_process_session(dir, out, &po, &r, err, sizeof err) == -1);
+    CHECK(strstr(err, "video.mlrec") && strstr(err, "bad magic"));
+    CHECK(exists(sr.video_path));
+    CHECK_UINT_EQ(file_crc(sr.audio_path), crc_a);
+    CHECK(crc_v != 0);
+    rm_rf(dir);
+}
+
+TEST(tool_run_reports_signal_and_captures_stdout)
+{
+    char err[512];
+    char *out = NULL;
+    char *echo[] = {"sh", "-c", "printf hello; echo oops >&2", NULL};
+    REQUIRE(rec_tool_run(echo, 10, &out, err, sizeof err) == 0);
+    CHECK_STR_EQ(out, "hello");
+    free(out);
+    char *killself[] = {"sh", "-c", "echo dying >&2; kill -9 $$", NULL};
+    CHECK(rec_tool_run(killself, 10, NULL, err, sizeof err) == -1);
+    CHECK(strstr(err, "killed by signal 9") && strstr(err, "dying"));
+}
