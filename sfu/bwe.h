@@ -1,0 +1,99 @@
+/*
+ * Send-side bandwidth estimator for one viewer's transport, driven by
+ * transport-wide congestion control feedback
+ * (draft-holmer-rmcat-transport-wide-cc-extensions-01) and shaped after
+ * Google Congestion Control (draft-ietf-rmcat-gcc-02):
+ *
+ * - every sent packet is recorded (transport-wide seq, size, send time) in
+ *   a fixed ring;
+ * - feedback gives arrival times (or loss); packets are grouped into 5 ms
+ *   send bursts and the inter-group delay variation is accumulated and
+ *   smoothed; a linear regression over the last 20 groups gives a trend
+ *   that an adaptive threshold turns into overuse / normal / underuse;
+ * - the delay-based rate grows ~8 %/s when normal, holds when underusing
+ *   (the queues are draining), and drops to 0.85 x the measured receive
+ *   rate on overuse;
+ * - the loss-based rate drops by (1 - 0.5 x loss) when loss > 10 % and
+ *   grows 5 % when loss < 2 %;
+ * - REMB from the viewer, when present, caps the result.
+ * The target is min(delay-based, loss-based, REMB), clamped to [min, max].
+ *
+ * A pure state machine: allocation in sfu_bwe_create() only, time passed
+ * in (microseconds), nothing logs.
+ */
+#ifndef ML_SFU_BWE_H
+#define ML_SFU_BWE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sfu/rtcp.h"
+
+typedef struct sfu_bwe_config {
+    uint64_t start_bps; /* default 1 Mbit/s */
+    uint64_t min_bps;   /* default 50 kbit/s */
+    uint64_t max_bps;   /* default 20 Mbit/s */
+    uint32_t history;   /* sent packets remembered; power of two; default 4096 */
+    /*
+     * When > 0, the delay-based rate never grows above this many times the
+     * measured receive rate (+10 kbit/s), as libwebrtc does when it can
+     * probe. Default 0 = no cap: the SFU does not probe, so an
+     * application-limited sender (a viewer on a low layer) must still be
+     * able to grow its estimate enough to switch up; an upswitch the link
+     * cannot carry is caught as overuse and undone at once.
+     */
+    double acked_cap_ratio;
+} sfu_bwe_config;
+
+/* Delay-based detector state. */
+enum {
+    SFU_BWE_NORMAL = 0,
+    SFU_BWE_OVERUSE = 1,
+    SFU_BWE_UNDERUSE = 2,
+};
+
+typedef struct sfu_bwe_stats {
+    uint64_t target_bps;
+    uint64_t delay_bps;     /* delay-based estimate */
+    uint64_t loss_bps;      /* loss-based estimate */
+    uint64_t remb_bps;      /* last REMB, 0 if none */
+    uint64_t acked_bps;     /* receive rate measured from feedback */
+    uint32_t loss_permille; /* smoothed loss ratio of recent feedback */
+    int state;              /* SFU_BWE_NORMAL / OVERUSE / UNDERUSE */
+    double trend;           /* delay trend (slope, ms per ms x gain) */
+    uint64_t feedbacks;     /* feedback messages processed */
+    uint64_t unknown;       /* feedback entries for packets not (or no longer) recorded */
+} sfu_bwe_stats;
+
+typedef struct sfu_bwe sfu_bwe;
+
+/* Fill *c with the defaults listed in sfu_bwe_config. */
+void sfu_bwe_config_default(sfu_bwe_config *c);
+
+/* Create an estimator (c NULL = defaults; zero fields take defaults). NULL on OOM. */
+sfu_bwe *sfu_bwe_create(const sfu_bwe_config *c);
+
+/* Free an estimator (NULL is fine). */
+void sfu_bwe_destroy(sfu_bwe *b);
+
+/* Record a sent packet: transport-wide sequence number, size on the wire, send time. */
+void sfu_bwe_on_sent(sfu_bwe *b, uint16_t twcc_seq, size_t size, uint64_t now_us);
+
+/*
+ * Process one TWCC feedback (pkts[0..n) as parsed by
+ * sfu_rtcp_parse_twcc / sfu_twcc_next) received at now_us. Arrival times
+ * are only compared with each other, so their origin does not matter.
+ */
+void sfu_bwe_on_feedback(sfu_bwe *b, const sfu_twcc_packet *pkts, size_t n, uint64_t now_us);
+
+/* A REMB from the viewer (bits per second); caps the estimate. 0 clears it. */
+void sfu_bwe_on_remb(sfu_bwe *b, uint64_t bps, uint64_t now_us);
+
+/* The current target send bitrate in bits per second. */
+uint64_t sfu_bwe_target(const sfu_bwe *b);
+
+/* Copy the statistics. */
+void sfu_bwe_get_stats(const sfu_bwe *b, sfu_bwe_stats *s);
+
+#endif

@@ -1,0 +1,214 @@
+/*
+ * Retransmission buffer (see rtx_buffer.h). One allocation holds
+ * `capacity` slots of `slot_size` bytes; slot i holds the packet whose
+ * sequence number is congruent to i modulo the capacity (a power of two
+ * dividing 65536, so a slot is always overwritten before its sequence
+ * number comes round again). Per-slot metadata records the send time and
+ * the last resend for the per-packet spacing; a byte token bucket and a
+ * 100 ms packet counter bound the total resend rate.
+ */
+#include "sfu/rtx_buffer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sfu/rtp.h"
+
+#define BUDGET_WINDOW_US 100000
+
+typedef struct rtx_slot {
+    bool valid;
+    bool resent;
+    uint16_t seq;
+    uint32_t len;
+    uint64_t sent_us;
+    uint64_t last_resend_us;
+} rtx_slot;
+
+struct sfu_rtx_buffer {
+    sfu_rtx_buffer_config cfg;
+    uint32_t mask;
+    uint8_t *data;
+    rtx_slot *slots;
+    bool use_rtx;
+    uint8_t rtx_pt;
+    uint32_t rtx_ssrc;
+    uint16_t rtx_seq;
+    uint64_t rtt_us;
+    uint64_t tokens; /* resend bytes allowed now */
+    uint64_t window_start_us;
+    uint32_t window_count;
+    bool window_started;
+    sfu_rtx_buffer_stats stats;
+};
+
+void sfu_rtx_buffer_config_default(sfu_rtx_buffer_config *c)
+{
+    c->capacity = 512;
+    c->slot_size = SFU_RTX_SLOT_DEFAULT;
+    c->min_interval_us = 10000;
+    c->max_age_us = 1000000;
+    c->budget_percent = 50;
+    c->budget_burst = 64000;
+    c->max_per_100ms = 100;
+}
+
+sfu_rtx_buffer *sfu_rtx_buffer_create(const sfu_rtx_buffer_config *c)
+{
+    sfu_rtx_buffer_config d;
+    sfu_rtx_buffer_config_default(&d);
+    if (c) {
+        if (c->capacity)
+            d.capacity = c->capacity;
+        if (c->slot_size)
+            d.slot_size = c->slot_size;
+        if (c->min_interval_us)
+            d.min_interval_us = c->min_interval_us;
+        if (c->max_age_us)
+            d.max_age_us = c->max_age_us;
+        if (c->budget_percent)
+            d.budget_percent = c->budget_percent;
+        if (c->budget_burst)
+            d.budget_burst = c->budget_burst;
+        if (c->max_per_100ms)
+            d.max_per_100ms = c->max_per_100ms;
+    }
+    if (d.capacity > 32768)
+        d.capacity = 32768;
+    uint32_t cap = 1;
+    while (cap < d.capacity)
+        cap <<= 1;
+    d.capacity = cap;
+    if (d.slot_size < SFU_RTP_HEADER_MIN)
+        d.slot_size = SFU_RTP_HEADER_MIN;
+
+    sfu_rtx_buffer *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->cfg = d;
+    b->mask = cap - 1;
+    b->data = malloc((size_t)cap * d.slot_size);
+    b->slots = calloc(cap, sizeof *b->slots);
+    if (!b->data || !b->slots) {
+        sfu_rtx_buffer_destroy(b);
+        return NULL;
+    }
+    b->tokens = d.budget_burst;
+    return b;
+}
+
+void sfu_rtx_buffer_destroy(sfu_rtx_buffer *b)
+{
+    if (!b)
+        return;
+    free(b->data);
+    free(b->slots);
+    free(b);
+}
+
+void sfu_rtx_buffer_set_rtx(sfu_rtx_buffer *b, uint8_t rtx_pt, uint32_t rtx_ssrc,
+                            uint16_t first_seq)
+{
+    b->use_rtx = true;
+    b->rtx_pt = rtx_pt & 0x7f;
+    b->rtx_ssrc = rtx_ssrc;
+    b->rtx_seq = first_seq;
+}
+
+void sfu_rtx_buffer_set_rtt(sfu_rtx_buffer *b, uint64_t rtt_us)
+{
+    if (rtt_us)
+        b->rtt_us = rtt_us;
+}
+
+int sfu_rtx_buffer_store(sfu_rtx_buffer *b, const uint8_t *pkt, size_t len, uint64_t now_us)
+{
+    if (len < SFU_RTP_HEADER_MIN || len > b->cfg.slot_size)
+        return -1;
+    uint16_t seq = (uint16_t)(pkt[2] << 8 | pkt[3]);
+    uint32_t i = seq & b->mask;
+    rtx_slot *s = &b->slots[i];
+    memcpy(b->data + (size_t)i * b->cfg.slot_size, pkt, len);
+    s->valid = true;
+    s->resent = false;
+    s->seq = seq;
+    s->len = (uint32_t)len;
+    s->sent_us = now_us;
+    s->last_resend_us = 0;
+    b->stats.stored++;
+    /* Every byte sent earns budget_percent % of a byte of resend budget. */
+    b->tokens += (uint64_t)len * b->cfg.budget_percent / 100;
+    if (b->tokens > b->cfg.budget_burst)
+        b->tokens = b->cfg.budget_burst;
+    return 0;
+}
+
+static const rtx_slot *find(const sfu_rtx_buffer *b, uint16_t seq)
+{
+    const rtx_slot *s = &b->slots[seq & b->mask];
+    return s->valid && s->seq == seq ? s : NULL;
+}
+
+const uint8_t *sfu_rtx_buffer_get(const sfu_rtx_buffer *b, uint16_t seq, size_t *len,
+                                  uint64_t *sent_us)
+{
+    const rtx_slot *s = find(b, seq);
+    if (!s)
+        return NULL;
+    if (len)
+        *len = s->len;
+    if (sent_us)
+        *sent_us = s->sent_us;
+    return b->data + (size_t)(seq & b->mask) * b->cfg.slot_size;
+}
+
+int sfu_rtx_buffer_resend(sfu_rtx_buffer *b, uint16_t seq, uint64_t now_us, uint8_t *out,
+                          size_t cap)
+{
+    b->stats.requests++;
+    rtx_slot *s = &b->slots[seq & b->mask];
+    if (!s->valid || s->seq != seq || now_us - s->sent_us > b->cfg.max_age_us) {
+        b->stats.missing++;
+        return SFU_RTX_MISSING;
+    }
+    uint64_t spacing = b->rtt_us > b->cfg.min_interval_us ? b->rtt_us : b->cfg.min_interval_us;
+    if (s->resent && now_us - s->last_resend_us < spacing) {
+        b->stats.too_soon++;
+        return SFU_RTX_TOO_SOON;
+    }
+    if (!b->window_started || now_us - b->window_start_us >= BUDGET_WINDOW_US) {
+        b->window_started = true;
+        b->window_start_us = now_us;
+        b->window_count = 0;
+    }
+    size_t need = s->len + (b->use_rtx ? 2 : 0);
+    if (b->window_count >= b->cfg.max_per_100ms || b->tokens < need) {
+        b->stats.over_budget++;
+        return SFU_RTX_OVER_BUDGET;
+    }
+    const uint8_t *pkt = b->data + (size_t)(seq & b->mask) * b->cfg.slot_size;
+    int n;
+    if (b->use_rtx) {
+        n = sfu_rtx_build(out, cap, pkt, s->len, b->rtx_pt, b->rtx_ssrc, b->rtx_seq);
+        if (n < 0)
+            return SFU_RTX_ERROR;
+        b->rtx_seq++;
+    } else {
+        if (cap < s->len)
+            return SFU_RTX_ERROR;
+        memcpy(out, pkt, s->len);
+        n = (int)s->len;
+    }
+    b->tokens -= (uint64_t)n <= b->tokens ? (uint64_t)n : b->tokens;
+    b->window_count++;
+    s->resent = true;
+    s->last_resend_us = now_us;
+    b->stats.resent++;
+    b->stats.resent_bytes += (uint64_t)n;
+    return n;
+}
+
+void sfu_rtx_buffer_get_stats(const sfu_rtx_buffer *b, sfu_rtx_buffer_stats *s)
+{
+    *s = b->stats;
+}

@@ -1,0 +1,110 @@
+/*
+ * Retransmission buffer for one outgoing RTP stream (SFU -> viewer). The
+ * last `capacity` packets sent are copied into preallocated fixed-size
+ * slots indexed by sequence number; a NACKed sequence number is looked up
+ * and resent as an RTX packet (RFC 4588: RTX SSRC, RTX payload type, own
+ * sequence counter, original sequence number in front of the payload), or
+ * as the original packet when no RTX stream was negotiated.
+ *
+ * Retransmission is rate-limited so a viewer flooding NACKs cannot amplify
+ * traffic: one packet is resent at most once per max(RTT, min interval),
+ * and all resends share a byte budget (a token bucket filled by
+ * budget_percent of the bytes sent, capped at budget_burst bytes) and a
+ * packet cap per 100 ms. Refusals are counted.
+ *
+ * A pure state machine: memory is allocated in sfu_rtx_buffer_create()
+ * only; the packet bytes stored are the plain (unprotected) RTP packets as
+ * forwarded, before SRTP. Time is passed in (microseconds).
+ */
+#ifndef ML_SFU_RTX_BUFFER_H
+#define ML_SFU_RTX_BUFFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SFU_RTX_SLOT_DEFAULT 1500
+
+typedef struct sfu_rtx_buffer_config {
+    uint32_t capacity;        /* packets kept; power of two; default 512 */
+    uint32_t slot_size;       /* bytes per slot (longest packet); default 1500 */
+    uint64_t min_interval_us; /* per-packet resend spacing floor; default 10 ms */
+    uint64_t max_age_us;      /* never resend packets sent longer ago; default 1 s */
+    uint32_t budget_percent;  /* resend bytes allowed per byte sent; default 50 */
+    uint32_t budget_burst;    /* token bucket size in bytes; default 64000 */
+    uint32_t max_per_100ms;   /* resends per 100 ms window; default 100 */
+} sfu_rtx_buffer_config;
+
+typedef struct sfu_rtx_buffer_stats {
+    uint64_t stored;       /* packets stored */
+    uint64_t requests;     /* resend requests */
+    uint64_t resent;       /* packets resent */
+    uint64_t resent_bytes; /* bytes resent (RTX packet lengths) */
+    uint64_t missing;      /* refused: not (or no longer) in the buffer, or too old */
+    uint64_t too_soon;     /* refused: same packet resent less than an RTT ago */
+    uint64_t over_budget;  /* refused: byte budget or packet cap exhausted */
+} sfu_rtx_buffer_stats;
+
+/* sfu_rtx_buffer_resend() results besides a length. */
+enum {
+    SFU_RTX_MISSING = -1,
+    SFU_RTX_TOO_SOON = -2,
+    SFU_RTX_OVER_BUDGET = -3,
+    SFU_RTX_ERROR = -4, /* out buffer too small or packet malformed */
+};
+
+typedef struct sfu_rtx_buffer sfu_rtx_buffer;
+
+/* Fill *c with the defaults listed in sfu_rtx_buffer_config. */
+void sfu_rtx_buffer_config_default(sfu_rtx_buffer_config *c);
+
+/*
+ * Create a buffer (c NULL = defaults; zero fields take defaults; capacity
+ * is rounded up to a power of two). NULL on OOM.
+ */
+sfu_rtx_buffer *sfu_rtx_buffer_create(const sfu_rtx_buffer_config *c);
+
+/* Free a buffer (NULL is fine). */
+void sfu_rtx_buffer_destroy(sfu_rtx_buffer *b);
+
+/*
+ * Use RTX: resends go out on rtx_ssrc with payload type rtx_pt and
+ * sequence numbers counting up from first_seq. Without this call resends
+ * are the original packets.
+ */
+void sfu_rtx_buffer_set_rtx(sfu_rtx_buffer *b, uint8_t rtx_pt, uint32_t rtx_ssrc,
+                            uint16_t first_seq);
+
+/* Update the RTT used for per-packet spacing (0 is ignored). */
+void sfu_rtx_buffer_set_rtt(sfu_rtx_buffer *b, uint64_t rtt_us);
+
+/*
+ * Store a copy of the RTP packet pkt[0..len) (its sequence number is read
+ * from the header) sent at now_us; replaces whatever the slot held.
+ * Returns 0, or -1 when len exceeds the slot size or is shorter than an
+ * RTP header.
+ */
+int sfu_rtx_buffer_store(sfu_rtx_buffer *b, const uint8_t *pkt, size_t len, uint64_t now_us);
+
+/*
+ * Look up the stored packet with sequence number seq. Returns a pointer
+ * into the buffer (valid until the next store) and its length and send
+ * time, or NULL.
+ */
+const uint8_t *sfu_rtx_buffer_get(const sfu_rtx_buffer *b, uint16_t seq, size_t *len,
+                                  uint64_t *sent_us);
+
+/*
+ * Handle a NACK for seq: when allowed, write the packet to resend into out
+ * (capacity cap; RTX form when configured) and return its length;
+ * otherwise return SFU_RTX_MISSING, SFU_RTX_TOO_SOON, SFU_RTX_OVER_BUDGET
+ * or SFU_RTX_ERROR. Feed each sequence number of an expanded NACK
+ * (sfu_rtcp_nack_expand) through this.
+ */
+int sfu_rtx_buffer_resend(sfu_rtx_buffer *b, uint16_t seq, uint64_t now_us, uint8_t *out,
+                          size_t cap);
+
+/* Copy the statistics. */
+void sfu_rtx_buffer_get_stats(const sfu_rtx_buffer *b, sfu_rtx_buffer_stats *s);
+
+#endif

@@ -1,0 +1,219 @@
+/*
+ * Unit tests for sfu/bwe.c. A small deterministic simulation: the sender
+ * paces 1200-byte packets at the estimator's target through a FIFO
+ * bottleneck of a given capacity with 20 ms propagation delay and optional
+ * random loss; the receiver reports arrivals every 50 ms as TWCC feedback.
+ */
+#include "sfu/bwe.h"
+#include "tests/unit/harness.h"
+
+#define MS 1000ull
+#define PKT 1200
+#define RING 8192
+
+typedef struct sim {
+    sfu_bwe *bwe;
+    uint64_t link_bps;
+    uint64_t app_bps; /* the sender sends at most this (0 = the target) */
+    uint32_t loss_permille;
+    uint32_t rng;
+    uint64_t now;
+    uint64_t next_send;
+    int64_t queue_free; /* when the bottleneck is free again */
+    uint16_t seq;
+    struct {
+        uint16_t seq;
+        bool lost;
+        int64_t arrival;
+    } q[RING];
+    uint32_t head, count;
+    uint64_t next_fb;
+} sim;
+
+static uint32_t rnd(sim *s)
+{
+    s->rng = s->rng * 1103515245u + 12345u;
+    return (s->rng >> 8) % 1000;
+}
+
+static void sim_init(sim *s, sfu_bwe *b, uint64_t link_bps)
+{
+    memset(s, 0, sizeof *s);
+    s->bwe = b;
+    s->link_bps = link_bps;
+    s->rng = 12345;
+}
+
+/* Advance to `until`, stepping 1 ms. */
+static void sim_run(sim *s, uint64_t until)
+{
+    for (; s->now < until; s->now += 1 * MS) {
+        while (s->next_send <= s->now) {
+            uint64_t t = s->next_send;
+            sfu_bwe_on_sent(s->bwe, s->seq, PKT, t);
+            int64_t arr = (int64_t)(t + 20 * MS);
+            int64_t tx = (int64_t)((uint64_t)PKT * 8 * 1000000 / s->link_bps);
+            if (s->queue_free > arr - tx)
+                arr = s->queue_free + tx;
+            s->queue_free = arr;
+            if (s->count < RING) {
+                uint32_t i = (s->head + s->count++) % RING;
+                s->q[i].seq = s->seq;
+                s->q[i].arrival = arr;
+                s->q[i].lost = rnd(s) < s->loss_permille;
+            }
+            s->seq++;
+            uint64_t target = sfu_bwe_target(s->bwe);
+            if (s->app_bps && s->app_bps < target)
+                target = s->app_bps;
+            s->next_send += (uint64_t)PKT * 8 * 1000000 / target;
+        }
+        if (s->now >= s->next_fb) {
+            s->next_fb = s->now + 50 * MS;
+            sfu_twcc_packet fb[512];
+            size_t n = 0;
+            while (s->count && n < 512 && s->q[s->head].arrival <= (int64_t)s->now) {
+                fb[n].seq = s->q[s->head].seq;
+                fb[n].received = !s->q[s->head].lost;
+                fb[n].arrival_us = s->q[s->head].lost ? SFU_TWCC_LOST : s->q[s->head].arrival;
+                fb[n].delta_us = 0;
+                n++;
+                s->head = (s->head + 1) % RING;
+                s->count--;
+            }
+            if (n)
+                sfu_bwe_on_feedback(s->bwe, fb, n, s->now);
+        }
+    }
+}
+
+/* Average target over [from, to) sampled every 100 ms. */
+static uint64_t sim_avg(sim *s, uint64_t to)
+{
+    uint64_t sum = 0, k = 0;
+    while (s->now < to) {
+        sim_run(s, s->now + 100 * MS);
+        sum += sfu_bwe_target(s->bwe);
+        k++;
+    }
+    return k ? sum / k : 0;
+}
+
+TEST(bwe_starts_at_start_rate_and_respects_bounds)
+{
+    sfu_bwe_config c;
+    sfu_bwe_config_default(&c);
+    c.max_bps = 3000000;
+    sfu_bwe *b = sfu_bwe_create(&c);
+    REQUIRE(b);
+    CHECK_UINT_EQ(sfu_bwe_target(b), 1000000);
+    sfu_bwe_on_remb(b, 10000, 0);
+    CHECK_UINT_EQ(sfu_bwe_target(b), 50000); /* min wins over a silly REMB */
+    sfu_bwe_on_remb(b, 600000, 0);
+    CHECK_UINT_EQ(sfu_bwe_target(b), 600000);
+    sfu_bwe_on_remb(b, 0, 0);
+    CHECK_UINT_EQ(sfu_bwe_target(b), 1000000);
+    /* Unknown sequence numbers are counted, not trusted. */
+    sfu_twcc_packet p = {.seq = 77, .received = true, .arrival_us = 1000};
+    sfu_bwe_on_feedback(b, &p, 1, 0);
+    sfu_bwe_stats st;
+    sfu_bwe_get_stats(b, &st);
+    CHECK_UINT_EQ(st.unknown, 1);
+    sfu_bwe_destroy(b);
+}
+
+TEST(bwe_converges_on_steady_2mbps_link)
+{
+    sfu_bwe *b = sfu_bwe_create(NULL);
+    REQUIRE(b);
+    static sim s;
+    sim_init(&s, b, 2000000);
+    sim_run(&s, 20000 * MS);
+    uint64_t avg = sim_avg(&s, 40000 * MS);
+    CHECK(avg > 1500000);
+    CHECK(avg < 2400000);
+    sfu_bwe_stats st;
+    sfu_bwe_get_stats(b, &st);
+    CHECK(st.acked_bps > 1400000);
+    sfu_bwe_destroy(b);
+}
+
+TEST(bwe_drops_on_shaped_link_and_recovers)
+{
+    sfu_bwe *b = sfu_bwe_create(NULL);
+    REQUIRE(b);
+    static sim s;
+    sim_init(&s, b, 2000000);
+    sim_run(&s, 20000 * MS);
+    uint64_t before = sfu_bwe_target(b);
+    CHECK(before > 1400000);
+    s.link_bps = 300000;
+    sim_run(&s, 22000 * MS);
+    uint64_t shaped = sfu_bwe_target(b);
+    CHECK(shaped < 400000);
+    uint64_t avg = sim_avg(&s, 30000 * MS);
+    CHECK(avg < 400000);
+    CHECK(avg > 150000);
+    uint64_t low = sfu_bwe_target(b);
+    s.link_bps = 2000000;
+    sim_run(&s, 38000 * MS);
+    uint64_t after = sfu_bwe_target(b);
+    CHECK(after > low * 3 / 2);
+    sfu_bwe_destroy(b);
+}
+
+TEST(bwe_survives_random_loss)
+{
+    sfu_bwe *b = sfu_bwe_create(NULL);
+    REQUIRE(b);
+    static sim s;
+    sim_init(&s, b, 2000000);
+    s.loss_permille = 50;
+    sim_run(&s, 20000 * MS);
+    uint64_t avg = sim_avg(&s, 40000 * MS);
+    CHECK(avg > 1200000);
+    sfu_bwe_stats st;
+    sfu_bwe_get_stats(b, &st);
+    CHECK(st.loss_permille > 20);
+    CHECK(st.loss_permille < 100);
+    sfu_bwe_destroy(b);
+}
+
+TEST(bwe_heavy_loss_caps_the_rate)
+{
+    sfu_bwe *b = sfu_bwe_create(NULL);
+    REQUIRE(b);
+    static sim s;
+    sim_init(&s, b, 5000000);
+    s.loss_permille = 300;
+    sim_run(&s, 10000 * MS);
+    sfu_bwe_stats st;
+    sfu_bwe_get_stats(b, &st);
+    CHECK(st.target_bps < 500000);
+    CHECK(st.loss_bps < 1000000);
+    sfu_bwe_destroy(b);
+}
+
+TEST(bwe_grows_while_application_limited_unless_capped)
+{
+    sfu_bwe *b = sfu_bwe_create(NULL);
+    REQUIRE(b);
+    static sim s;
+    sim_init(&s, b, 5000000);
+    s.app_bps = 500000;
+    sim_run(&s, 15000 * MS);
+    CHECK(sfu_bwe_target(b) > 1800000);
+    sfu_bwe_destroy(b);
+
+    sfu_bwe_config c;
+    sfu_bwe_config_default(&c);
+    c.acked_cap_ratio = 1.5;
+    b = sfu_bwe_create(&c);
+    REQUIRE(b);
+    sim_init(&s, b, 5000000);
+    s.app_bps = 500000;
+    sim_run(&s, 15000 * MS);
+    CHECK(sfu_bwe_target(b) <= 1000000); /* never grows past the start */
+    CHECK(sfu_bwe_target(b) >= 760000);  /* but not below 1.5 x 500 k */
+    sfu_bwe_destroy(b);
+}

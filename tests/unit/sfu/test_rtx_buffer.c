@@ -1,0 +1,171 @@
+/* Unit tests for sfu/rtx_buffer.c: store, lookup, RTX build, rate limits. */
+#include "sfu/rtx_buffer.h"
+#include "sfu/rtp.h"
+#include "tests/unit/harness.h"
+
+#define MS 1000ull
+
+/* A 12-byte header plus `payload` bytes of pattern. */
+static size_t make_pkt(uint8_t *buf, uint16_t seq, size_t payload)
+{
+    memset(buf, 0, 12 + payload);
+    buf[0] = 0x80;
+    buf[1] = 96;
+    buf[2] = (uint8_t)(seq >> 8);
+    buf[3] = (uint8_t)seq;
+    buf[8] = 0x11;
+    buf[9] = 0x22;
+    buf[10] = 0x33;
+    buf[11] = 0x44;
+    for (size_t i = 0; i < payload; i++)
+        buf[12 + i] = (uint8_t)(seq + i);
+    return 12 + payload;
+}
+
+TEST(rtx_buffer_stores_and_finds_by_seq)
+{
+    sfu_rtx_buffer *b = sfu_rtx_buffer_create(NULL);
+    REQUIRE(b);
+    uint8_t pkt[1600];
+    for (uint32_t s = 65000; s < 65000 + 1000; s++) {
+        size_t len = make_pkt(pkt, (uint16_t)s, 100);
+        CHECK_INT_EQ(sfu_rtx_buffer_store(b, pkt, len, s * MS), 0);
+    }
+    size_t len;
+    uint64_t sent;
+    /* The last 512 are kept, across the wrap. */
+    const uint8_t *p = sfu_rtx_buffer_get(b, (uint16_t)(65000 + 999), &len, &sent);
+    REQUIRE(p);
+    CHECK_UINT_EQ(len, 112);
+    CHECK_UINT_EQ(sent, (65000ull + 999) * MS);
+    CHECK(sfu_rtx_buffer_get(b, (uint16_t)(65000 + 999 - 511), NULL, NULL) != NULL);
+    CHECK(sfu_rtx_buffer_get(b, (uint16_t)(65000 + 999 - 512), NULL, NULL) == NULL);
+    /* Too big for a slot, too short for RTP. */
+    CHECK_INT_EQ(sfu_rtx_buffer_store(b, pkt, 1501, 0), -1);
+    CHECK_INT_EQ(sfu_rtx_buffer_store(b, pkt, 11, 0), -1);
+    sfu_rtx_buffer_destroy(b);
+}
+
+TEST(rtx_buffer_builds_rtx_packet)
+{
+    sfu_rtx_buffer *b = sfu_rtx_buffer_create(NULL);
+    REQUIRE(b);
+    sfu_rtx_buffer_set_rtx(b, 97, 0xabcdef01, 500);
+    uint8_t pkt[200], out[300];
+    size_t len = make_pkt(pkt, 1234, 50);
+    REQUIRE(sfu_rtx_buffer_store(b, pkt, len, 0) == 0);
+    int n = sfu_rtx_buffer_resend(b, 1234, 20 * MS, out, sizeof out);
+    REQUIRE(n == (int)len + 2);
+    sfu_rtp_packet p;
+    REQUIRE(sfu_rtp_parse(out, (size_t)n, &p) == 0);
+    CHECK_INT_EQ(p.payload_type, 97);
+    CHECK_UINT_EQ(p.ssrc, 0xabcdef01);
+    CHECK_INT_EQ(p.seq, 500);
+    CHECK_INT_EQ(p.payload[0] << 8 | p.payload[1], 1234);
+    CHECK_MEM_EQ(p.payload + 2, pkt + 12, 50);
+    /* RTX sequence counts up. */
+    len = make_pkt(pkt, 1235, 50);
+    sfu_rtx_buffer_store(b, pkt, len, 0);
+    REQUIRE(sfu_rtx_buffer_resend(b, 1235, 20 * MS, out, sizeof out) > 0);
+    REQUIRE(sfu_rtp_parse(out, len + 2, &p) == 0);
+    CHECK_INT_EQ(p.seq, 501);
+    /* Out buffer too small. */
+    len = make_pkt(pkt, 1236, 50);
+    sfu_rtx_buffer_store(b, pkt, len, 0);
+    CHECK_INT_EQ(sfu_rtx_buffer_resend(b, 1236, 20 * MS, out, 20), SFU_RTX_ERROR);
+    sfu_rtx_buffer_destroy(b);
+}
+
+TEST(rtx_buffer_without_rtx_resends_original)
+{
+    sfu_rtx_buffer *b = sfu_rtx_buffer_create(NULL);
+    REQUIRE(b);
+    uint8_t pkt[200], out[300];
+    size_t len = make_pkt(pkt, 7, 30);
+    sfu_rtx_buffer_store(b, pkt, len, 0);
+    CHECK_INT_EQ(sfu_rtx_buffer_resend(b, 7, 5 * MS, out, sizeof out), (int)len);
+    CHECK_MEM_EQ(out, pkt, len);
+    CHECK_INT_EQ(sfu_rtx_buffer_resend(b, 8, 5 * MS, out, sizeof out), SFU_RTX_MISSING);
+    sfu_rtx_buffer_destroy(b);
+}
+
+TEST(rtx_buffer_spaces_resends_of_one_packet)
+{
+    sfu_rtx_buffer *b = sfu_rtx_buffer_create(NULL);
+    REQUIRE(b);
+    uint8_t pkt[200], out[300];
+    size_t len = make_pkt(pkt, 7, 30);
+    sfu_rtx_buffer_store(b, pkt, len, 0);
+    CHECK(sfu_rtx_buffer_resend(b, 7, 0, out, sizeof out) > 0);
+    CHECK_INT_EQ(sfu_rtx_buffer_resend(b, 7, 5 * MS, out, sizeof out), SFU_RTX_TOO_SOON);
+    CHECK(sfu_rtx_buffer_resend(b, 7, 10 * MS, out, sizeof out) > 0);
+    sfu_rtx_buffer_set_rtt(b, 80 * MS);
+    CHECK_INT_EQ(sfu_rtx_buffer_resend(b, 7, 60 * MS, out, sizeof out), SFU_RTX_TOO_SOON);
+    CHECK(sfu_rtx_buffer_resend(b, 7, 90 * MS, out, sizeof out) > 0);
+    /* Too old to be worth it. */
+    CHECK_INT_EQ(sfu_rtx_buffer_resend(b, 7, 1100 * MS, out, sizeof out), SFU_RTX_MISSING);
+    sfu_rtx_buffer_stats st;
+    sfu_rtx_buffer_get_stats(b, &st);
+    CHECK_UINT_EQ(st.requests, 6);
+    CHECK_UINT_EQ(st.resent, 3);
+    CHECK_UINT_EQ(st.too_soon, 2);
+    CHECK_UINT_EQ(st.missing, 1);
+    sfu_rtx_buffer_destroy(b);
+}
+
+TEST(rtx_buffer_bounds_a_nack_flood)
+{
+    sfu_rtx_buffer *b = sfu_rtx_buffer_create(NULL);
+    REQUIRE(b);
+    uint8_t pkt[1600], out[1600];
+    sfu_rtx_buffer_set_rtt(b, 50 * MS);
+    /* 1 Mbit/s stream: 100 packets of 1250 bytes per second, for 5 s. */
+    uint64_t now = 0;
+    uint16_t seq = 0;
+    uint64_t sent_bytes = 0, resent_bytes = 0;
+    for (int i = 0; i < 500; i++, seq++) {
+        now = (uint64_t)i * 10 * MS;
+        size_t len = make_pkt(pkt, seq, 1238);
+        sfu_rtx_buffer_store(b, pkt, len, now);
+        sent_bytes += len;
+        /* The viewer NACKs the last 100 packets every 10 ms. */
+        for (uint16_t k = 0; k < 100 && k <= seq; k++) {
+            int n = sfu_rtx_buffer_resend(b, (uint16_t)(seq - k), now, out, sizeof out);
+            if (n > 0)
+                resent_bytes += (uint64_t)n;
+        }
+    }
+    sfu_rtx_buffer_stats st;
+    sfu_rtx_buffer_get_stats(b, &st);
+    /* At most half the stream rate plus the initial burst. */
+    CHECK(resent_bytes <= sent_bytes / 2 + 64000 + 1500);
+    CHECK(st.over_budget > 0);
+    CHECK(st.too_soon > 0);
+    CHECK_UINT_EQ(st.requests, st.resent + st.over_budget + st.too_soon + st.missing);
+    sfu_rtx_buffer_destroy(b);
+}
+
+TEST(rtx_buffer_caps_packets_per_100ms)
+{
+    sfu_rtx_buffer_config c;
+    sfu_rtx_buffer_config_default(&c);
+    c.max_per_100ms = 10;
+    c.budget_burst = 1000000;
+    c.budget_percent = 1000;
+    sfu_rtx_buffer *b = sfu_rtx_buffer_create(&c);
+    REQUIRE(b);
+    uint8_t pkt[200], out[300];
+    for (uint16_t s = 0; s < 50; s++) {
+        size_t len = make_pkt(pkt, s, 20);
+        sfu_rtx_buffer_store(b, pkt, len, 0);
+    }
+    int ok = 0;
+    for (uint16_t s = 0; s < 50; s++)
+        ok += sfu_rtx_buffer_resend(b, s, 1 * MS, out, sizeof out) > 0;
+    CHECK_INT_EQ(ok, 10);
+    ok = 0;
+    for (uint16_t s = 0; s < 50; s++)
+        ok += sfu_rtx_buffer_resend(b, s, 102 * MS, out, sizeof out) > 0;
+    CHECK_INT_EQ(ok, 10);
+    sfu_rtx_buffer_destroy(b);
+}
