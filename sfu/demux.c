@@ -14,51 +14,13 @@
  * The CRC-32 table is a constant (the reflected 0xEDB88320 polynomial).
  */
 #include "sfu/demux.h"
+#include "sfu/wire_internal.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <string.h>
 
 #define STUN_INTEGRITY_MAX 2048
-
-typedef struct {
-    const uint8_t *p;
-    const uint8_t *end;
-} cursor;
-
-static size_t cur_left(const cursor *c)
-{
-    return (size_t)(c->end - c->p);
-}
-
-static uint16_t rd16(const uint8_t *b)
-{
-    return (uint16_t)(b[0] << 8 | b[1]);
-}
-
-static uint32_t rd32(const uint8_t *b)
-{
-    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-}
-
-static int cur_u16(cursor *c, uint16_t *v)
-{
-    if (cur_left(c) < 2)
-        return -1;
-    *v = rd16(c->p);
-    c->p += 2;
-    return 0;
-}
-
-static int cur_skip(cursor *c, size_t n, const uint8_t **start)
-{
-    if (cur_left(c) < n)
-        return -1;
-    if (start)
-        *start = c->p;
-    c->p += n;
-    return 0;
-}
 
 /* ---- Demultiplexing ---- */
 
@@ -136,11 +98,11 @@ void sfu_stun_attr_iter_init(sfu_stun_attr_iter *it, const sfu_stun_msg *msg)
 
 int sfu_stun_attr_next(sfu_stun_attr_iter *it, sfu_stun_attr *a)
 {
-    cursor c = {it->pos, it->end};
+    sfu__cursor c = {it->pos, it->end};
     if (!c.p || c.p == c.end)
         return 0;
-    if (cur_u16(&c, &a->type) || cur_u16(&c, &a->len) || cur_skip(&c, a->len, &a->value) ||
-        cur_skip(&c, (4 - a->len % 4) % 4, NULL)) {
+    if (sfu__cur_u16(&c, &a->type) || sfu__cur_u16(&c, &a->len) || sfu__cur_skip(&c, a->len, &a->value) ||
+        sfu__cur_skip(&c, (4 - a->len % 4) % 4, NULL)) {
         it->pos = it->end = NULL;
         return -1;
     }
@@ -160,15 +122,15 @@ int sfu_stun_find_attr(const sfu_stun_msg *msg, uint16_t type, sfu_stun_attr *a)
 
 int sfu_stun_parse(const uint8_t *buf, size_t len, sfu_stun_msg *msg)
 {
-    cursor c = {buf, buf ? buf + len : buf};
+    sfu__cursor c = {buf, buf ? buf + len : buf};
     memset(msg, 0, sizeof *msg);
     if (!buf || len < SFU_STUN_HEADER_LEN)
         return -1;
-    if (cur_u16(&c, &msg->type) || cur_u16(&c, &msg->length))
+    if (sfu__cur_u16(&c, &msg->type) || sfu__cur_u16(&c, &msg->length))
         return -1;
     if ((msg->type & 0xC000) || (msg->length % 4) != 0)
         return -1;
-    if (rd32(c.p) != SFU_STUN_MAGIC_COOKIE)
+    if (sfu__rd32(c.p) != SFU_STUN_MAGIC_COOKIE)
         return -1;
     msg->txid = buf + 8;
     if ((size_t)msg->length > len - SFU_STUN_HEADER_LEN)
@@ -249,7 +211,7 @@ bool sfu_stun_fingerprint_ok(const sfu_stun_msg *msg)
     if (!msg->fingerprint)
         return false;
     size_t covered = (size_t)(msg->fingerprint - msg->data);
-    uint32_t want = rd32(msg->fingerprint + 4);
+    uint32_t want = sfu__rd32(msg->fingerprint + 4);
     return (sfu_crc32(msg->data, covered) ^ SFU_STUN_FINGERPRINT_XOR) == want;
 }
 
@@ -284,7 +246,7 @@ int sfu_stun_xor_address(const sfu_stun_msg *msg, const sfu_stun_attr *a, sfu_st
     const uint8_t *v = a->value;
     /* XOR key: magic cookie then transaction id, as they sit in the header. */
     const uint8_t *key = msg->data + 4;
-    out->port = (uint16_t)(rd16(v + 2) ^ (SFU_STUN_MAGIC_COOKIE >> 16));
+    out->port = (uint16_t)(sfu__rd16(v + 2) ^ (SFU_STUN_MAGIC_COOKIE >> 16));
     size_t n;
     if (v[1] == 0x01 && a->len == 8) {
         out->family = 4;

@@ -13,85 +13,16 @@
  * read through a bounded cursor. Builders check capacity before writing.
  */
 #include "sfu/rtcp.h"
+#include "sfu/wire_internal.h"
 
 #include <string.h>
-
-typedef struct {
-    const uint8_t *p;
-    const uint8_t *end;
-} cursor;
-
-static size_t cur_left(const cursor *c)
-{
-    return (size_t)(c->end - c->p);
-}
-
-static int cur_u8(cursor *c, uint8_t *v)
-{
-    if (cur_left(c) < 1)
-        return -1;
-    *v = *c->p++;
-    return 0;
-}
-
-static uint16_t rd16(const uint8_t *b)
-{
-    return (uint16_t)(b[0] << 8 | b[1]);
-}
-
-static uint32_t rd32(const uint8_t *b)
-{
-    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-}
-
-static int cur_u16(cursor *c, uint16_t *v)
-{
-    if (cur_left(c) < 2)
-        return -1;
-    *v = rd16(c->p);
-    c->p += 2;
-    return 0;
-}
-
-static int cur_u32(cursor *c, uint32_t *v)
-{
-    if (cur_left(c) < 4)
-        return -1;
-    *v = rd32(c->p);
-    c->p += 4;
-    return 0;
-}
-
-static int cur_skip(cursor *c, size_t n, const uint8_t **start)
-{
-    if (cur_left(c) < n)
-        return -1;
-    if (start)
-        *start = c->p;
-    c->p += n;
-    return 0;
-}
-
-static void put16(uint8_t *b, uint16_t v)
-{
-    b[0] = (uint8_t)(v >> 8);
-    b[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *b, uint32_t v)
-{
-    b[0] = (uint8_t)(v >> 24);
-    b[1] = (uint8_t)(v >> 16);
-    b[2] = (uint8_t)(v >> 8);
-    b[3] = (uint8_t)v;
-}
 
 /* Write the common header for a packet of total length len (multiple of 4). */
 static void put_header(uint8_t *b, bool padding, uint8_t count, uint8_t pt, size_t len)
 {
     b[0] = (uint8_t)(0x80 | (padding ? 0x20 : 0) | (count & 0x1F));
     b[1] = pt;
-    put16(b + 2, (uint16_t)(len / 4 - 1));
+    sfu__wr16(b + 2, (uint16_t)(len / 4 - 1));
 }
 
 /* ---- Compound iterator ---- */
@@ -106,16 +37,16 @@ int sfu_rtcp_next(sfu_rtcp_iter *it, sfu_rtcp_pkt *pkt)
 {
     if (!it->pos || it->pos == it->end)
         return 0;
-    cursor c = {it->pos, it->end};
+    sfu__cursor c = {it->pos, it->end};
     const uint8_t *start = c.p;
     uint8_t b0, pt;
     uint16_t words;
-    if (cur_u8(&c, &b0) || cur_u8(&c, &pt) || cur_u16(&c, &words))
+    if (sfu__cur_u8(&c, &b0) || sfu__cur_u8(&c, &pt) || sfu__cur_u16(&c, &words))
         goto fail;
     if ((b0 >> 6) != 2)
         goto fail;
     size_t len = ((size_t)words + 1) * 4;
-    if (len > cur_left(&c) + 4)
+    if (len > sfu__cur_left(&c) + 4)
         goto fail;
     pkt->pt = pt;
     pkt->count = b0 & 0x1F;
@@ -154,22 +85,22 @@ int sfu_rtcp_validate(const uint8_t *buf, size_t len)
 
 int sfu_rtcp_parse_report(const sfu_rtcp_pkt *pkt, sfu_rtcp_report *r)
 {
-    cursor c = {pkt->body, pkt->body + pkt->body_len};
+    sfu__cursor c = {pkt->body, pkt->body + pkt->body_len};
     memset(r, 0, sizeof *r);
     if (pkt->pt != SFU_RTCP_SR && pkt->pt != SFU_RTCP_RR)
         return -1;
     r->is_sr = pkt->pt == SFU_RTCP_SR;
-    if (cur_u32(&c, &r->ssrc))
+    if (sfu__cur_u32(&c, &r->ssrc))
         return -1;
     if (r->is_sr) {
         uint32_t hi, lo;
-        if (cur_u32(&c, &hi) || cur_u32(&c, &lo) || cur_u32(&c, &r->rtp_ts) ||
-            cur_u32(&c, &r->packet_count) || cur_u32(&c, &r->octet_count))
+        if (sfu__cur_u32(&c, &hi) || sfu__cur_u32(&c, &lo) || sfu__cur_u32(&c, &r->rtp_ts) ||
+            sfu__cur_u32(&c, &r->packet_count) || sfu__cur_u32(&c, &r->octet_count))
             return -1;
         r->ntp = (uint64_t)hi << 32 | lo;
     }
     r->rb_count = pkt->count;
-    if (cur_skip(&c, (size_t)r->rb_count * 24, &r->blocks))
+    if (sfu__cur_skip(&c, (size_t)r->rb_count * 24, &r->blocks))
         return -1;
     /* Anything left is a profile-specific extension; ignored. */
     return 0;
@@ -180,15 +111,15 @@ int sfu_rtcp_report_block(const sfu_rtcp_report *r, unsigned i, sfu_rtcp_rb *rb)
     if (i >= r->rb_count || !r->blocks)
         return -1;
     const uint8_t *b = r->blocks + (size_t)i * 24;
-    uint32_t lost = rd32(b + 4);
-    rb->ssrc = rd32(b);
+    uint32_t lost = sfu__rd32(b + 4);
+    rb->ssrc = sfu__rd32(b);
     rb->fraction_lost = (uint8_t)(lost >> 24);
     lost &= 0xFFFFFF;
     rb->cumulative_lost = (lost & 0x800000) ? (int32_t)lost - 0x1000000 : (int32_t)lost;
-    rb->highest_seq = rd32(b + 8);
-    rb->jitter = rd32(b + 12);
-    rb->lsr = rd32(b + 16);
-    rb->dlsr = rd32(b + 20);
+    rb->highest_seq = sfu__rd32(b + 8);
+    rb->jitter = sfu__rd32(b + 12);
+    rb->lsr = sfu__rd32(b + 16);
+    rb->dlsr = sfu__rd32(b + 20);
     return 0;
 }
 
@@ -199,14 +130,14 @@ int sfu_rtcp_build_report(uint8_t *buf, size_t cap, const sfu_rtcp_report *r,
     if (n > SFU_RTCP_MAX_REPORT_BLOCKS || (n && !rbs) || len > cap)
         return -1;
     put_header(buf, false, (uint8_t)n, r->is_sr ? SFU_RTCP_SR : SFU_RTCP_RR, len);
-    put32(buf + 4, r->ssrc);
+    sfu__wr32(buf + 4, r->ssrc);
     uint8_t *b = buf + 8;
     if (r->is_sr) {
-        put32(b, (uint32_t)(r->ntp >> 32));
-        put32(b + 4, (uint32_t)r->ntp);
-        put32(b + 8, r->rtp_ts);
-        put32(b + 12, r->packet_count);
-        put32(b + 16, r->octet_count);
+        sfu__wr32(b, (uint32_t)(r->ntp >> 32));
+        sfu__wr32(b + 4, (uint32_t)r->ntp);
+        sfu__wr32(b + 8, r->rtp_ts);
+        sfu__wr32(b + 12, r->packet_count);
+        sfu__wr32(b + 16, r->octet_count);
         b += 20;
     }
     for (unsigned i = 0; i < n; i++, b += 24) {
@@ -215,12 +146,12 @@ int sfu_rtcp_build_report(uint8_t *buf, size_t cap, const sfu_rtcp_report *r,
             lost = 0x7FFFFF;
         if (lost < -0x800000)
             lost = -0x800000;
-        put32(b, rbs[i].ssrc);
-        put32(b + 4, (uint32_t)rbs[i].fraction_lost << 24 | ((uint32_t)lost & 0xFFFFFF));
-        put32(b + 8, rbs[i].highest_seq);
-        put32(b + 12, rbs[i].jitter);
-        put32(b + 16, rbs[i].lsr);
-        put32(b + 20, rbs[i].dlsr);
+        sfu__wr32(b, rbs[i].ssrc);
+        sfu__wr32(b + 4, (uint32_t)rbs[i].fraction_lost << 24 | ((uint32_t)lost & 0xFFFFFF));
+        sfu__wr32(b + 8, rbs[i].highest_seq);
+        sfu__wr32(b + 12, rbs[i].jitter);
+        sfu__wr32(b + 16, rbs[i].lsr);
+        sfu__wr32(b + 20, rbs[i].dlsr);
     }
     return (int)len;
 }
@@ -240,31 +171,31 @@ int sfu_rtcp_sdes_iter_init(sfu_rtcp_sdes_iter *it, const sfu_rtcp_pkt *pkt)
 
 int sfu_rtcp_sdes_next(sfu_rtcp_sdes_iter *it, sfu_rtcp_sdes_item *item)
 {
-    cursor c = {it->pos, it->end};
+    sfu__cursor c = {it->pos, it->end};
     if (!c.p)
         return 0;
     for (;;) {
         if (!it->in_chunk) {
             if (it->chunks_left == 0)
                 goto done;
-            if (cur_u32(&c, &it->ssrc))
+            if (sfu__cur_u32(&c, &it->ssrc))
                 goto fail;
             it->in_chunk = true;
         }
         uint8_t type, len;
-        if (cur_u8(&c, &type))
+        if (sfu__cur_u8(&c, &type))
             goto fail;
         if (type == 0) {
             /* End of chunk: skip the null octets up to the next 32-bit boundary. */
             size_t off = (size_t)(c.p - it->start);
             size_t pad = (4 - off % 4) % 4;
-            if (cur_skip(&c, pad, NULL))
+            if (sfu__cur_skip(&c, pad, NULL))
                 goto fail;
             it->in_chunk = false;
             it->chunks_left--;
             continue;
         }
-        if (cur_u8(&c, &len) || cur_skip(&c, len, &item->text))
+        if (sfu__cur_u8(&c, &len) || sfu__cur_skip(&c, len, &item->text))
             goto fail;
         item->ssrc = it->ssrc;
         item->type = type;
@@ -309,7 +240,7 @@ int sfu_rtcp_build_sdes_cname(uint8_t *buf, size_t cap, uint32_t ssrc, const cha
     if (len > cap)
         return -1;
     put_header(buf, false, 1, SFU_RTCP_SDES, len);
-    put32(buf + 4, ssrc);
+    sfu__wr32(buf + 4, ssrc);
     buf[8] = SFU_RTCP_SDES_CNAME;
     buf[9] = (uint8_t)n;
     memcpy(buf + 10, cname, n);
@@ -321,16 +252,16 @@ int sfu_rtcp_build_sdes_cname(uint8_t *buf, size_t cap, uint32_t ssrc, const cha
 
 int sfu_rtcp_parse_bye(const sfu_rtcp_pkt *pkt, sfu_rtcp_bye *bye)
 {
-    cursor c = {pkt->body, pkt->body + pkt->body_len};
+    sfu__cursor c = {pkt->body, pkt->body + pkt->body_len};
     memset(bye, 0, sizeof *bye);
     if (pkt->pt != SFU_RTCP_BYE)
         return -1;
     bye->ssrc_count = pkt->count;
-    if (cur_skip(&c, (size_t)bye->ssrc_count * 4, &bye->ssrcs))
+    if (sfu__cur_skip(&c, (size_t)bye->ssrc_count * 4, &bye->ssrcs))
         return -1;
-    if (cur_left(&c) > 0) {
+    if (sfu__cur_left(&c) > 0) {
         uint8_t n;
-        if (cur_u8(&c, &n) || cur_skip(&c, n, &bye->reason))
+        if (sfu__cur_u8(&c, &n) || sfu__cur_skip(&c, n, &bye->reason))
             return -1;
         bye->reason_len = n;
         if (n == 0)
@@ -343,7 +274,7 @@ uint32_t sfu_rtcp_bye_ssrc(const sfu_rtcp_bye *bye, unsigned i)
 {
     if (i >= bye->ssrc_count || !bye->ssrcs)
         return 0;
-    return rd32(bye->ssrcs + (size_t)i * 4);
+    return sfu__rd32(bye->ssrcs + (size_t)i * 4);
 }
 
 int sfu_rtcp_build_bye(uint8_t *buf, size_t cap, const uint32_t *ssrcs, unsigned n,
@@ -358,7 +289,7 @@ int sfu_rtcp_build_bye(uint8_t *buf, size_t cap, const uint32_t *ssrcs, unsigned
     put_header(buf, false, (uint8_t)n, SFU_RTCP_BYE, len);
     uint8_t *b = buf + 4;
     for (unsigned i = 0; i < n; i++, b += 4)
-        put32(b, ssrcs[i]);
+        sfu__wr32(b, ssrcs[i]);
     if (rlen) {
         b[0] = (uint8_t)rlen;
         memcpy(b + 1, reason, rlen);
@@ -371,16 +302,16 @@ int sfu_rtcp_build_bye(uint8_t *buf, size_t cap, const uint32_t *ssrcs, unsigned
 
 int sfu_rtcp_parse_fb(const sfu_rtcp_pkt *pkt, sfu_rtcp_fb *fb)
 {
-    cursor c = {pkt->body, pkt->body + pkt->body_len};
+    sfu__cursor c = {pkt->body, pkt->body + pkt->body_len};
     memset(fb, 0, sizeof *fb);
     if (pkt->pt != SFU_RTCP_RTPFB && pkt->pt != SFU_RTCP_PSFB)
         return -1;
-    if (cur_u32(&c, &fb->sender_ssrc) || cur_u32(&c, &fb->media_ssrc))
+    if (sfu__cur_u32(&c, &fb->sender_ssrc) || sfu__cur_u32(&c, &fb->media_ssrc))
         return -1;
     fb->pt = pkt->pt;
     fb->fmt = pkt->count;
     fb->fci = c.p;
-    fb->fci_len = cur_left(&c);
+    fb->fci_len = sfu__cur_left(&c);
     return 0;
 }
 
@@ -389,8 +320,8 @@ static void put_fb_header(uint8_t *buf, uint8_t pt, uint8_t fmt, size_t len, uin
                           uint32_t media)
 {
     put_header(buf, false, fmt, pt, len);
-    put32(buf + 4, sender);
-    put32(buf + 8, media);
+    sfu__wr32(buf + 4, sender);
+    sfu__wr32(buf + 8, media);
 }
 
 int sfu_rtcp_nack_expand(const sfu_rtcp_fb *fb, uint16_t *seqs, size_t cap)
@@ -399,7 +330,7 @@ int sfu_rtcp_nack_expand(const sfu_rtcp_fb *fb, uint16_t *seqs, size_t cap)
         return -1;
     size_t n = 0;
     for (size_t off = 0; off + 4 <= fb->fci_len; off += 4) {
-        uint16_t pid = rd16(fb->fci + off), blp = rd16(fb->fci + off + 2);
+        uint16_t pid = sfu__rd16(fb->fci + off), blp = sfu__rd16(fb->fci + off + 2);
         if (n < cap)
             seqs[n++] = pid;
         for (unsigned bit = 0; bit < 16; bit++)
@@ -446,18 +377,18 @@ int sfu_rtcp_build_nack(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint32_t
     for (size_t i = 0; i < n; i++) {
         if (count) {
             uint8_t *last = fci + (count - 1) * 4;
-            uint16_t d = (uint16_t)(seqs[i] - rd16(last));
+            uint16_t d = (uint16_t)(seqs[i] - sfu__rd16(last));
             if (d == 0)
                 continue;
             if (d <= 16) {
-                put16(last + 2, (uint16_t)(rd16(last + 2) | 1u << (d - 1)));
+                sfu__wr16(last + 2, (uint16_t)(sfu__rd16(last + 2) | 1u << (d - 1)));
                 continue;
             }
         }
         if (count == max_items)
             return -1;
-        put16(fci + count * 4, seqs[i]);
-        put16(fci + count * 4 + 2, 0);
+        sfu__wr16(fci + count * 4, seqs[i]);
+        sfu__wr16(fci + count * 4 + 2, 0);
         count++;
     }
     size_t len = 12 + count * 4;
@@ -486,7 +417,7 @@ int sfu_rtcp_fir_entry(const sfu_rtcp_fb *fb, unsigned i, uint32_t *ssrc, uint8_
     int n = sfu_rtcp_fir_count(fb);
     if (n < 0 || i >= (unsigned)n)
         return -1;
-    *ssrc = rd32(fb->fci + (size_t)i * 8);
+    *ssrc = sfu__rd32(fb->fci + (size_t)i * 8);
     *seq_nr = fb->fci[(size_t)i * 8 + 4];
     return 0;
 }
@@ -497,7 +428,7 @@ int sfu_rtcp_build_fir(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint32_t 
     if (cap < 20)
         return -1;
     put_fb_header(buf, SFU_RTCP_PSFB, SFU_RTCP_FMT_FIR, 20, sender_ssrc, 0);
-    put32(buf + 12, media_ssrc);
+    sfu__wr32(buf + 12, media_ssrc);
     buf[16] = seq_nr;
     buf[17] = buf[18] = buf[19] = 0;
     return 20;
@@ -505,19 +436,19 @@ int sfu_rtcp_build_fir(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint32_t 
 
 int sfu_rtcp_parse_remb(const sfu_rtcp_fb *fb, sfu_rtcp_remb *remb)
 {
-    cursor c = {fb->fci, fb->fci + fb->fci_len};
+    sfu__cursor c = {fb->fci, fb->fci + fb->fci_len};
     const uint8_t *id;
     uint8_t num, b1, b2, b3;
     memset(remb, 0, sizeof *remb);
     if (fb->pt != SFU_RTCP_PSFB || fb->fmt != SFU_RTCP_FMT_AFB || !c.p)
         return -1;
-    if (cur_skip(&c, 4, &id) || memcmp(id, "REMB", 4) != 0)
+    if (sfu__cur_skip(&c, 4, &id) || memcmp(id, "REMB", 4) != 0)
         return -1;
-    if (cur_u8(&c, &num) || cur_u8(&c, &b1) || cur_u8(&c, &b2) || cur_u8(&c, &b3))
+    if (sfu__cur_u8(&c, &num) || sfu__cur_u8(&c, &b1) || sfu__cur_u8(&c, &b2) || sfu__cur_u8(&c, &b3))
         return -1;
     unsigned exp = b1 >> 2;
     uint64_t mantissa = (uint64_t)(b1 & 3) << 16 | (uint64_t)b2 << 8 | b3;
-    if (cur_skip(&c, (size_t)num * 4, &remb->ssrcs))
+    if (sfu__cur_skip(&c, (size_t)num * 4, &remb->ssrcs))
         return -1;
     remb->ssrc_count = num;
     if (exp > 0 && mantissa > (UINT64_MAX >> exp))
@@ -531,7 +462,7 @@ uint32_t sfu_rtcp_remb_ssrc(const sfu_rtcp_remb *remb, unsigned i)
 {
     if (i >= remb->ssrc_count || !remb->ssrcs)
         return 0;
-    return rd32(remb->ssrcs + (size_t)i * 4);
+    return sfu__rd32(remb->ssrcs + (size_t)i * 4);
 }
 
 int sfu_rtcp_build_remb(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint64_t bitrate,
@@ -548,8 +479,8 @@ int sfu_rtcp_build_remb(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint64_t
     memcpy(buf + 12, "REMB", 4);
     buf[16] = (uint8_t)n;
     buf[17] = (uint8_t)(exp << 2 | mantissa >> 16);
-    put16(buf + 18, (uint16_t)mantissa);
+    sfu__wr16(buf + 18, (uint16_t)mantissa);
     for (unsigned i = 0; i < n; i++)
-        put32(buf + 20 + (size_t)i * 4, ssrcs[i]);
+        sfu__wr32(buf + 20 + (size_t)i * 4, ssrcs[i]);
     return (int)len;
 }

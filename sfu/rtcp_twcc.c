@@ -17,54 +17,9 @@
  * small generator and looks ahead by copying it.
  */
 #include "sfu/rtcp.h"
+#include "sfu/wire_internal.h"
 
 #include <string.h>
-
-typedef struct {
-    const uint8_t *p;
-    const uint8_t *end;
-} cursor;
-
-static size_t cur_left(const cursor *c)
-{
-    return (size_t)(c->end - c->p);
-}
-
-static int cur_u8(cursor *c, uint8_t *v)
-{
-    if (cur_left(c) < 1)
-        return -1;
-    *v = *c->p++;
-    return 0;
-}
-
-static uint16_t rd16(const uint8_t *b)
-{
-    return (uint16_t)(b[0] << 8 | b[1]);
-}
-
-static int cur_u16(cursor *c, uint16_t *v)
-{
-    if (cur_left(c) < 2)
-        return -1;
-    *v = rd16(c->p);
-    c->p += 2;
-    return 0;
-}
-
-static void put16(uint8_t *b, uint16_t v)
-{
-    b[0] = (uint8_t)(v >> 8);
-    b[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *b, uint32_t v)
-{
-    b[0] = (uint8_t)(v >> 24);
-    b[1] = (uint8_t)(v >> 16);
-    b[2] = (uint8_t)(v >> 8);
-    b[3] = (uint8_t)v;
-}
 
 /* Symbols a chunk describes. */
 static unsigned chunk_capacity(uint16_t chunk)
@@ -86,13 +41,13 @@ static unsigned chunk_symbol(uint16_t chunk, unsigned k)
 
 int sfu_twcc_iter_init(sfu_twcc_iter *it, const sfu_rtcp_fb *fb)
 {
-    cursor c = {fb->fci, fb->fci + fb->fci_len};
+    sfu__cursor c = {fb->fci, fb->fci + fb->fci_len};
     uint8_t ref[3];
     memset(it, 0, sizeof *it);
     if (fb->pt != SFU_RTCP_RTPFB || fb->fmt != SFU_RTCP_FMT_TWCC || !c.p)
         return -1;
-    if (cur_u16(&c, &it->base_seq) || cur_u16(&c, &it->status_count) || cur_u8(&c, &ref[0]) ||
-        cur_u8(&c, &ref[1]) || cur_u8(&c, &ref[2]) || cur_u8(&c, &it->fb_count))
+    if (sfu__cur_u16(&c, &it->base_seq) || sfu__cur_u16(&c, &it->status_count) || sfu__cur_u8(&c, &ref[0]) ||
+        sfu__cur_u8(&c, &ref[1]) || sfu__cur_u8(&c, &ref[2]) || sfu__cur_u8(&c, &it->fb_count))
         return -1;
     uint32_t r = (uint32_t)ref[0] << 16 | (uint32_t)ref[1] << 8 | ref[2];
     it->reference_time = (r & 0x800000) ? (int32_t)r - 0x1000000 : (int32_t)r;
@@ -101,7 +56,7 @@ int sfu_twcc_iter_init(sfu_twcc_iter *it, const sfu_rtcp_fb *fb)
     size_t covered = 0, delta_bytes = 0;
     while (covered < it->status_count) {
         uint16_t chunk;
-        if (cur_u16(&c, &chunk))
+        if (sfu__cur_u16(&c, &chunk))
             return -1;
         unsigned cap = chunk_capacity(chunk);
         for (unsigned k = 0; k < cap && covered < it->status_count; k++, covered++) {
@@ -111,7 +66,7 @@ int sfu_twcc_iter_init(sfu_twcc_iter *it, const sfu_rtcp_fb *fb)
             delta_bytes += sym; /* 0, 1 or 2 bytes */
         }
     }
-    if (cur_left(&c) < delta_bytes)
+    if (sfu__cur_left(&c) < delta_bytes)
         return -1;
     it->delta = c.p;
     it->delta_end = c.p + delta_bytes;
@@ -123,12 +78,12 @@ int sfu_twcc_next(sfu_twcc_iter *it, sfu_twcc_packet *out)
 {
     if (!it->chunk || it->index >= it->status_count)
         return 0;
-    uint16_t chunk = rd16(it->chunk);
+    uint16_t chunk = sfu__rd16(it->chunk);
     /* init proved the chunks ahead cover the remaining packets. */
     while (it->chunk_used >= chunk_capacity(chunk)) {
         it->chunk += 2;
         it->chunk_used = 0;
-        chunk = rd16(it->chunk);
+        chunk = sfu__rd16(it->chunk);
     }
     unsigned sym = chunk_symbol(chunk, it->chunk_used++);
     out->seq = (uint16_t)(it->base_seq + it->index++);
@@ -138,7 +93,7 @@ int sfu_twcc_next(sfu_twcc_iter *it, sfu_twcc_packet *out)
         out->delta_us = (int64_t)it->delta[0] * SFU_TWCC_TICK_US;
         it->delta += 1;
     } else if (sym == 2 && it->delta + 2 <= it->delta_end) {
-        out->delta_us = (int64_t)(int16_t)rd16(it->delta) * SFU_TWCC_TICK_US;
+        out->delta_us = (int64_t)(int16_t)sfu__rd16(it->delta) * SFU_TWCC_TICK_US;
         it->delta += 2;
     }
     it->arrival_us += out->delta_us;
@@ -210,8 +165,8 @@ int sfu_rtcp_build_twcc(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint32_t
     const twcc_gen start = {pkts, n, 0, pkts[0].seq, ref * (SFU_TWCC_REF_US / SFU_TWCC_TICK_US)};
     if (cap < 20)
         return -1;
-    put16(buf + 12, pkts[0].seq);
-    put16(buf + 14, (uint16_t)count);
+    sfu__wr16(buf + 12, pkts[0].seq);
+    sfu__wr16(buf + 14, (uint16_t)count);
     buf[16] = (uint8_t)(ref >> 16);
     buf[17] = (uint8_t)(ref >> 8);
     buf[18] = (uint8_t)ref;
@@ -263,7 +218,7 @@ int sfu_rtcp_build_twcc(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint32_t
         }
         if (off + 2 > cap)
             return -1;
-        put16(buf + off, chunk);
+        sfu__wr16(buf + off, chunk);
         off += 2;
         for (uint32_t i = 0; i < used; i++)
             twcc_step(&g, k + i, &delta);
@@ -280,7 +235,7 @@ int sfu_rtcp_build_twcc(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint32_t
         if (s == 1)
             buf[off] = (uint8_t)delta;
         else
-            put16(buf + off, (uint16_t)(int16_t)delta);
+            sfu__wr16(buf + off, (uint16_t)(int16_t)delta);
         off += (size_t)s;
     }
     size_t pad = (4 - off % 4) % 4;
@@ -293,8 +248,8 @@ int sfu_rtcp_build_twcc(uint8_t *buf, size_t cap, uint32_t sender_ssrc, uint32_t
     }
     buf[0] = (uint8_t)(0x80 | (pad ? 0x20 : 0) | SFU_RTCP_FMT_TWCC);
     buf[1] = SFU_RTCP_RTPFB;
-    put16(buf + 2, (uint16_t)(len / 4 - 1));
-    put32(buf + 4, sender_ssrc);
-    put32(buf + 8, media_ssrc);
+    sfu__wr16(buf + 2, (uint16_t)(len / 4 - 1));
+    sfu__wr32(buf + 4, sender_ssrc);
+    sfu__wr32(buf + 8, media_ssrc);
     return (int)len;
 }

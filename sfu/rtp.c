@@ -15,75 +15,17 @@
  * field is checked against what is left before it is used.
  */
 #include "sfu/rtp.h"
+#include "sfu/wire_internal.h"
 
 #include <string.h>
 
-typedef struct {
-    const uint8_t *p;
-    const uint8_t *end;
-} cursor;
-
-static size_t cur_left(const cursor *c)
-{
-    return (size_t)(c->end - c->p);
-}
-
-static int cur_u8(cursor *c, uint8_t *v)
-{
-    if (cur_left(c) < 1)
-        return -1;
-    *v = *c->p++;
-    return 0;
-}
-
-static int cur_u16(cursor *c, uint16_t *v)
-{
-    if (cur_left(c) < 2)
-        return -1;
-    *v = (uint16_t)(c->p[0] << 8 | c->p[1]);
-    c->p += 2;
-    return 0;
-}
-
-static int cur_u32(cursor *c, uint32_t *v)
-{
-    if (cur_left(c) < 4)
-        return -1;
-    *v = (uint32_t)c->p[0] << 24 | (uint32_t)c->p[1] << 16 | (uint32_t)c->p[2] << 8 | c->p[3];
-    c->p += 4;
-    return 0;
-}
-
-static int cur_skip(cursor *c, size_t n, const uint8_t **start)
-{
-    if (cur_left(c) < n)
-        return -1;
-    *start = c->p;
-    c->p += n;
-    return 0;
-}
-
-static void put16(uint8_t *b, uint16_t v)
-{
-    b[0] = (uint8_t)(v >> 8);
-    b[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *b, uint32_t v)
-{
-    b[0] = (uint8_t)(v >> 24);
-    b[1] = (uint8_t)(v >> 16);
-    b[2] = (uint8_t)(v >> 8);
-    b[3] = (uint8_t)v;
-}
-
 int sfu_rtp_parse(const uint8_t *buf, size_t len, sfu_rtp_packet *p)
 {
-    cursor c = {buf, buf ? buf + len : buf};
+    sfu__cursor c = {buf, buf ? buf + len : buf};
     uint8_t b0, b1;
     memset(p, 0, sizeof *p);
-    if (!buf || cur_u8(&c, &b0) || cur_u8(&c, &b1) || cur_u16(&c, &p->seq) ||
-        cur_u32(&c, &p->timestamp) || cur_u32(&c, &p->ssrc))
+    if (!buf || sfu__cur_u8(&c, &b0) || sfu__cur_u8(&c, &b1) || sfu__cur_u16(&c, &p->seq) ||
+        sfu__cur_u32(&c, &p->timestamp) || sfu__cur_u32(&c, &p->ssrc))
         return -1;
     if ((b0 >> 6) != 2)
         return -1;
@@ -92,21 +34,21 @@ int sfu_rtp_parse(const uint8_t *buf, size_t len, sfu_rtp_packet *p)
     p->csrc_count = b0 & 0x0F;
     p->marker = (b1 & 0x80) != 0;
     p->payload_type = b1 & 0x7F;
-    if (p->csrc_count && cur_skip(&c, (size_t)p->csrc_count * 4, &p->csrc))
+    if (p->csrc_count && sfu__cur_skip(&c, (size_t)p->csrc_count * 4, &p->csrc))
         return -1;
     if (p->extension) {
         uint16_t words;
-        if (cur_u16(&c, &p->ext_profile) || cur_u16(&c, &words))
+        if (sfu__cur_u16(&c, &p->ext_profile) || sfu__cur_u16(&c, &words))
             return -1;
         p->ext_len = (size_t)words * 4;
-        if (cur_skip(&c, p->ext_len, &p->ext))
+        if (sfu__cur_skip(&c, p->ext_len, &p->ext))
             return -1;
         if (p->ext_len == 0)
             p->ext = c.p; /* empty but present */
     }
     p->header_len = (size_t)(c.p - buf);
     p->payload = c.p;
-    p->payload_len = cur_left(&c);
+    p->payload_len = sfu__cur_left(&c);
     if (p->padding) {
         if (p->payload_len == 0)
             return -1;
@@ -158,14 +100,14 @@ int sfu_rtp_write(uint8_t *buf, size_t cap, const sfu_rtp_packet *p)
     if (p->extension) {
         if (p->ext_len)
             memmove(buf + off + 4, p->ext, p->ext_len);
-        put16(buf + off, p->ext_profile);
-        put16(buf + off + 2, (uint16_t)(p->ext_len / 4));
+        sfu__wr16(buf + off, p->ext_profile);
+        sfu__wr16(buf + off + 2, (uint16_t)(p->ext_len / 4));
     }
     buf[0] = (uint8_t)(0x80 | (p->padding ? 0x20 : 0) | (p->extension ? 0x10 : 0) | p->csrc_count);
     buf[1] = (uint8_t)((p->marker ? 0x80 : 0) | p->payload_type);
-    put16(buf + 2, p->seq);
-    put32(buf + 4, p->timestamp);
-    put32(buf + 8, p->ssrc);
+    sfu__wr16(buf + 2, p->seq);
+    sfu__wr32(buf + 4, p->timestamp);
+    sfu__wr32(buf + 8, p->ssrc);
     if (pad) {
         memset(buf + hlen + p->payload_len, 0, pad - 1);
         buf[total - 1] = (uint8_t)pad;
@@ -194,12 +136,12 @@ int sfu_rtp_ext_iter_init(sfu_rtp_ext_iter *it, const sfu_rtp_packet *p)
 
 int sfu_rtp_ext_next(sfu_rtp_ext_iter *it, sfu_rtp_ext *e)
 {
-    cursor c = {it->pos, it->end};
+    sfu__cursor c = {it->pos, it->end};
     if (!c.p)
         return 0;
     for (;;) {
         uint8_t b, len;
-        if (cur_u8(&c, &b))
+        if (sfu__cur_u8(&c, &b))
             goto end;
         if (b == 0)
             continue; /* padding byte */
@@ -212,11 +154,11 @@ int sfu_rtp_ext_next(sfu_rtp_ext_iter *it, sfu_rtp_ext *e)
             len = (uint8_t)((b & 0x0F) + 1);
         } else {
             e->id = b;
-            if (cur_u8(&c, &len))
+            if (sfu__cur_u8(&c, &len))
                 return -1;
         }
         e->len = len;
-        if (cur_skip(&c, len, &e->data))
+        if (sfu__cur_skip(&c, len, &e->data))
             return -1;
         it->pos = c.p;
         return 1;
@@ -335,17 +277,17 @@ int sfu_rtp_ext_audio_level(const sfu_rtp_ext *e, bool *voice, uint8_t *level)
 
 void sfu_rtp_set_seq(uint8_t *pkt, uint16_t seq)
 {
-    put16(pkt + 2, seq);
+    sfu__wr16(pkt + 2, seq);
 }
 
 void sfu_rtp_set_timestamp(uint8_t *pkt, uint32_t ts)
 {
-    put32(pkt + 4, ts);
+    sfu__wr32(pkt + 4, ts);
 }
 
 void sfu_rtp_set_ssrc(uint8_t *pkt, uint32_t ssrc)
 {
-    put32(pkt + 8, ssrc);
+    sfu__wr32(pkt + 8, ssrc);
 }
 
 void sfu_rtp_set_pt(uint8_t *pkt, uint8_t pt)
@@ -374,7 +316,7 @@ int sfu_rtp_ext_overwrite(uint8_t *pkt, size_t len, uint8_t id, const uint8_t *d
 int sfu_rtp_set_twcc_seq(uint8_t *pkt, size_t len, uint8_t id, uint16_t seq)
 {
     uint8_t v[2];
-    put16(v, seq);
+    sfu__wr16(v, seq);
     return sfu_rtp_ext_overwrite(pkt, len, id, v, sizeof v);
 }
 
@@ -395,7 +337,7 @@ int sfu_rtx_build(uint8_t *out, size_t cap, const uint8_t *orig, size_t orig_len
         memmove(out + p.header_len + 2, p.payload, p.payload_len);
     if (out != orig)
         memcpy(out, orig, p.header_len);
-    put16(out + p.header_len, osn);
+    sfu__wr16(out + p.header_len, osn);
     out[0] &= (uint8_t)~0x20; /* padding dropped */
     sfu_rtp_set_pt(out, rtx_pt);
     sfu_rtp_set_seq(out, rtx_seq);

@@ -9,21 +9,9 @@
  * of width/height and 2 bits of scaling each.
  */
 #include "sfu/vp8.h"
+#include "sfu/wire_internal.h"
 
 #include <string.h>
-
-typedef struct {
-    const uint8_t *p;
-    const uint8_t *end;
-} cursor;
-
-static int cur_u8(cursor *c, uint8_t *v)
-{
-    if (c->p >= c->end)
-        return -1;
-    *v = *c->p++;
-    return 0;
-}
 
 /* Frame tag and keyframe header of the first packet of a frame. */
 static int parse_payload_header(sfu_vp8_desc *d)
@@ -49,16 +37,16 @@ static int parse_payload_header(sfu_vp8_desc *d)
 
 int sfu_vp8_parse(const uint8_t *buf, size_t len, sfu_vp8_desc *d)
 {
-    cursor c = {buf, buf ? buf + len : buf};
+    sfu__cursor c = {buf, buf ? buf + len : buf};
     uint8_t b, x = 0;
     memset(d, 0, sizeof *d);
-    if (!buf || cur_u8(&c, &b))
+    if (!buf || sfu__cur_u8(&c, &b))
         return -1;
     d->non_reference = (b & 0x20) != 0;
     d->start = (b & 0x10) != 0;
     d->partition = b & 0x07;
     if (b & 0x80) {
-        if (cur_u8(&c, &x))
+        if (sfu__cur_u8(&c, &x))
             return -1;
         d->has_picture_id = (x & 0x80) != 0;
         d->has_tl0picidx = (x & 0x40) != 0;
@@ -67,23 +55,23 @@ int sfu_vp8_parse(const uint8_t *buf, size_t len, sfu_vp8_desc *d)
     }
     if (d->has_picture_id) {
         d->picture_id_offset = (size_t)(c.p - buf);
-        if (cur_u8(&c, &b))
+        if (sfu__cur_u8(&c, &b))
             return -1;
         d->picture_id = b & 0x7F;
         if (b & 0x80) {
             d->picture_id_15 = true;
-            if (cur_u8(&c, &b))
+            if (sfu__cur_u8(&c, &b))
                 return -1;
             d->picture_id = (uint16_t)(d->picture_id << 8 | b);
         }
     }
     if (d->has_tl0picidx) {
         d->tl0picidx_offset = (size_t)(c.p - buf);
-        if (cur_u8(&c, &d->tl0picidx))
+        if (sfu__cur_u8(&c, &d->tl0picidx))
             return -1;
     }
     if (d->has_tid || d->has_keyidx) {
-        if (cur_u8(&c, &b))
+        if (sfu__cur_u8(&c, &b))
             return -1;
         if (d->has_tid) {
             d->tid = b >> 6;
