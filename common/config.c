@@ -75,6 +75,8 @@ static const ml_config_key keys[] = {
     STRK(smtp_password, "", "SMTP password."),
     INTK(smtp_timeout_ms, "15000", 100, 600000, "Timeout of one SMTP delivery (connect and transfer)."),
     STRK(cursor_secret, "", "Key that signs pagination cursors; empty makes a random one per process (set it for a cluster)."),
+    STRK(room_token_secret, "", "Key (at least 32 characters) that signs room join tokens; empty uses data_dir/room_token.key, created on first start (set it for a cluster)."),
+    INTK(booking_hold_min, "10", 1, 1440, "How long a paid booking holds its seat during checkout before it is released."),
     STRK(support_email, "", "Recipient of contact-form messages; empty uses the smtp_from address."),
     INTK(contact_limit, "5", 1, 100000, "Contact-form messages accepted per client address per contact_window_s."),
     INTK(contact_window_s, "3600", 1, 86400, "Window of the contact-form rate limit and failure count."),

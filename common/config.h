@@ -80,6 +80,8 @@ typedef struct ml_config {
     char smtp_password[ML_CFG_STR];
     int smtp_timeout_ms;
     char cursor_secret[ML_CFG_STR];
+    char room_token_secret[ML_CFG_STR];
+    int booking_hold_min;
     char support_email[ML_CFG_STR];
     int contact_limit;
     int contact_window_s;

@@ -21,6 +21,10 @@ static const ctl_route_family families[] = {
     {"auth-admin", ctl_auth_admin_routes, &ctl_auth_admin_routes_count},
     {"audit", ctl_audit_routes, &ctl_audit_routes_count},
     {"contact", ctl_contact_routes, &ctl_contact_routes_count},
+    {"mentors", ctl_mentor_routes, &ctl_mentor_routes_count},
+    {"availability", ctl_availability_routes, &ctl_availability_routes_count},
+    {"bookings", ctl_booking_routes, &ctl_booking_routes_count},
+    {"sessions", ctl_session_routes, &ctl_session_routes_count},
 };
 #define NFAMILIES (sizeof families / sizeof families[0])
 

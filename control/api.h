@@ -148,5 +148,14 @@ extern const ctl_route ctl_audit_routes[];
 extern const size_t ctl_audit_routes_count;
 extern const ctl_route ctl_contact_routes[];
 extern const size_t ctl_contact_routes_count;
+/* Booking: mentor_routes.c, availability_routes.c, booking_routes.c, session_routes.c */
+extern const ctl_route ctl_mentor_routes[];
+extern const size_t ctl_mentor_routes_count;
+extern const ctl_route ctl_availability_routes[];
+extern const size_t ctl_availability_routes_count;
+extern const ctl_route ctl_booking_routes[];
+extern const size_t ctl_booking_routes_count;
+extern const ctl_route ctl_session_routes[];
+extern const size_t ctl_session_routes_count;
 
 #endif

@@ -4,10 +4,13 @@
  * (reminders, transcodes, uploads, webhooks); handlers may also be
  * registered at start-up with ctl_jobs_register(). See jobs.h.
  */
+#include "control/booking.h"
 #include "control/jobs.h"
 #include "control/mailer.h"
 
 const ctl_job_kind ctl_job_kinds[] = {
     {"email.send", ctl_mailer_job},
+    {"booking.reminder", ctl_booking_reminder_job},
+    {"booking.expire_holds", ctl_booking_expire_job},
 };
 const size_t ctl_job_kinds_count = sizeof ctl_job_kinds / sizeof ctl_job_kinds[0];

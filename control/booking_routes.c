@@ -1,0 +1,240 @@
+/*
+ * Bookings (any signed-in account books; mentors see bookings of their
+ * sessions too).
+ *
+ *   POST /api/v1/bookings                  {session_type_id, start}
+ *   GET  /api/v1/bookings                  the caller's upcoming bookings
+ *   GET  /api/v1/bookings/{id}
+ *   POST /api/v1/bookings/{id}/cancel      policy in booking_cancel()
+ *   POST /api/v1/bookings/{id}/reschedule  {start}, one transaction
+ *   PUT  /api/v1/bookings/{id}/agenda      {agenda} (the mentee)
+ *   POST /api/v1/bookings/{id}/review      {rating, body} (the attendee)
+ *   GET  /api/v1/notifications             in-app notifications
+ *
+ * Each change is one transaction: the seat (taken by booking_take_seat(),
+ * guarded by the exclusion constraint and the seats CHECK), the
+ * confirmation email with its .ics, the reminders and hold-expiry jobs
+ * commit together or not at all.
+ */
+#include "control/booking.h"
+#include "control/booking_internal.h"
+#include "control/json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+/* Run `sql` (returning one bigint: a booking id, or an array of ids as
+ * text) inside BEGIN..COMMIT with the follow-ups; answer booking_json of
+ * the resulting booking. cancel: follow-ups for cancellation. */
+static void change(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, int status,
+                   const char *sql, int n, const char *const *p, int cancel, long long old_id)
+{
+    if (ctl_bk__db(ctx, req, resp) != 0)
+        return;
+    PGconn *c = ctx->db.conn;
+    char err[512] = "", uid[32], bid[32] = "";
+    snprintf(uid, sizeof uid, "%lld", req->who.user_id);
+    if (ctl_bk__tx(c, "BEGIN") != 0) {
+        ctl_response_problem(resp, 503, "database-unavailable", "Service Unavailable",
+                             "the database is unavailable", req);
+        return;
+    }
+    PGresult *r = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        ctl_bk__tx(c, "ROLLBACK");
+        ctl_bk__sql_problem(r, req, resp);
+        PQclear(r);
+        return;
+    }
+    int rc = 0;
+    if (cancel) {
+        /* "{3,4,5}": drop each booking's reminders */
+        char *ids = strdup(PQgetvalue(r, 0, 0)), *save = NULL;
+        for (char *t = strtok_r(ids + 1, ",}", &save); rc == 0 && t;
+             t = strtok_r(NULL, ",}", &save))
+            rc = ctl_bk__on_cancelled(c, strtoll(t, NULL, 10), err, sizeof err);
+        free(ids);
+        snprintf(bid, sizeof bid, "%s", p[0]);
+    } else {
+        snprintf(bid, sizeof bid, "%s", PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+    if (rc == 0 && old_id > 0) /* rescheduled: the old booking's reminders go */
+        rc = ctl_bk__on_cancelled(c, old_id, err, sizeof err);
+    const char *q[1] = {bid};
+    char st[16] = "";
+    if (rc == 0) {
+        r = PQexecParams(c, "SELECT status FROM bookings WHERE id = $1::bigint", 1, NULL, q, NULL,
+                         NULL, 0);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+            snprintf(st, sizeof st, "%s", PQgetvalue(r, 0, 0));
+        PQclear(r);
+    }
+    if (rc == 0 && !cancel && strcmp(st, "confirmed") == 0)
+        rc = ctl_bk__on_confirmed(c, strtoll(bid, NULL, 10), err, sizeof err);
+    if (rc == 0 && !cancel && strcmp(st, "held") == 0) {
+        char key[64];
+        snprintf(key, sizeof key, "booking:%s:expire", bid);
+        ctl_job_spec s = {.kind = "booking.expire_holds",
+                          .delay_ms = (long long)ctx->cfg->booking_hold_min * 60000 + 1000,
+                          .dedupe_key = key};
+        rc = ctl_jobs_enqueue(c, &s, NULL, err, sizeof err);
+    }
+    if (rc == 0 && ctl_bk__tx(c, "COMMIT") != 0) {
+        snprintf(err, sizeof err, "commit failed");
+        rc = -1;
+    }
+    if (rc != 0) {
+        ctl_bk__tx(c, "ROLLBACK");
+        ML_WARN("booking", "booking change failed: %s", err);
+        ctl_response_problem(resp, 503, "database-unavailable", "Service Unavailable",
+                             "the booking could not be stored; try again", req);
+        return;
+    }
+    const char *bp[2] = {bid, uid};
+    ctl_bk__respond(ctx, req, resp, status, "SELECT booking_json($1::bigint, $2::bigint)::text", 2,
+                    bp);
+}
+
+static const ctl_json_field book_fields[] = {
+    {"session_type_id", CTL_JSON_INT, CTL_JSON_REQUIRED, 1, 0x7fffffffffffffffLL, NULL},
+    {"start", CTL_JSON_TIMESTAMP, CTL_JSON_REQUIRED, 0, 0, NULL},
+};
+
+static void book(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
+{
+    json_t *body = NULL;
+    if (ctl_json_body(req, book_fields, CTL_JSON_NFIELDS(book_fields), &body, resp) != 0)
+        return;
+    char uid[32], tid[32], hold[16];
+    snprintf(uid, sizeof uid, "%lld", req->who.user_id);
+    snprintf(tid, sizeof tid, "%lld", ctl_json_int(body, "session_type_id", 0));
+    snprintf(hold, sizeof hold, "%d", ctx->cfg->booking_hold_min);
+    const char *p[4] = {uid, tid, ctl_json_str(body, "start"), hold};
+    change(ctx, req, resp, 201,
+           "SELECT booking_take_seat($1::bigint, $2::bigint, $3::timestamptz, $4::int)", 4, p, 0,
+           0);
+    json_decref(body);
+}
+
+static void reschedule(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
+{
+    static const ctl_json_field f[] = {
+        {"start", CTL_JSON_TIMESTAMP, CTL_JSON_REQUIRED, 0, 0, NULL}};
+    long long id = ctl_bk__id_param(req, resp, "id");
+    json_t *body = NULL;
+    if (id <= 0 || ctl_json_body(req, f, 1, &body, resp) != 0)
+        return;
+    char bid[32], uid[32], hold[16];
+    snprintf(bid, sizeof bid, "%lld", id);
+    snprintf(uid, sizeof uid, "%lld", req->who.user_id);
+    snprintf(hold, sizeof hold, "%d", ctx->cfg->booking_hold_min);
+    const char *p[4] = {bid, uid, ctl_json_str(body, "start"), hold};
+    /* The old booking's reminders are dropped in the same transaction. */
+    change(ctx, req, resp, 200,
+           "SELECT booking_reschedule($1::bigint, $2::bigint, $3::timestamptz, $4::int)", 4, p, 0,
+           id);
+    json_decref(body);
+}
+
+static void cancel(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
+{
+    long long id = ctl_bk__id_param(req, resp, "id");
+    if (id <= 0)
+        return;
+    char bid[32], uid[32];
+    snprintf(bid, sizeof bid, "%lld", id);
+    snprintf(uid, sizeof uid, "%lld", req->who.user_id);
+    const char *p[2] = {bid, uid};
+    change(ctx, req, resp, 200, "SELECT booking_cancel($1::bigint, $2::bigint)::text", 2, p, 1, 0);
+}
+
+static void get_booking(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
+{
+    long long id = ctl_bk__id_param(req, resp, "id");
+    if (id <= 0)
+        return;
+    char bid[32], uid[32];
+    snprintf(bid, sizeof bid, "%lld", id);
+    snprintf(uid, sizeof uid, "%lld", req->who.user_id);
+    const char *p[2] = {bid, uid};
+    ctl_bk__respond(ctx, req, resp, 200, "SELECT booking_json($1::bigint, $2::bigint)::text", 2, p);
+}
+
+static void list_bookings(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
+{
+    char uid[32];
+    snprintf(uid, sizeof uid, "%lld", req->who.user_id);
+    const char *p[1] = {uid};
+    ctl_bk__respond(ctx, req, resp, 200,
+                    "SELECT jsonb_build_object('items', booking_list($1::bigint))::text", 1, p);
+}
+
+static void put_agenda(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
+{
+    static const ctl_json_field f[] = {{"agenda", CTL_JSON_STRING,
+                                        CTL_JSON_REQUIRED | CTL_JSON_TRIM | CTL_JSON_MULTILINE, 0,
+                                        5000, NULL}};
+    long long id = ctl_bk__id_param(req, resp, "id");
+    json_t *body = NULL;
+    if (id <= 0 || ctl_json_body(req, f, 1, &body, resp) != 0)
+        return;
+    char bid[32], uid[32];
+    snprintf(bid, sizeof bid, "%lld", id);
+    snprintf(uid, sizeof uid, "%lld", req->who.user_id);
+    const char *p[3] = {bid, uid, ctl_json_str(body, "agenda")};
+    ctl_bk__respond(ctx, req, resp, 200,
+                    "SELECT booking_set_agenda($1::bigint, $2::bigint, $3)::text", 3, p);
+    json_decref(body);
+}
+
+static void post_review(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
+{
+    static const ctl_json_field f[] = {
+        {"rating", CTL_JSON_INT, CTL_JSON_REQUIRED, 1, 5, NULL},
+        {"body", CTL_JSON_STRING, CTL_JSON_TRIM | CTL_JSON_MULTILINE, 0, 5000, NULL}};
+    long long id = ctl_bk__id_param(req, resp, "id");
+    json_t *body = NULL;
+    if (id <= 0 || ctl_json_body(req, f, 2, &body, resp) != 0)
+        return;
+    char bid[32], uid[32], rating[8];
+    snprintf(bid, sizeof bid, "%lld", id);
+    snprintf(uid, sizeof uid, "%lld", req->who.user_id);
+    snprintf(rating, sizeof rating, "%lld", ctl_json_int(body, "rating", 0));
+    const char *p[4] = {bid, uid, rating, ctl_json_str(body, "body")};
+    ctl_bk__respond(ctx, req, resp, 201,
+                    "SELECT booking_review($1::bigint, $2::bigint, $3::int, $4)::text", 4, p);
+    json_decref(body);
+}
+
+static void notifications(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
+{
+    char uid[32];
+    snprintf(uid, sizeof uid, "%lld", req->who.user_id);
+    const char *p[1] = {uid};
+    ctl_bk__respond(
+        ctx, req, resp, 200,
+        "SELECT jsonb_build_object('items', booking_notifications_json($1::bigint))::text", 1, p);
+}
+
+const ctl_route ctl_booking_routes[] = {
+    {"POST", "/api/v1/bookings", book, CTL_PERM_USER,
+     "Book a slot of a session type (held while paying, or confirmed when free)"},
+    {"GET", "/api/v1/bookings", list_bookings, CTL_PERM_USER,
+     "The caller's active bookings (as mentee or as mentor)"},
+    {"GET", "/api/v1/bookings/{id}", get_booking, CTL_PERM_USER, "One booking"},
+    {"POST", "/api/v1/bookings/{id}/cancel", cancel, CTL_PERM_USER,
+     "Cancel a booking (mentor: the whole session) with the refund policy"},
+    {"POST", "/api/v1/bookings/{id}/reschedule", reschedule, CTL_PERM_USER,
+     "Move a booking to another slot atomically"},
+    {"PUT", "/api/v1/bookings/{id}/agenda", put_agenda, CTL_PERM_USER,
+     "Set the pre-session agenda (mentee)"},
+    {"POST", "/api/v1/bookings/{id}/review", post_review, CTL_PERM_USER,
+     "Rate and review an attended session (1-5)"},
+    {"GET", "/api/v1/notifications", notifications, CTL_PERM_USER,
+     "The caller's in-app notifications, newest first"},
+};
+const size_t ctl_booking_routes_count = sizeof ctl_booking_routes / sizeof ctl_booking_routes[0];
