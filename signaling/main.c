@@ -20,6 +20,7 @@
 #include "control/jobs.h"
 #include "control/migrate.h"
 #include "control/redis.h"
+#include "control/room_token.h"
 #include "ml_build_config.h"
 #include "signaling/http.h"
 
@@ -138,6 +139,9 @@ static int cmd_serve(ml_config *cfg)
                    sizeof err) != 0)
         goto fail;
     if (run_migrations(db_url, cfg->auto_migrate, err, sizeof err) != 0)
+        goto fail;
+    /* Room-token key before anything can verify a join (lws thread). */
+    if (ctl_room_token_init(cfg, err, sizeof err) != 0)
         goto fail;
     {
         ctl_redis r;
