@@ -13,6 +13,8 @@
 
 #include "common/log.h"
 #include "sfu/clock.h"
+#include "sfu/peer_room.h"
+#include "sfu/router_internal.h"
 #include "sfu/turn.h"
 
 #include <stdio.h>
@@ -69,6 +71,12 @@ static void emit(sfu_peer *p, sfu_peer_event *ev)
         return;
     ev->peer_id = p->id;
     p->fn(p->user, ev);
+}
+
+void sfu__peer_notify(sfu_peer *p, const char *json, int broadcast)
+{
+    sfu_peer_event ev = {.type = SFU_PEER_EV_NOTIFY, .text = json, .mline = broadcast ? 1 : 0};
+    emit(p, &ev);
 }
 
 static void emit_error(sfu_peer *p, uint64_t req, const char *code, const char *msg)
@@ -139,6 +147,7 @@ static void transport_free(sfu_peer *p)
 {
     drop_source(&p->connect_timer);
     drop_source(&p->watchdog_timer);
+    drop_source(&p->ice_grace_timer);
     sfu__peer_sctp_free(p);
     sfu__peer_twcc_free(p);
     sfu__peer_media_free(p);
@@ -251,16 +260,38 @@ static void ice_on_gathering_done(void *user)
     emit(p, &ev);
 }
 
+/* Room mode: ICE failed after it had connected and no ICE restart brought
+ * it back within ice_consent_timeout_ms. */
+static gboolean ice_grace_cb(gpointer data)
+{
+    sfu_peer *p = data;
+    drop_source(&p->ice_grace_timer);
+    if (p->ice_state != SFU_ICE_CONNECTED)
+        sfu__peer_fail(p, "consent_lost");
+    return G_SOURCE_REMOVE;
+}
+
 static void ice_on_state(void *user, sfu_ice_state s)
 {
     sfu_peer *p = user;
     sfu_ice_state old = p->ice_state;
     p->ice_state = s;
-    if (s == SFU_ICE_CONNECTED)
+    if (s == SFU_ICE_CONNECTED) {
         flush_early_out(p);
+        drop_source(&p->ice_grace_timer);
+        if (p->router && p->ever_connected && old != SFU_ICE_CONNECTED)
+            sfu__router_reconnected(p->router, p);
+    }
     sfu__peer_report_state(p);
-    if (s == SFU_ICE_FAILED && old == SFU_ICE_CONNECTED && p->ever_connected)
-        sfu__peer_fail(p, "consent_lost");
+    if (s == SFU_ICE_FAILED && old == SFU_ICE_CONNECTED && p->ever_connected) {
+        /* A room participant keeps its place (and subscriptions) while the
+         * browser restarts ICE; an echo peer is closed at once. */
+        if (!p->router)
+            sfu__peer_fail(p, "consent_lost");
+        else if (!p->ice_grace_timer)
+            p->ice_grace_timer =
+                add_timer(p, (guint)p->env->cfg.ice_consent_timeout_ms, ice_grace_cb);
+    }
 }
 
 static void ice_on_packet(void *user, uint8_t *buf, size_t len)
@@ -304,19 +335,38 @@ static void create_task(void *arg)
     p->watchdog_timer = add_timer(p, 1000, watchdog_cb);
     if (!p->ice)
         sfu__peer_fail(p, "internal: cannot create ICE agent");
+    if (p->router)
+        sfu__router_add(p->router, p);
 }
+
+static sfu_peer *create_on(const sfu_peer_env *env, sfu_worker *w, sfu_router *room,
+                           int may_publish, uint64_t id, sfu_peer_event_fn fn, void *user);
 
 sfu_peer *sfu_peer_create(const sfu_peer_env *env, uint64_t id, sfu_peer_event_fn fn, void *user)
 {
     sfu_worker *w = sfu_workers_pick(env->workers);
     if (!w)
         return NULL;
+    return create_on(env, w, NULL, 0, id, fn, user);
+}
+
+sfu_peer *sfu_peer_create_in(const sfu_peer_env *env, sfu_router *room, int may_publish,
+                             uint64_t id, sfu_peer_event_fn fn, void *user)
+{
+    return create_on(env, sfu_router_worker(room), room, may_publish, id, fn, user);
+}
+
+static sfu_peer *create_on(const sfu_peer_env *env, sfu_worker *w, sfu_router *room,
+                           int may_publish, uint64_t id, sfu_peer_event_fn fn, void *user)
+{
     sfu_peer *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
     p->id = id;
     p->env = env;
     p->worker = w;
+    p->router = room;
+    p->may_publish = may_publish;
     p->fn = fn;
     p->user = user;
     p->dc_mline = -1;
@@ -340,6 +390,7 @@ typedef struct offer_args {
     sfu_peer *p;
     uint64_t req;
     size_t len;
+    char *bindings; /* room mode, may be NULL */
     char sdp[];
 } offer_args;
 
@@ -357,6 +408,7 @@ static void track_ssrcs(sfu_peer *p, const sfu_sdp_media *m, int i, sfu_neg_trac
 {
     sfu_peer_track *tr = &p->tracks[i];
     if (strcmp(tr->mid, m->mid) != 0 || tr->local_ssrc == 0) {
+        sfu__peer_room_track_free(tr);
         memset(tr, 0, sizeof *tr);
         snprintf(tr->mid, sizeof tr->mid, "%s", m->mid);
         tr->local_ssrc = g_random_int() | 1u;
@@ -376,7 +428,7 @@ static sfu_sdp_setup offer_setup(const sfu_sdp *o)
     return o->setup;
 }
 
-static int build_local(sfu_peer *p, const sfu_sdp *offer, sfu_neg_local *l)
+static int build_local(sfu_peer *p, const sfu_sdp *offer, const char *bindings, sfu_neg_local *l)
 {
     sfu_neg_local_init(l);
     if (sfu_ice_local_credentials(p->ice, l->ice_ufrag, sizeof l->ice_ufrag, l->ice_pwd,
@@ -396,6 +448,8 @@ static int build_local(sfu_peer *p, const sfu_sdp *offer, sfu_neg_local *l)
         if (m->kind == SFU_SDP_KIND_AUDIO || m->kind == SFU_SDP_KIND_VIDEO) {
             l->action[i] = SFU_NEG_SENDRECV;
             track_ssrcs(p, m, i, &l->track[i]);
+            if (p->router)
+                sfu__peer_room_local(p, m, i, bindings, l);
         }
     }
     return 0;
@@ -452,6 +506,8 @@ static void apply_result(sfu_peer *p, const sfu_neg_result *r)
         if (p->ssrcs[i].track < p->n_tracks && p->tracks[p->ssrcs[i].track].echo)
             p->ssrcs[n++] = p->ssrcs[i];
     p->n_ssrcs = n;
+    if (p->router)
+        sfu__peer_room_apply(p, r);
 }
 
 static void add_offer_candidates(sfu_peer *p, const sfu_sdp *offer)
@@ -468,7 +524,8 @@ static void add_offer_candidates(sfu_peer *p, const sfu_sdp *offer)
         sfu_ice_remote_gathering_done(p->ice);
 }
 
-static int handle_offer(sfu_peer *p, const char *text, size_t len, uint64_t req)
+static int handle_offer(sfu_peer *p, const char *text, size_t len, const char *bindings,
+                        uint64_t req)
 {
     char err[256] = "";
     char *answer_text = NULL;
@@ -492,7 +549,7 @@ static int handle_offer(sfu_peer *p, const char *text, size_t len, uint64_t req)
         }
         p->gathered = 1;
     }
-    if (build_local(p, offer, local) != 0 ||
+    if (build_local(p, offer, bindings, local) != 0 ||
         sfu_negotiate_answer(offer, local, answer, res, err, sizeof err) != 0) {
         emit_error(p, req, "bad_sdp", err[0] ? err : "cannot answer the offer");
         goto fail;
@@ -507,7 +564,7 @@ static int handle_offer(sfu_peer *p, const char *text, size_t len, uint64_t req)
         }
         restart = 1;
         p->session_version--;
-        if (build_local(p, offer, local) != 0 ||
+        if (build_local(p, offer, bindings, local) != 0 ||
             sfu_negotiate_answer(offer, local, answer, res, err, sizeof err) != 0) {
             emit_error(p, req, "bad_sdp", err[0] ? err : "cannot answer the offer");
             goto fail;
@@ -571,10 +628,18 @@ static void offer_task(void *arg)
         emit_error(a->p, a->req, "closed", "the peer connection is closed");
         return;
     }
-    handle_offer(a->p, a->sdp, a->len, a->req);
+    handle_offer(a->p, a->sdp, a->len, a->bindings, a->req);
 }
 
-int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t len, uint64_t req)
+static void offer_args_free(void *arg)
+{
+    offer_args *a = arg;
+    free(a->bindings);
+    free(a);
+}
+
+int sfu_peer_offer_bind(sfu_peer *p, const char *sdp, size_t len, const char *bindings,
+                        uint64_t req)
 {
     offer_args *a = malloc(sizeof *a + len + 1);
     if (!a)
@@ -582,13 +647,19 @@ int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t len, uint64_t req)
     a->p = p;
     a->req = req;
     a->len = len;
+    a->bindings = bindings ? strdup(bindings) : NULL;
     memcpy(a->sdp, sdp, len);
     a->sdp[len] = '\0';
-    if (sfu_worker_post(p->worker, offer_task, a, free) != 0) {
-        free(a);
+    if (sfu_worker_post(p->worker, offer_task, a, offer_args_free) != 0) {
+        offer_args_free(a);
         return -1;
     }
     return 0;
+}
+
+int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t len, uint64_t req)
+{
+    return sfu_peer_offer_bind(p, sdp, len, NULL, req);
 }
 
 /* ---- candidates, stats, close -------------------------------------------------- */
@@ -680,11 +751,14 @@ static void close_task(void *arg)
 {
     sfu_peer *p = arg;
     p->fn = NULL;
+    if (p->router)
+        sfu__router_remove(p->router, p);
     drop_source(&p->teardown_src);
     if (!p->torn_down) {
         log_counters(p, "closed by signaling");
         transport_free(p);
     }
+    sfu__peer_room_free(p);
     sfu_worker_load_add(p->worker, -1);
     free(p);
 }

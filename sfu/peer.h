@@ -62,6 +62,8 @@ typedef enum {
     SFU_PEER_EV_STATE,             /* ice_state, dtls_state changed */
     SFU_PEER_EV_STATS,             /* stats (req = the request's tag) */
     SFU_PEER_EV_CLOSED,            /* text = reason; the transport is gone */
+    SFU_PEER_EV_NOTIFY,            /* room mode: text = a JSON object to send; mline = 1:
+                                    * to every other member of the room, 0: to this peer */
 } sfu_peer_event_type;
 
 /* Counters of one peer (worker-owned; a copy travels in STATS events). */
@@ -80,6 +82,10 @@ typedef struct sfu_peer_stats {
     uint64_t send_errors;
     uint64_t dtls_failures, dtls_bad_records;
     uint64_t pli_in, fir_in, pli_out, nack_in;
+    uint64_t rtx_out;       /* room mode: retransmissions answering NACKs */
+    uint64_t nack_out;      /* room mode: NACKs sent to a publisher */
+    uint64_t rtx_recovered; /* room mode: publisher RTX that filled a gap */
+    uint64_t bwe_bps;       /* room mode: the viewer's estimate (stats only) */
     uint64_t dc_messages_in, dc_messages_out, dc_bytes_in, dc_bytes_out, dc_dropped;
     char srtp_profile[32];    /* "AEAD_AES_128_GCM", ... or "none" */
     char selected_local[128]; /* "host 127.0.0.1:40000" */
@@ -126,6 +132,34 @@ int sfu_peer_end_of_candidates(sfu_peer *p);
 
 /* Ask for a STATS event tagged req. */
 int sfu_peer_request_stats(sfu_peer *p, uint64_t req);
+
+/* ---- Room mode (sfu/router.h) ----------------------------------------------
+ * A room peer lives on its room's worker. Its offers are answered per
+ * m-line: what the browser sends (sendonly/sendrecv) is received as a
+ * published track when the peer may publish (else rejected); what it only
+ * receives (recvonly) is sent to it, bound to a published track by the
+ * `bindings` of the offer. */
+typedef struct sfu_router sfu_router;
+
+/* Create a peer in a room (on the room's worker). may_publish: mentor, or
+ * a mentee that holds the floor. */
+sfu_peer *sfu_peer_create_in(const sfu_peer_env *env, sfu_router *room, int may_publish,
+                             uint64_t id, sfu_peer_event_fn fn, void *user);
+
+/* Like sfu_peer_offer(); bindings (copied, may be NULL) is lines
+ * "<mid> <publisher peer id>:<publisher mid>\n" binding the offer's recvonly
+ * m-lines to published tracks (kept across later offers). */
+int sfu_peer_offer_bind(sfu_peer *p, const char *sdp, size_t len, const char *bindings,
+                        uint64_t req);
+
+/* Viewer layer preference for the track "<peer>:<mid>" it receives: pin 0
+ * (low) .. 2 (high), or -1 with max_height > 0, or both -1/0 for automatic
+ * (the highest). */
+int sfu_peer_set_layer(sfu_peer *p, const char *track, int pin, int max_height);
+
+/* Grant (1) or take back (0) the right to publish. Taking it back stops
+ * forwarding the peer's tracks at once (track-removed is broadcast). */
+int sfu_peer_set_floor(sfu_peer *p, int may_publish);
 
 /* Tear down and free on the worker; the handle is invalid afterwards. */
 void sfu_peer_close(sfu_peer *p);

@@ -11,6 +11,12 @@
 #include <glib.h>
 #include <stdatomic.h>
 
+#include "sfu/consumer.h"
+#include "sfu/bwe.h"
+#include "sfu/keyframe.h"
+#include "sfu/layer_select.h"
+#include "sfu/nack.h"
+#include "sfu/rtx_buffer.h"
 #include "sfu/negotiate.h"
 #include "sfu/rtcp.h"
 #include "sfu/rtp.h"
@@ -35,7 +41,33 @@ typedef struct sfu_peer_track {
     uint32_t remote_ssrc;           /* the browser's media SSRC we echo (learned) */
     uint32_t remote_rtx_ssrc;       /* its RTX SSRC from the offer, 0 if unknown */
     uint64_t last_pli_us;
+
+    /* Room mode. */
+    uint8_t role;      /* SFU_TRACK_* */
+    uint8_t announced; /* track-added was broadcast */
+    uint32_t clock_rate;
+    /* PRODUCE: the publisher's layers, lowest first (rids in offer order). */
+    uint8_t n_layers;
+    char rids[SFU_CONSUMER_MAX_LAYERS][SFU_SDP_RID_LEN];
+    uint32_t layer_ssrc[SFU_CONSUMER_MAX_LAYERS];
+    uint16_t layer_height[SFU_CONSUMER_MAX_LAYERS];
+    sfu_keyframe kf[SFU_CONSUMER_MAX_LAYERS]; /* keyframe request aggregation */
+    sfu_nack *nack[SFU_CONSUMER_MAX_LAYERS];  /* upstream loss (video), owned */
+    uint8_t ext_audio_level;
+    sfu_rate_meter meter[SFU_CONSUMER_MAX_LAYERS]; /* bitrate of each layer */
+    uint8_t active_mask;                           /* layers the browser was last told to encode */
+    char stream[SFU_SDP_ID_LEN];
+    /* CONSUME: the published track we send, and how. */
+    uint64_t src_peer;
+    char src_mid[SFU_SDP_MID_LEN];
+    int pin;        /* -1 automatic */
+    int max_height; /* 0 none */
+    sfu_consumer cons;
+    sfu_rtx_buffer *rtxbuf; /* video: answers the viewer's NACKs, owned */
+    sfu_layer_select ls;    /* automatic layer choice from the estimate */
 } sfu_peer_track;
+
+enum { SFU_TRACK_ECHO = 0, SFU_TRACK_PRODUCE, SFU_TRACK_CONSUME, SFU_TRACK_NONE };
 
 /* A browser SSRC we have seen, and what to do with it. */
 typedef struct sfu_peer_ssrc {
@@ -43,6 +75,7 @@ typedef struct sfu_peer_ssrc {
     int8_t track; /* index in tracks[] */
     uint8_t rtx;
     uint8_t drop; /* a simulcast layer we do not echo */
+    int8_t layer; /* room mode: simulcast layer index */
 } sfu_peer_ssrc;
 
 struct sfu_peer {
@@ -62,6 +95,7 @@ struct sfu_peer {
     GSource *dtls_timer;
     GSource *teardown_src;
     GSource *sctp_src; /* dispatches sfu_sctp_poll(); armed from any thread */
+    GSource *ice_grace_timer; /* room mode: ICE failed, waiting for an ICE restart */
 
     int gathered;       /* gathering started */
     int answered;       /* an answer went out */
@@ -100,6 +134,14 @@ struct sfu_peer {
     GQueue early_out;
 
     uint64_t last_rx_us;
+
+    /* Room mode: NULL in echo mode. */
+    sfu_router *router;
+    int may_publish;
+    sfu_bwe *bwe; /* viewer bandwidth estimate from its TWCC feedback, owned */
+    uint16_t twcc_out_seq;
+    uint64_t last_select_us;
+
     sfu_peer_stats st;
     uint8_t pkt[SFU_PEER_PKT_BUF] __attribute__((aligned(16)));
 };
@@ -111,6 +153,9 @@ void sfu__peer_fail(sfu_peer *p, const char *reason);
 void sfu__peer_report_state(sfu_peer *p);
 /* Send one datagram through ICE and count it. */
 int sfu__peer_send(sfu_peer *p, const uint8_t *buf, size_t len);
+
+/* Emit a NOTIFY event (room mode). */
+void sfu__peer_notify(sfu_peer *p, const char *json, int broadcast);
 
 /* peer_media.c */
 /* Create the DTLS endpoint (server unless the browser answered passive). */

@@ -12,6 +12,8 @@
 #include "common/log.h"
 #include "sfu/clock.h"
 #include "sfu/demux.h"
+#include "sfu/peer_room.h"
+#include "sfu/router_internal.h"
 #include "sfu/rtcp.h"
 #include "sfu/rtp.h"
 
@@ -189,7 +191,15 @@ static sfu_peer_ssrc *route(sfu_peer *p, const sfu_rtp_packet *rp)
     s->track = (int8_t)track;
     s->rtx = t->rtx_pt >= 0 && rp->payload_type == (uint8_t)t->rtx_pt;
     s->drop = 0;
-    if (t->echo_rid[0]) {
+    s->layer = 0;
+    if (p->router && t->role == SFU_TRACK_PRODUCE) {
+        uint8_t layer;
+        if (sfu__peer_room_layer(p, &layer, t, rp, s->rtx) != 0)
+            return NULL; /* wait for a packet that names its layer */
+        s->layer = (int8_t)layer;
+        if (!s->rtx && t->n_layers > 1)
+            t->layer_ssrc[layer] = rp->ssrc;
+    } else if (t->echo_rid[0]) {
         uint8_t id = s->rtx ? t->ext_rrid : t->ext_rid;
         sfu_rtp_ext e;
         char rid[SFU_SDP_RID_LEN];
@@ -232,6 +242,17 @@ static int on_rtp(sfu_peer *p, uint8_t *pkt, size_t len)
         return 0;
     }
     sfu_peer_track *t = &p->tracks[s->track];
+    if (p->router) {
+        /* Room mode: fan out to the viewers. RTX from the publisher is not
+         * used until the NACK generator (sfu/nack.h) is plugged in. */
+        if (t->role != SFU_TRACK_PRODUCE || !t->echo ||
+            !sfu__peer_room_upstream(p, t, s->layer, s->rtx, pkt, &plen, &rp)) {
+            count_drop(p, &p->st.drop_layer);
+            return 0;
+        }
+        sfu__router_on_rtp(p->router, p, s->track, s->layer, pkt, plen, &rp);
+        return 0;
+    }
     uint32_t out_ssrc = s->rtx ? t->local_rtx_ssrc : t->local_ssrc;
     if (!out_ssrc) {
         count_drop(p, &p->st.drop_unknown_ssrc);
@@ -252,7 +273,7 @@ static int on_rtp(sfu_peer *p, uint8_t *pkt, size_t len)
 static int track_by_local_ssrc(sfu_peer *p, uint32_t ssrc)
 {
     for (int i = 0; i < p->n_tracks; i++)
-        if (p->tracks[i].echo && ssrc &&
+        if ((p->tracks[i].echo || p->tracks[i].role == SFU_TRACK_CONSUME) && ssrc &&
             (p->tracks[i].local_ssrc == ssrc || p->tracks[i].local_rtx_ssrc == ssrc))
             return i;
     return -1;
@@ -273,6 +294,11 @@ int sfu__peer_send_rtcp(sfu_peer *p, uint8_t *buf, size_t len, size_t cap)
 /* Ask the browser for a keyframe on the stream we echo on track i. */
 static void send_pli(sfu_peer *p, int i)
 {
+    if (p->router) {
+        if (p->tracks[i].role == SFU_TRACK_CONSUME)
+            sfu__router_keyframe_request(p->router, p, i);
+        return;
+    }
     sfu_peer_track *t = &p->tracks[i];
     uint64_t now = sfu_now_us();
     if (!t->remote_ssrc || now - t->last_pli_us < PLI_MIN_INTERVAL_US)
@@ -309,6 +335,9 @@ static int on_rtcp(sfu_peer *p, uint8_t *pkt, size_t len)
                 int i = track_by_local_ssrc(p, fb.media_ssrc);
                 if (i >= 0)
                     send_pli(p, i);
+            } else if (fb.fmt == SFU_RTCP_FMT_AFB) {
+                if (p->router)
+                    sfu__peer_room_on_remb(p, &fb);
             } else if (fb.fmt == SFU_RTCP_FMT_FIR) {
                 p->st.fir_in++;
                 int n = sfu_rtcp_fir_count(&fb);
@@ -323,7 +352,12 @@ static int on_rtcp(sfu_peer *p, uint8_t *pkt, size_t len)
                 }
             }
         } else if (rp.pt == SFU_RTCP_RTPFB && rp.count == SFU_RTCP_FMT_NACK) {
-            p->st.nack_in++; /* retransmission comes with the NACK work */
+            p->st.nack_in++; /* echo mode: no retransmission */
+            if (p->router && sfu_rtcp_parse_fb(&rp, &fb) == 0)
+                sfu__peer_room_on_nack(p, &fb);
+        } else if (p->router && rp.pt == SFU_RTCP_RTPFB && rp.count == SFU_RTCP_FMT_TWCC) {
+            if (sfu_rtcp_parse_fb(&rp, &fb) == 0)
+                sfu__peer_room_on_twcc(p, &fb);
         }
     }
     if (r < 0)

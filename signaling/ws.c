@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "sfu/peer.h"
 #include "sfu/turn.h"
+#include "signaling/ws_internal.h"
 #include "signaling/ws_proto.h"
 
 #include <glib.h>
@@ -30,36 +31,6 @@
 
 #define OUT_MAX_MESSAGES 512
 #define OUT_MAX_BYTES (4u * 1024 * 1024)
-#define MAX_PENDING 32
-
-typedef struct out_msg {
-    struct out_msg *next;
-    size_t len;
-    unsigned char data[]; /* LWS_PRE bytes, then the message */
-} out_msg;
-
-typedef struct pending_id {
-    uint64_t req;
-    json_t *id;
-} pending_id;
-
-typedef struct sig_conn {
-    struct lws *wsi;
-    struct sig_conn *prev, *next;
-    uint64_t peer_id; /* 0 when not joined */
-    sfu_peer *peer;
-    char *rx;
-    size_t rx_len, rx_cap;
-    int in_msg, rx_skip, rx_binary, rx_too_large;
-    size_t rx_skipped; /* bytes discarded of an oversized message */
-    out_msg *head, *tail;
-    size_t out_count, out_bytes;
-    int close_after_flush;
-    enum lws_close_status close_status;
-    const char *close_reason;
-    pending_id pending[MAX_PENDING];
-    unsigned pending_next;
-} sig_conn;
 
 /* One event from a media worker, copied. */
 typedef struct peer_ev {
@@ -144,17 +115,21 @@ static void send_text(sig_conn *c, char *text)
     lws_callback_on_writable(c->wsi);
 }
 
-static void send_error(sig_conn *c, const char *code, const char *message, const json_t *id)
+void sig__ws_send_error(sig_conn *c, const char *code, const char *message, const json_t *id)
 {
     send_text(c, sig_proto_error_json(code, message, id));
 }
 
-static void send_fields(sig_conn *c, const char *type, const json_t *id, json_t *fields)
+void sig__ws_send_fields(sig_conn *c, const char *type, const json_t *id, json_t *fields)
 {
     send_text(c, sig_proto_build(type, id, fields));
     if (fields)
         json_decref(fields);
 }
+
+#define send_error sig__ws_send_error
+#define send_fields sig__ws_send_fields
+#define remember_id sig__ws_remember_id
 
 static int on_writeable(sig_conn *c)
 {
@@ -184,7 +159,7 @@ static int on_writeable(sig_conn *c)
 
 /* ---- request ids awaiting an asynchronous reply ----------------------------- */
 
-static uint64_t remember_id(sig_conn *c, const json_t *id)
+uint64_t sig__ws_remember_id(sig_conn *c, const json_t *id)
 {
     uint64_t req = ++g.next_req;
     if (!id)
@@ -254,10 +229,15 @@ static void release_peer(sig_conn *c)
 {
     if (!c->peer)
         return;
+    sig_room *room = c->room;
+    if (room)
+        sig__room_leave(c);
     g_hash_table_remove(g.by_peer, &c->peer_id);
     sfu_peer_close(c->peer);
     c->peer = NULL;
     c->peer_id = 0;
+    c->room = NULL;
+    sig__room_release(room);
 }
 
 static json_t *stats_json(const peer_ev *e)
@@ -284,6 +264,10 @@ static json_t *stats_json(const peer_ev *e)
         "nack_in", (json_int_t)s->nack_in, "dc_messages_in", (json_int_t)s->dc_messages_in,
         "dc_messages_out", (json_int_t)s->dc_messages_out, "dc_bytes_in",
         (json_int_t)s->dc_bytes_in, "dc_dropped", (json_int_t)s->dc_dropped);
+    json_object_set_new(counters, "rtx_out", json_integer((json_int_t)s->rtx_out));
+    json_object_set_new(counters, "nack_out", json_integer((json_int_t)s->nack_out));
+    json_object_set_new(counters, "rtx_recovered", json_integer((json_int_t)s->rtx_recovered));
+    json_object_set_new(counters, "bwe_bps", json_integer((json_int_t)s->bwe_bps));
     return json_pack("{s:I,s:s,s:s,s:s,s:{s:s,s:s},s:o,s:o}", "peer_id", (json_int_t)e->peer_id,
                      "ice", e->ice, "dtls", e->dtls, "srtp_profile", s->srtp_profile, "selected",
                      "local", s->selected_local, "remote", s->selected_remote, "ports", ports,
@@ -320,6 +304,9 @@ static void deliver(sig_conn *c, peer_ev *e)
         send_fields(c, "closed", NULL, json_pack("{s:s}", "reason", e->text ? e->text : ""));
         release_peer(c);
         break;
+    case SFU_PEER_EV_NOTIFY:
+        sig__room_notify(c, e->text ? e->text : "{}", e->mline);
+        break;
     }
     if (id)
         json_decref(id);
@@ -343,7 +330,7 @@ void sig_ws_wake(void)
 
 /* ---- messages -------------------------------------------------------------- */
 
-static json_t *ice_servers(uint64_t peer_id)
+json_t *sig__ws_ice_servers(uint64_t peer_id)
 {
     json_t *arr = json_array();
     const ml_config *cfg = &g.cfg;
@@ -377,18 +364,48 @@ static void handle_join(sig_conn *c, const sig_msg *m)
         send_error(c, SIG_ERR_ALREADY_JOINED, "this connection already joined", m->id);
         return;
     }
-    uint64_t id = ++g.next_peer_id;
-    c->peer = g.env_ok ? sfu_peer_create(&g.env, id, on_peer_event, NULL) : NULL;
-    if (!c->peer) {
+    if (!strcmp(m->mode, "room")) {
+        sig__room_join(c, m);
+        return;
+    }
+    if (sig__ws_attach_peer(c, NULL, 0) != 0) {
         send_error(c, SIG_ERR_INTERNAL, "cannot create a peer connection", m->id);
         return;
     }
-    c->peer_id = id;
-    g_hash_table_insert(g.by_peer, &c->peer_id, c);
+    uint64_t id = c->peer_id;
     ML_INFO("ws", "peer %llu joined room '%s' (%s)", (unsigned long long)id, m->room, m->mode);
     send_fields(c, "joined", m->id,
                 json_pack("{s:I,s:s,s:s,s:o}", "peer_id", (json_int_t)id, "room", m->room, "mode",
-                          m->mode, "ice_servers", ice_servers(id)));
+                          m->mode, "ice_servers", sig__ws_ice_servers(id)));
+}
+
+int sig__ws_attach_peer(sig_conn *c, sfu_router *room, int may_publish)
+{
+    if (!g.env_ok)
+        return -1;
+    uint64_t id = ++g.next_peer_id;
+    c->peer = room ? sfu_peer_create_in(&g.env, room, may_publish, id, on_peer_event, NULL)
+                   : sfu_peer_create(&g.env, id, on_peer_event, NULL);
+    if (!c->peer)
+        return -1;
+    c->peer_id = id;
+    g_hash_table_insert(g.by_peer, &c->peer_id, c);
+    return 0;
+}
+
+sfu_peer_env *sig__ws_env(void)
+{
+    return &g.env;
+}
+
+int sig__ws_max_participants(void)
+{
+    return g.cfg.room_max_participants;
+}
+
+sig_conn *sig__ws_conn_by_peer(uint64_t peer_id)
+{
+    return g.by_peer ? g_hash_table_lookup(g.by_peer, &peer_id) : NULL;
 }
 
 static void handle_message(sig_conn *c, const char *buf, size_t len)
@@ -401,7 +418,8 @@ static void handle_message(sig_conn *c, const char *buf, size_t len)
         return;
     }
     int needs_peer = m.type == SIG_MSG_OFFER || m.type == SIG_MSG_CANDIDATE ||
-                     m.type == SIG_MSG_END_OF_CANDIDATES || m.type == SIG_MSG_STATS;
+                     m.type == SIG_MSG_END_OF_CANDIDATES || m.type == SIG_MSG_STATS ||
+                     m.type == SIG_MSG_LAYER || m.type == SIG_MSG_FLOOR || m.type == SIG_MSG_MUTE;
     if (needs_peer && !c->peer) {
         char msg[96];
         snprintf(msg, sizeof msg, "'%s' needs a joined peer: send 'join' first",
@@ -415,6 +433,10 @@ static void handle_message(sig_conn *c, const char *buf, size_t len)
         handle_join(c, &m);
         break;
     case SIG_MSG_OFFER:
+        if (c->room) {
+            sig__room_offer(c, &m);
+            break;
+        }
         if (sfu_peer_offer(c->peer, m.sdp, m.sdp_len, remember_id(c, m.id)) != 0)
             send_error(c, SIG_ERR_INTERNAL, "cannot hand the offer to the media worker", m.id);
         break;
@@ -435,6 +457,11 @@ static void handle_message(sig_conn *c, const char *buf, size_t len)
     case SIG_MSG_STATS:
         if (sfu_peer_request_stats(c->peer, remember_id(c, m.id)) != 0)
             send_error(c, SIG_ERR_INTERNAL, "cannot reach the media worker", m.id);
+        break;
+    case SIG_MSG_LAYER:
+    case SIG_MSG_FLOOR:
+    case SIG_MSG_MUTE:
+        sig__room_message(c, &m);
         break;
     case SIG_MSG_COUNT_:
         break;

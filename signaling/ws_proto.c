@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { F_STRING, F_INT } field_kind;
+typedef enum { F_STRING, F_INT, F_BOOL } field_kind;
 
 enum {
     F_REQUIRED = 1 << 0,
@@ -37,13 +37,17 @@ typedef struct msg_spec {
     field_spec fields[MAX_FIELDS];
 } msg_spec;
 
-static const char *const modes[] = {"echo", NULL};
+static const char *const modes[] = {"echo", "room", NULL};
+static const char *const roles[] = {"mentor", "mentee", NULL};
+static const char *const pins[] = {"h", "m", "l", NULL};
 
 static const msg_spec specs[] = {
     {"join",
      SIG_MSG_JOIN,
      {{"room", F_STRING, F_REQUIRED | F_NONEMPTY, SIG_ROOM_MAX, 0, 0, NULL},
-      {"mode", F_STRING, F_REQUIRED, 16, 0, 0, modes}}},
+      {"mode", F_STRING, F_REQUIRED, 16, 0, 0, modes},
+      {"role", F_STRING, 0, 16, 0, 0, roles},
+      {"name", F_STRING, 0, 64, 0, 0, NULL}}},
     {"offer", SIG_MSG_OFFER, {{"sdp", F_STRING, F_REQUIRED | F_NONEMPTY, 0, 0, 0, NULL}}},
     {"candidate",
      SIG_MSG_CANDIDATE,
@@ -54,6 +58,19 @@ static const msg_spec specs[] = {
     {"leave", SIG_MSG_LEAVE, {{NULL}}},
     {"ping", SIG_MSG_PING, {{NULL}}},
     {"stats", SIG_MSG_STATS, {{NULL}}},
+    {"layer",
+     SIG_MSG_LAYER,
+     {{"track", F_STRING, F_REQUIRED | F_NONEMPTY, 96, 0, 0, NULL},
+      {"pin", F_STRING, 0, 1, 0, 0, pins},
+      {"max_height", F_INT, 0, 0, 1, 8640, NULL}}},
+    {"floor",
+     SIG_MSG_FLOOR,
+     {{"participant", F_INT, F_REQUIRED, 0, 1, (long long)1 << 52, NULL},
+      {"grant", F_BOOL, F_REQUIRED, 0, 0, 0, NULL}}},
+    {"mute",
+     SIG_MSG_MUTE,
+     {{"track", F_STRING, F_REQUIRED | F_NONEMPTY, 96, 0, 0, NULL},
+      {"muted", F_BOOL, F_REQUIRED, 0, 0, 0, NULL}}},
 };
 
 #define N_SPECS (sizeof specs / sizeof specs[0])
@@ -84,7 +101,16 @@ static int check_field(const msg_spec *ms, const field_spec *f, json_t *v, sig_p
     if (!v || json_is_null(v)) {
         if (f->flags & F_REQUIRED)
             return fail(err, SIG_ERR_BAD_REQUEST, "%s: field '%s' is required (%s)", ms->name,
-                        f->name, f->kind == F_STRING ? "string" : "integer");
+                        f->name,
+                        f->kind == F_STRING ? "string"
+                        : f->kind == F_INT  ? "integer"
+                                            : "boolean");
+        return 0;
+    }
+    if (f->kind == F_BOOL) {
+        if (!json_is_boolean(v))
+            return fail(err, SIG_ERR_BAD_REQUEST, "%s: field '%s' must be true or false", ms->name,
+                        f->name);
         return 0;
     }
     if (f->kind == F_STRING) {
@@ -166,6 +192,18 @@ int sig_proto_parse(const char *buf, size_t len, sig_msg *out, sig_proto_error *
     out->type = ms->type;
     out->room = str_field(out->root, "room");
     out->mode = str_field(out->root, "mode");
+    out->role = str_field(out->root, "role");
+    out->name = str_field(out->root, "name");
+    out->track = str_field(out->root, "track");
+    out->pin = str_field(out->root, "pin");
+    json_t *mh = json_object_get(out->root, "max_height");
+    if (json_is_integer(mh))
+        out->max_height = (int)json_integer_value(mh);
+    json_t *pa = json_object_get(out->root, "participant");
+    if (json_is_integer(pa))
+        out->participant = (long long)json_integer_value(pa);
+    json_t *fl = json_object_get(out->root, ms->type == SIG_MSG_FLOOR ? "grant" : "muted");
+    out->flag = json_is_true(fl);
     out->sdp = str_field(out->root, "sdp");
     if (out->sdp)
         out->sdp_len = json_string_length(json_object_get(out->root, "sdp"));

@@ -23,9 +23,12 @@
 #define SIG_ERR_TOO_LARGE "too_large"       /* message above ws_max_message_bytes (then closed) */
 #define SIG_ERR_NOT_JOINED "not_joined"     /* offer/candidate/... before join */
 #define SIG_ERR_ALREADY_JOINED "already_joined"
-#define SIG_ERR_INTERNAL "internal"     /* server-side failure */
-#define SIG_ERR_GOING_AWAY "going_away" /* server is draining; no new joins */
-#define SIG_ERR_CLOSED "closed"         /* the peer connection is already closed */
+#define SIG_ERR_INTERNAL "internal"       /* server-side failure */
+#define SIG_ERR_GOING_AWAY "going_away"   /* server is draining; no new joins */
+#define SIG_ERR_CLOSED "closed"           /* the peer connection is already closed */
+#define SIG_ERR_ROOM_FULL "room_full"     /* room_max_participants reached */
+#define SIG_ERR_FORBIDDEN "forbidden"     /* the role does not allow this */
+#define SIG_ERR_NOT_IN_ROOM "not_in_room" /* a room message on an echo peer, or unknown target */
 
 #define SIG_ID_MAX 64
 #define SIG_ROOM_MAX 64
@@ -38,6 +41,9 @@ typedef enum {
     SIG_MSG_LEAVE,
     SIG_MSG_PING,
     SIG_MSG_STATS,
+    SIG_MSG_LAYER, /* room mode */
+    SIG_MSG_FLOOR,
+    SIG_MSG_MUTE,
     SIG_MSG_COUNT_
 } sig_msg_type;
 
@@ -45,11 +51,18 @@ typedef enum {
  * the message. */
 typedef struct sig_msg {
     sig_msg_type type;
-    json_t *root;     /* owned; freed by sig_msg_clear() */
-    json_t *id;       /* borrowed from root; NULL when absent */
-    const char *room; /* join */
-    const char *mode; /* join: "echo" */
-    const char *sdp;  /* offer */
+    json_t *root;          /* owned; freed by sig_msg_clear() */
+    json_t *id;            /* borrowed from root; NULL when absent */
+    const char *room;      /* join */
+    const char *mode;      /* join: "echo" or "room" */
+    const char *role;      /* join (room): "mentor" or "mentee" */
+    const char *name;      /* join (room): display name, may be NULL */
+    const char *track;     /* layer, mute: "<peer id>:<mid>" */
+    const char *pin;       /* layer: "h", "m", "l"; NULL when absent */
+    int max_height;        /* layer: 0 when absent */
+    long long participant; /* floor */
+    int flag;              /* floor: grant; mute: muted */
+    const char *sdp;       /* offer */
     size_t sdp_len;
     const char *candidate; /* candidate: "candidate:..." */
     const char *sdp_mid;   /* candidate; NULL when absent */

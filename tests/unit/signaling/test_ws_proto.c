@@ -146,3 +146,44 @@ TEST(ws_proto_builders)
     json_decref(f);
     json_decref(id);
 }
+
+TEST(ws_proto_room_messages)
+{
+    sig_msg m;
+    sig_proto_error e;
+    REQUIRE(parse("{\"type\":\"join\",\"room\":\"r\",\"mode\":\"room\",\"role\":\"mentee\","
+                  "\"name\":\"Bob\"}",
+                  &m, &e) == 0);
+    CHECK_STR_EQ(m.mode, "room");
+    CHECK_STR_EQ(m.role, "mentee");
+    CHECK_STR_EQ(m.name, "Bob");
+    sig_msg_clear(&m);
+    CHECK(parse("{\"type\":\"join\",\"room\":\"r\",\"mode\":\"room\",\"role\":\"boss\"}", &m, &e) ==
+          -1);
+    CHECK_STR_EQ(e.code, SIG_ERR_BAD_REQUEST);
+    sig_msg_clear(&m);
+    REQUIRE(parse("{\"type\":\"layer\",\"track\":\"7:0\",\"pin\":\"l\"}", &m, &e) == 0);
+    CHECK_INT_EQ(m.type, SIG_MSG_LAYER);
+    CHECK_STR_EQ(m.track, "7:0");
+    CHECK_STR_EQ(m.pin, "l");
+    CHECK_INT_EQ(m.max_height, 0);
+    sig_msg_clear(&m);
+    REQUIRE(parse("{\"type\":\"layer\",\"track\":\"7:0\",\"max_height\":360}", &m, &e) == 0);
+    CHECK(m.pin == NULL);
+    CHECK_INT_EQ(m.max_height, 360);
+    sig_msg_clear(&m);
+    CHECK(parse("{\"type\":\"layer\",\"track\":\"7:0\",\"pin\":\"x\"}", &m, &e) == -1);
+    sig_msg_clear(&m);
+    REQUIRE(parse("{\"type\":\"floor\",\"participant\":9,\"grant\":true}", &m, &e) == 0);
+    CHECK_INT_EQ(m.type, SIG_MSG_FLOOR);
+    CHECK_INT_EQ(m.participant, 9);
+    CHECK_INT_EQ(m.flag, 1);
+    sig_msg_clear(&m);
+    CHECK(parse("{\"type\":\"floor\",\"participant\":9,\"grant\":1}", &m, &e) == -1);
+    CHECK_STR_EQ(e.code, SIG_ERR_BAD_REQUEST);
+    sig_msg_clear(&m);
+    REQUIRE(parse("{\"type\":\"mute\",\"track\":\"3:1\",\"muted\":false}", &m, &e) == 0);
+    CHECK_INT_EQ(m.type, SIG_MSG_MUTE);
+    CHECK_INT_EQ(m.flag, 0);
+    sig_msg_clear(&m);
+}

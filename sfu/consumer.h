@@ -1,0 +1,87 @@
+/*
+ * One viewer's view of one published track: the rewriting that makes the
+ * packets of a (possibly simulcast) publisher stream look like ONE
+ * continuous stream to the viewer. The consumer forwards exactly one
+ * spatial layer at a time ("current") and moves to another ("target") only
+ * at a keyframe of the target layer. Across a switch the viewer sees:
+ *
+ *   - sequence numbers that continue by +1 (no gap for the packets of
+ *     layers it never saw),
+ *   - RTP timestamps that continue (advanced by the wall-clock time between
+ *     the last packet of the old layer and the first of the new, at the
+ *     codec clock rate, at least 1),
+ *   - VP8 PictureID and TL0PICIDX that continue by +1.
+ *
+ * Non-simulcast tracks (audio, screen share) use the same code with one
+ * layer: current = target = 0 from the start, no keyframe wait.
+ *
+ * Pure code: no allocation, no logging, time is passed in. Owned by the
+ * subscribing peer's track (worker thread).
+ */
+#ifndef ML_SFU_CONSUMER_H
+#define ML_SFU_CONSUMER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SFU_CONSUMER_MAX_LAYERS 3
+
+typedef struct sfu_consumer {
+    bool simulcast;
+    uint32_t clock_rate; /* 90000 video, 48000 opus */
+    int target;          /* layer we want, 0 = lowest */
+    int current;         /* layer we forward, -1 before the first keyframe */
+    bool started;        /* at least one packet forwarded */
+    uint16_t seq_delta;  /* out = in + delta (mod 2^16) */
+    uint32_t ts_delta;
+    uint16_t pid_delta;
+    uint8_t tl0_delta;
+    uint16_t last_seq; /* highest forwarded (out numbering) */
+    uint32_t last_ts;
+    uint16_t last_pid;
+    uint8_t last_tl0;
+    bool have_pid, have_tl0;
+    uint64_t last_us; /* wall clock of the highest forwarded packet */
+    uint64_t switches, forwarded, dropped;
+} sfu_consumer;
+
+/* What sfu_consumer_process() decided for one packet. */
+typedef struct sfu_consumer_out {
+    uint16_t seq;
+    uint32_t ts;
+    uint16_t pid;  /* valid when the input had a PictureID */
+    uint8_t tl0;   /* valid when the input had a TL0PICIDX */
+    bool switched; /* this packet starts a new layer */
+} sfu_consumer_out;
+
+/* The per-packet input: the layer it belongs to and what the codec says. */
+typedef struct sfu_consumer_in {
+    int layer;
+    uint16_t seq;
+    uint32_t ts;
+    bool keyframe_start; /* first packet of a keyframe */
+    bool has_pid, has_tl0;
+    uint16_t pid;
+    uint8_t tl0;
+    uint64_t now_us;
+} sfu_consumer_in;
+
+/* Start a consumer. simulcast: wait for a keyframe of the target layer. */
+void sfu_consumer_init(sfu_consumer *c, bool simulcast, uint32_t clock_rate, int target);
+
+/* Change the target layer (clamped to 0..SFU_CONSUMER_MAX_LAYERS-1). */
+void sfu_consumer_set_target(sfu_consumer *c, int target);
+
+/* Decide for one packet: 1 = forward with *out, 0 = drop. */
+int sfu_consumer_process(sfu_consumer *c, const sfu_consumer_in *in, sfu_consumer_out *out);
+
+/* True while the consumer waits for a keyframe of its target layer. */
+bool sfu_consumer_wants_keyframe(const sfu_consumer *c);
+
+/* Pick a layer for a max height: the highest of the n layers whose height
+ * is <= max_height, else 0. heights[] lists layers lowest first, as seen in
+ * keyframes; 0 = not seen yet: guessed from the nearest known layer
+ * assuming each layer doubles the one below (all unknown: layer 0). */
+int sfu_consumer_layer_for_height(const uint16_t *heights, int n, int max_height);
+
+#endif

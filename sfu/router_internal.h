@@ -1,0 +1,38 @@
+/* Room internals used by the peer code (worker thread only). */
+#ifndef ML_SFU_ROUTER_INTERNAL_H
+#define ML_SFU_ROUTER_INTERNAL_H
+
+#include "sfu/peer_internal.h"
+#include "sfu/router.h"
+
+/* Membership. */
+void sfu__router_add(sfu_router *r, sfu_peer *p);
+void sfu__router_remove(sfu_router *r, sfu_peer *p);
+
+/* A publisher's RTP packet of producer track `track`, layer `layer`
+ * (decrypted, in p->pkt; may be modified). */
+void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint8_t *pkt,
+                        size_t len, const sfu_rtp_packet *rp);
+
+/* A viewer asks for a keyframe on its consume track. */
+void sfu__router_keyframe_request(sfu_router *r, sfu_peer *viewer, int track);
+
+/* p's ICE connected again (after a restart or a consent blip): ask the
+ * publishers of everything it watches for keyframes. */
+void sfu__router_reconnected(sfu_router *r, sfu_peer *p);
+
+/* After a negotiation of p: announce new/removed producer tracks, start
+ * consumers of new bindings, recompute the layers publishers must encode. */
+void sfu__router_after_negotiation(sfu_router *r, sfu_peer *p);
+
+/* Recompute which layers of every producer track are watched; notify. */
+void sfu__router_update_layers(sfu_router *r);
+
+/* Find the publisher track "<peer id>:<mid>"; NULL when absent. */
+sfu_peer_track *sfu__router_find_track(sfu_router *r, uint64_t peer, const char *mid,
+                                       sfu_peer **owner);
+
+/* Withdraw every producer track of p (floor taken back, leaving). */
+void sfu__router_withdraw(sfu_router *r, sfu_peer *p);
+
+#endif

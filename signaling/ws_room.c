@@ -1,0 +1,289 @@
+/*
+ * Rooms on the signaling side (docs/signaling.md, "Room mode"): the
+ * registry of rooms by name, membership and roles, the participant and
+ * track lists sent to joiners, broadcast of room events, and the room
+ * messages (offer bindings, layer, floor, mute). Media state lives in the
+ * room's sfu_router on its worker; this file only keeps what the
+ * signaling thread needs to tell browsers (service thread only).
+ */
+#include "signaling/ws_internal.h"
+
+#include "common/log.h"
+#include "sfu/router.h"
+
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sig_room {
+    char name[SIG_ROOM_MAX + 1];
+    sfu_router *router;
+    GPtrArray *members;      /* sig_conn * */
+    json_t *tracks;          /* track id -> track-added fields */
+    uint64_t active_speaker; /* last active-speaker, 0 none */
+};
+
+static GHashTable *rooms; /* name -> sig_room */
+
+static void broadcast(sig_room *r, sig_conn *except, const char *type, json_t *fields)
+{
+    for (guint i = 0; i < r->members->len; i++) {
+        sig_conn *m = g_ptr_array_index(r->members, i);
+        if (m != except)
+            sig__ws_send_fields(m, type, NULL, fields ? json_incref(fields) : NULL);
+    }
+    if (fields)
+        json_decref(fields);
+}
+
+static json_t *participant_json(const sig_conn *c)
+{
+    return json_pack("{s:I,s:s,s:s,s:b}", "id", (json_int_t)c->peer_id, "name", c->name, "role",
+                     c->role, "floor", !strcmp(c->role, "mentor") || c->floor);
+}
+
+void sig__room_join(sig_conn *c, const sig_msg *m)
+{
+    if (!m->role) {
+        sig__ws_send_error(c, SIG_ERR_BAD_REQUEST, "join: field 'role' is required in room mode",
+                           m->id);
+        return;
+    }
+    /* TOKEN HOOK: when room tokens exist (booking), verify here that the
+     * token in the join grants this room and this role, before anything
+     * is created. */
+    if (!rooms)
+        rooms = g_hash_table_new(g_str_hash, g_str_equal);
+    sig_room *r = g_hash_table_lookup(rooms, m->room);
+    int created = 0;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r) {
+            sig__ws_send_error(c, SIG_ERR_INTERNAL, "out of memory", m->id);
+            return;
+        }
+        snprintf(r->name, sizeof r->name, "%s", m->room);
+        r->router = sfu_router_create(sig__ws_env()->workers, m->room);
+        if (!r->router) {
+            free(r);
+            sig__ws_send_error(c, SIG_ERR_INTERNAL, "cannot create the room", m->id);
+            return;
+        }
+        r->members = g_ptr_array_new();
+        r->tracks = json_object();
+        g_hash_table_insert(rooms, r->name, r);
+        created = 1;
+    }
+    if ((int)r->members->len >= sig__ws_max_participants()) {
+        sig__ws_send_error(c, SIG_ERR_ROOM_FULL, "the room is full", m->id);
+        return;
+    }
+    int mentor = !strcmp(m->role, "mentor");
+    if (sig__ws_attach_peer(c, r->router, mentor) != 0) {
+        sig__ws_send_error(c, SIG_ERR_INTERNAL, "cannot create a peer connection", m->id);
+        if (created) {
+            g_hash_table_remove(rooms, r->name);
+            sfu_router_destroy(r->router);
+            g_ptr_array_free(r->members, TRUE);
+            json_decref(r->tracks);
+            free(r);
+        }
+        return;
+    }
+    c->room = r;
+    snprintf(c->role, sizeof c->role, "%s", m->role);
+    snprintf(c->name, sizeof c->name, "%s", m->name ? m->name : "");
+    c->floor = 0;
+    json_t *parts = json_array();
+    for (guint i = 0; i < r->members->len; i++)
+        json_array_append_new(parts, participant_json(g_ptr_array_index(r->members, i)));
+    json_t *tracks = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(r->tracks, k, v) json_array_append(tracks, v);
+    g_ptr_array_add(r->members, c);
+    ML_INFO("ws", "peer %llu joined room '%s' as %s (%u members)", (unsigned long long)c->peer_id,
+            r->name, c->role, r->members->len);
+    sig__ws_send_fields(
+        c, "joined", m->id,
+        json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "peer_id", (json_int_t)c->peer_id,
+                  "room", r->name, "mode", "room", "role", c->role, "name", c->name, "ice_servers",
+                  sig__ws_ice_servers(c->peer_id), "participants", parts, "tracks", tracks,
+                  "active_speaker",
+                  r->active_speaker ? json_integer((json_int_t)r->active_speaker) : json_null()));
+    broadcast(r, c, "participant-joined", json_pack("{s:o}", "participant", participant_json(c)));
+}
+
+void sig__room_leave(sig_conn *c)
+{
+    sig_room *r = c->room;
+    if (!r)
+        return;
+    g_ptr_array_remove(r->members, c);
+    char prefix[32];
+    int pn = snprintf(prefix, sizeof prefix, "%llu:", (unsigned long long)c->peer_id);
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(r->tracks, tmp, k, v)
+    {
+        if (strncmp(k, prefix, (size_t)pn) != 0)
+            continue;
+        broadcast(r, NULL, "track-removed",
+                  json_pack("{s:s,s:I}", "track", k, "participant", (json_int_t)c->peer_id));
+        json_object_del(r->tracks, k);
+    }
+    if (r->active_speaker == c->peer_id)
+        r->active_speaker = 0;
+    broadcast(r, NULL, "participant-left",
+              json_pack("{s:I}", "participant", (json_int_t)c->peer_id));
+}
+
+void sig__room_release(sig_room *r)
+{
+    if (!r || r->members->len > 0)
+        return;
+    g_hash_table_remove(rooms, r->name);
+    sfu_router_destroy(r->router); /* after the peers' close tasks */
+    g_ptr_array_free(r->members, TRUE);
+    json_decref(r->tracks);
+    free(r);
+}
+
+static int token_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return 0;
+    for (; *s; s++)
+        if (*s <= ' ' || *s > '~')
+            return 0;
+    return 1;
+}
+
+void sig__room_offer(sig_conn *c, const sig_msg *m)
+{
+    json_t *sub = json_object_get(m->root, "subscribe");
+    GString *b = g_string_new("");
+    if (sub && !json_is_null(sub)) {
+        if (!json_is_object(sub)) {
+            sig__ws_send_error(c, SIG_ERR_BAD_REQUEST,
+                               "offer: field 'subscribe' must be an object {mid: track}", m->id);
+            g_string_free(b, TRUE);
+            return;
+        }
+        const char *mid;
+        json_t *t;
+        json_object_foreach(sub, mid, t)
+        {
+            if (!json_is_string(t) || !token_ok(mid, 32) || !token_ok(json_string_value(t), 96)) {
+                sig__ws_send_error(c, SIG_ERR_BAD_REQUEST,
+                                   "offer: 'subscribe' maps a mid (<= 32 chars) to a track id "
+                                   "\"<participant>:<mid>\"",
+                                   m->id);
+                g_string_free(b, TRUE);
+                return;
+            }
+            g_string_append_printf(b, "%s %s\n", mid, json_string_value(t));
+        }
+    }
+    if (sfu_peer_offer_bind(c->peer, m->sdp, m->sdp_len, b->str, sig__ws_remember_id(c, m->id)) !=
+        0)
+        sig__ws_send_error(c, SIG_ERR_INTERNAL, "cannot hand the offer to the media worker", m->id);
+    g_string_free(b, TRUE);
+}
+
+static void ack(sig_conn *c, const sig_msg *m)
+{
+    sig__ws_send_fields(c, "ack", m->id, json_pack("{s:s}", "for", sig_msg_type_name(m->type)));
+}
+
+void sig__room_message(sig_conn *c, const sig_msg *m)
+{
+    sig_room *r = c->room;
+    if (!r) {
+        sig__ws_send_error(c, SIG_ERR_NOT_IN_ROOM, "this message needs a room join", m->id);
+        return;
+    }
+    switch (m->type) {
+    case SIG_MSG_LAYER: {
+        int pin = !m->pin ? -1 : m->pin[0] == 'l' ? 0 : m->pin[0] == 'm' ? 1 : 2;
+        if (sfu_peer_set_layer(c->peer, m->track, pin, m->max_height) != 0) {
+            sig__ws_send_error(c, SIG_ERR_INTERNAL, "cannot reach the media worker", m->id);
+            return;
+        }
+        ack(c, m);
+        return;
+    }
+    case SIG_MSG_FLOOR: {
+        if (strcmp(c->role, "mentor") != 0) {
+            sig__ws_send_error(c, SIG_ERR_FORBIDDEN, "floor: only a mentor gives the floor", m->id);
+            return;
+        }
+        sig_conn *t = sig__ws_conn_by_peer((uint64_t)m->participant);
+        if (!t || t->room != r || !strcmp(t->role, "mentor")) {
+            sig__ws_send_error(c, SIG_ERR_NOT_IN_ROOM,
+                               "floor: 'participant' is not a mentee of this room", m->id);
+            return;
+        }
+        t->floor = m->flag;
+        sfu_peer_set_floor(t->peer, m->flag);
+        ack(c, m);
+        broadcast(
+            r, NULL, "floor",
+            json_pack("{s:I,s:b}", "participant", (json_int_t)t->peer_id, "granted", m->flag));
+        return;
+    }
+    case SIG_MSG_MUTE: {
+        char prefix[32];
+        int pn = snprintf(prefix, sizeof prefix, "%llu:", (unsigned long long)c->peer_id);
+        json_t *info = json_object_get(r->tracks, m->track);
+        if (strncmp(m->track, prefix, (size_t)pn) != 0 || !info) {
+            sig__ws_send_error(c, SIG_ERR_NOT_IN_ROOM, "mute: not one of your published tracks",
+                               m->id);
+            return;
+        }
+        json_object_set_new(info, "muted", json_boolean(m->flag));
+        ack(c, m);
+        broadcast(r, c, "track-muted",
+                  json_pack("{s:s,s:I,s:b}", "track", m->track, "participant",
+                            (json_int_t)c->peer_id, "muted", m->flag));
+        return;
+    }
+    default:
+        return;
+    }
+}
+
+void sig__room_notify(sig_conn *c, const char *text, int bcast)
+{
+    json_t *o = json_loads(text, 0, NULL);
+    if (!json_is_object(o)) {
+        if (o)
+            json_decref(o);
+        return;
+    }
+    const char *type = json_string_value(json_object_get(o, "type"));
+    if (!type) {
+        json_decref(o);
+        return;
+    }
+    char t[32];
+    snprintf(t, sizeof t, "%s", type);
+    json_object_del(o, "type");
+    sig_room *r = c->room;
+    if (!bcast || !r) {
+        sig__ws_send_fields(c, t, NULL, o);
+        return;
+    }
+    const char *track = json_string_value(json_object_get(o, "track"));
+    if (track && !strcmp(t, "track-added"))
+        json_object_set(r->tracks, track, o);
+    else if (track && !strcmp(t, "track-removed"))
+        json_object_del(r->tracks, track);
+    if (!strcmp(t, "active-speaker"))
+        r->active_speaker = c->peer_id;
+    /* The speaker learns that it is the active speaker too. */
+    broadcast(r, strcmp(t, "active-speaker") ? c : NULL, t, o);
+}

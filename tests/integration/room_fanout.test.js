@@ -1,0 +1,59 @@
+// Room mode fan-out with real browsers: one mentor publishing simulcast VP8
+// (l/m/h) + Opus + a canvas "screen share" (a second video track from
+// canvas.captureStream(): headless Chromium has no screen to capture) and
+// four mentees. Every mentee decodes the camera, receives the audio and the
+// screen share; a mentee given the floor is heard by the others.
+'use strict';
+const { test, before, after } = require('node:test');
+const assert = require('node:assert');
+const { startDaemon } = require('./lib/daemon');
+const { launchBrowser } = require('./lib/browser');
+const { openRoom, assertFlowing, until, inboundOf } = require('./lib/room');
+
+let browser, d;
+before(async () => {
+  browser = await launchBrowser();
+  d = await startDaemon({ config: { ice_interfaces: '127.0.0.1' } });
+});
+after(async () => {
+  if (browser) await browser.close();
+  if (d) await d.stop();
+});
+
+test('room: mentor + 4 mentees, camera/audio/screen fan-out, floor', { timeout: 150000 }, async () => {
+  const mentor = await openRoom(browser, d, { room: 'fan', role: 'mentor', name: 'M', screen: '1' });
+  const mentees = [];
+  for (let i = 0; i < 4; i++)
+    mentees.push(await openRoom(browser, d, { room: 'fan', role: 'mentee', name: `s${i}` }));
+  const isCam = (t) => t.kind === 'video' && t.rids && t.rids.length === 3;
+  const isScreen = (t) => t.kind === 'video' && (!t.rids || t.rids.length === 0);
+  const isAudio = (t) => t.kind === 'audio';
+  const report = [];
+  await Promise.all(mentees.map(async (p, i) => {
+    const [, cam] = await assertFlowing(p, isCam, `mentee ${i} camera frames`);
+    const [, aud] = await assertFlowing(p, isAudio, `mentee ${i} audio packets`);
+    const [, scr] = await assertFlowing(p, isScreen, `mentee ${i} screen frames`);
+    report.push({ i, camFrames: cam.stat.framesDecoded, camHeight: cam.stat.frameHeight,
+      audioPackets: aud.stat.packetsReceived, screenFrames: scr.stat.framesDecoded });
+  }));
+  console.log('fan-out', JSON.stringify(report));
+  // The mentor's (beeping) microphone makes it the dominant speaker.
+  const mentorId = await mentor.evaluate(() => window.roomState.peerId);
+  for (const p of mentees)
+    await until(() => p.evaluate(() => window.roomState.activeSpeaker), 10000, 'active-speaker event')
+      .then((id) => assert.strictEqual(id, mentorId));
+
+  // Give mentee 0 the floor: its microphone reaches the others and the mentor.
+  const id0 = await mentees[0].evaluate(() => window.roomState.peerId);
+  await mentor.evaluate((id) => window.room.floor(id, true), id0);
+  const fromMentee = (t) => t.kind === 'audio' && t.participant === id0;
+  for (const p of [mentor, mentees[1], mentees[2], mentees[3]])
+    await assertFlowing(p, fromMentee, 'promoted mentee audio');
+  const x = await inboundOf(mentees[0], fromMentee);
+  assert.strictEqual(x, null, 'a sender must not receive its own audio');
+
+  // Take it back: the track is withdrawn.
+  await mentor.evaluate((id) => window.room.floor(id, false), id0);
+  await until(async () => !(await inboundOf(mentees[1], fromMentee)), 10000, 'floor track removed');
+  for (const p of [mentor, ...mentees]) await p.close();
+});

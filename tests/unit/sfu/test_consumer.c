@@ -1,0 +1,134 @@
+/* Unit tests for sfu/consumer.c: one continuous stream out of simulcast
+ * layers (sequence numbers, timestamps, PictureID, TL0PICIDX), layer choice. */
+#include "sfu/consumer.h"
+#include "tests/unit/harness.h"
+
+static sfu_consumer_in pkt(int layer, uint16_t seq, uint32_t ts, int key, uint16_t pid, uint8_t tl0,
+                           uint64_t now)
+{
+    sfu_consumer_in in = {.layer = layer,
+                          .seq = seq,
+                          .ts = ts,
+                          .keyframe_start = key,
+                          .has_pid = true,
+                          .has_tl0 = true,
+                          .pid = pid,
+                          .tl0 = tl0,
+                          .now_us = now};
+    return in;
+}
+
+TEST(consumer_waits_for_target_keyframe)
+{
+    sfu_consumer c;
+    sfu_consumer_init(&c, true, 90000, 0);
+    sfu_consumer_out o;
+    sfu_consumer_in in = pkt(1, 100, 1000, 1, 5, 1, 0); /* keyframe, wrong layer */
+    CHECK_INT_EQ(sfu_consumer_process(&c, &in, &o), 0);
+    in = pkt(0, 500, 9000, 0, 7, 3, 0); /* target layer, delta frame */
+    CHECK_INT_EQ(sfu_consumer_process(&c, &in, &o), 0);
+    CHECK(sfu_consumer_wants_keyframe(&c));
+    in = pkt(0, 501, 12000, 1, 8, 4, 0);
+    CHECK_INT_EQ(sfu_consumer_process(&c, &in, &o), 1);
+    CHECK(o.switched);
+    CHECK_INT_EQ(o.seq, 501);
+    CHECK(!sfu_consumer_wants_keyframe(&c));
+}
+
+TEST(consumer_switch_keeps_everything_continuous)
+{
+    sfu_consumer c;
+    sfu_consumer_init(&c, true, 90000, 0);
+    sfu_consumer_out o;
+    uint64_t t = 1000000;
+    /* Low layer: seq 65530.. (wraps), pid 0x7ffe.., tl0 254.. */
+    sfu_consumer_in in = pkt(0, 65530, 4000000000u, 1, 0x7ffe, 254, t);
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    uint16_t last_seq = o.seq;
+    for (int i = 1; i <= 10; i++) {
+        in = pkt(0, (uint16_t)(65530 + i), 4000000000u + 3000u * (uint32_t)i, 0,
+                 (uint16_t)((0x7ffe + i) & 0x7fff), (uint8_t)(254 + i), t + 33333u * (uint64_t)i);
+        REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+        CHECK_UINT_EQ(o.seq, (uint16_t)(last_seq + 1));
+        last_seq = o.seq;
+    }
+    uint32_t last_ts = o.ts;
+    uint16_t last_pid = o.pid;
+    uint8_t last_tl0 = o.tl0;
+    /* Switch to the high layer, numbered completely differently. */
+    sfu_consumer_set_target(&c, 2);
+    in = pkt(2, 20000, 777, 0, 100, 9, t + 400000); /* not a keyframe: dropped */
+    CHECK_INT_EQ(sfu_consumer_process(&c, &in, &o), 0);
+    in = pkt(0, 5, 4000040000u, 0, 11, 11, t + 400000); /* old layer still forwarded */
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    CHECK_UINT_EQ(o.seq, (uint16_t)(last_seq + 1));
+    last_seq = o.seq;
+    last_ts = o.ts;
+    last_pid = o.pid;
+    last_tl0 = o.tl0;
+    uint64_t t_sw = t + 433333;
+    in = pkt(2, 20001, 1000, 1, 101, 10, t_sw);
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    CHECK(o.switched);
+    CHECK_UINT_EQ(o.seq, (uint16_t)(last_seq + 1));
+    /* 33333 us at 90 kHz = 2999 ticks */
+    CHECK_UINT_EQ(o.ts, last_ts + 2999u);
+    CHECK_UINT_EQ(o.pid, (uint16_t)((last_pid + 1) & 0x7fff));
+    CHECK_UINT_EQ(o.tl0, (uint8_t)(last_tl0 + 1));
+    /* Later packets of the high layer keep the same shift. */
+    in = pkt(2, 20002, 4000, 0, 102, 10, t_sw + 33000);
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    CHECK_UINT_EQ(o.seq, (uint16_t)(last_seq + 2));
+    CHECK_UINT_EQ(o.ts, last_ts + 2999u + 3000u);
+    /* The old layer is dropped now. */
+    in = pkt(0, 6, 4000043000u, 0, 12, 11, t_sw + 34000);
+    CHECK_INT_EQ(sfu_consumer_process(&c, &in, &o), 0);
+    CHECK_UINT_EQ(c.switches, 1);
+}
+
+TEST(consumer_reordered_packet_keeps_its_place)
+{
+    sfu_consumer c;
+    sfu_consumer_init(&c, true, 90000, 0);
+    sfu_consumer_out o;
+    sfu_consumer_in in = pkt(0, 10, 0, 1, 1, 1, 0);
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    in = pkt(0, 12, 0, 0, 1, 1, 0);
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    in = pkt(0, 11, 0, 0, 1, 1, 0);
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    CHECK_UINT_EQ(o.seq, 11);
+    CHECK_UINT_EQ(c.last_seq, 12);
+}
+
+TEST(consumer_audio_forwards_at_once)
+{
+    sfu_consumer c;
+    sfu_consumer_init(&c, false, 48000, 2);
+    CHECK_INT_EQ(c.target, 0);
+    sfu_consumer_out o;
+    sfu_consumer_in in = {.layer = 0, .seq = 7, .ts = 960};
+    CHECK_INT_EQ(sfu_consumer_process(&c, &in, &o), 1);
+    CHECK_UINT_EQ(o.seq, 7);
+    CHECK_UINT_EQ(o.ts, 960);
+    CHECK(!sfu_consumer_wants_keyframe(&c));
+}
+
+TEST(consumer_layer_for_height)
+{
+    uint16_t h[3] = {180, 360, 720};
+    CHECK_INT_EQ(sfu_consumer_layer_for_height(h, 3, 1080), 2);
+    CHECK_INT_EQ(sfu_consumer_layer_for_height(h, 3, 720), 2);
+    CHECK_INT_EQ(sfu_consumer_layer_for_height(h, 3, 500), 1);
+    CHECK_INT_EQ(sfu_consumer_layer_for_height(h, 3, 100), 0);
+    uint16_t partial[3] = {180, 0, 540}; /* m never seen: guessed 360 */
+    CHECK_INT_EQ(sfu_consumer_layer_for_height(partial, 3, 400), 1);
+    uint16_t only_low[3] = {180, 0, 0};
+    CHECK_INT_EQ(sfu_consumer_layer_for_height(only_low, 3, 720), 2);
+    CHECK_INT_EQ(sfu_consumer_layer_for_height(only_low, 3, 719), 1);
+    uint16_t unknown[3] = {0, 0, 0};
+    CHECK_INT_EQ(sfu_consumer_layer_for_height(unknown, 3, 720), 0);
+    sfu_consumer c;
+    sfu_consumer_init(&c, true, 90000, 9);
+    CHECK_INT_EQ(c.target, SFU_CONSUMER_MAX_LAYERS - 1);
+}
