@@ -403,6 +403,11 @@ int sig__ws_max_participants(void)
     return g.cfg.room_max_participants;
 }
 
+int sig__ws_room_tokens_required(void)
+{
+    return g.cfg.room_join_tokens;
+}
+
 sig_conn *sig__ws_conn_by_peer(uint64_t peer_id)
 {
     return g.by_peer ? g_hash_table_lookup(g.by_peer, &peer_id) : NULL;

@@ -60,6 +60,8 @@ int sig__ws_attach_peer(sig_conn *c, sfu_router *room, int may_publish);
 json_t *sig__ws_ice_servers(uint64_t peer_id);
 sfu_peer_env *sig__ws_env(void);
 int sig__ws_max_participants(void);
+/* Whether room joins need a room token (config room_join_tokens). */
+int sig__ws_room_tokens_required(void);
 sig_conn *sig__ws_conn_by_peer(uint64_t peer_id);
 
 /* ws_room.c */

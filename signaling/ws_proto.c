@@ -29,7 +29,7 @@ typedef struct field_spec {
     const char *const *oneof; /* strings: allowed values, NULL-terminated */
 } field_spec;
 
-#define MAX_FIELDS 4
+#define MAX_FIELDS 6
 
 typedef struct msg_spec {
     const char *name;
@@ -47,7 +47,8 @@ static const msg_spec specs[] = {
      {{"room", F_STRING, F_REQUIRED | F_NONEMPTY, SIG_ROOM_MAX, 0, 0, NULL},
       {"mode", F_STRING, F_REQUIRED, 16, 0, 0, modes},
       {"role", F_STRING, 0, 16, 0, 0, roles},
-      {"name", F_STRING, 0, 64, 0, 0, NULL}}},
+      {"name", F_STRING, 0, 64, 0, 0, NULL},
+      {"token", F_STRING, 0, 2048, 0, 0, NULL}}},
     {"offer", SIG_MSG_OFFER, {{"sdp", F_STRING, F_REQUIRED | F_NONEMPTY, 0, 0, 0, NULL}}},
     {"candidate",
      SIG_MSG_CANDIDATE,
@@ -194,6 +195,7 @@ int sig_proto_parse(const char *buf, size_t len, sig_msg *out, sig_proto_error *
     out->mode = str_field(out->root, "mode");
     out->role = str_field(out->root, "role");
     out->name = str_field(out->root, "name");
+    out->token = str_field(out->root, "token");
     out->track = str_field(out->root, "track");
     out->pin = str_field(out->root, "pin");
     json_t *mh = json_object_get(out->root, "max_height");

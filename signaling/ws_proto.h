@@ -29,6 +29,7 @@
 #define SIG_ERR_ROOM_FULL "room_full"     /* room_max_participants reached */
 #define SIG_ERR_FORBIDDEN "forbidden"     /* the role does not allow this */
 #define SIG_ERR_NOT_IN_ROOM "not_in_room" /* a room message on an echo peer, or unknown target */
+#define SIG_ERR_UNAUTHORIZED "unauthorized" /* room join without a valid room token */
 
 #define SIG_ID_MAX 64
 #define SIG_ROOM_MAX 64
@@ -57,6 +58,7 @@ typedef struct sig_msg {
     const char *mode;      /* join: "echo" or "room" */
     const char *role;      /* join (room): "mentor" or "mentee" */
     const char *name;      /* join (room): display name, may be NULL */
+    const char *token;     /* join (room): room token from POST /api/v1/sessions/{id}/join */
     const char *track;     /* layer, mute: "<peer id>:<mid>" */
     const char *pin;       /* layer: "h", "m", "l"; NULL when absent */
     int max_height;        /* layer: 0 when absent */

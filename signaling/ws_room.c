@@ -9,6 +9,7 @@
 #include "signaling/ws_internal.h"
 
 #include "common/log.h"
+#include "control/room_token.h"
 #include "sfu/router.h"
 
 #include <glib.h>
@@ -45,14 +46,48 @@ static json_t *participant_json(const sig_conn *c)
 
 void sig__room_join(sig_conn *c, const sig_msg *m)
 {
-    if (!m->role) {
+    /* Admission: with room tokens on (the default), the token decides the
+     * room (its session id) and the role (publish -> mentor, subscribe ->
+     * mentee); a role in the message must agree with it. */
+    const char *role = m->role;
+    if (sig__ws_room_tokens_required()) {
+        char terr[128];
+        char *end = NULL;
+        long long sid = strtoll(m->room, &end, 10);
+        if (!m->token) {
+            sig__ws_send_error(c, SIG_ERR_UNAUTHORIZED,
+                               "join: a room token is required (POST /api/v1/sessions/{id}/join)",
+                               m->id);
+            return;
+        }
+        if (!end || *end != '\0' || sid <= 0) {
+            sig__ws_send_error(c, SIG_ERR_UNAUTHORIZED,
+                               "join: the room must be the session id the token was issued for",
+                               m->id);
+            return;
+        }
+        ctl_room_claims claims;
+        memset(&claims, 0, sizeof claims);
+        claims.session_id = sid;
+        if (ctl_room_token_verify(m->token, &claims, terr, sizeof terr) != 0) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "join: room token refused: %s", terr);
+            sig__ws_send_error(c, SIG_ERR_UNAUTHORIZED, msg, m->id);
+            return;
+        }
+        const char *granted = claims.role == CTL_ROOM_PUBLISH ? "mentor" : "mentee";
+        if (role && strcmp(role, granted) != 0) {
+            sig__ws_send_error(c, SIG_ERR_FORBIDDEN, "join: the room token grants another role",
+                               m->id);
+            return;
+        }
+        role = granted;
+    }
+    if (!role) {
         sig__ws_send_error(c, SIG_ERR_BAD_REQUEST, "join: field 'role' is required in room mode",
                            m->id);
         return;
     }
-    /* TOKEN HOOK: when room tokens exist (booking), verify here that the
-     * token in the join grants this room and this role, before anything
-     * is created. */
     if (!rooms)
         rooms = g_hash_table_new(g_str_hash, g_str_equal);
     sig_room *r = g_hash_table_lookup(rooms, m->room);
@@ -79,7 +114,7 @@ void sig__room_join(sig_conn *c, const sig_msg *m)
         sig__ws_send_error(c, SIG_ERR_ROOM_FULL, "the room is full", m->id);
         return;
     }
-    int mentor = !strcmp(m->role, "mentor");
+    int mentor = !strcmp(role, "mentor");
     if (sig__ws_attach_peer(c, r->router, mentor) != 0) {
         sig__ws_send_error(c, SIG_ERR_INTERNAL, "cannot create a peer connection", m->id);
         if (created) {
@@ -92,7 +127,7 @@ void sig__room_join(sig_conn *c, const sig_msg *m)
         return;
     }
     c->room = r;
-    snprintf(c->role, sizeof c->role, "%s", m->role);
+    snprintf(c->role, sizeof c->role, "%s", role);
     snprintf(c->name, sizeof c->name, "%s", m->name ? m->name : "");
     c->floor = 0;
     json_t *parts = json_array();

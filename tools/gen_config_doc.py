@@ -19,7 +19,7 @@ SECTIONS = [
     ('Media', ['media_workers', 'ice_interfaces', 'ice_public_ip', 'ice_port_min', 'ice_port_max',
                'stun_server', 'turn_uri', 'turn_secret', 'turn_credential_ttl_s', 'dtls_cert_file',
                'dtls_key_file', 'srtp_profiles', 'ice_connect_timeout_ms', 'ice_consent_timeout_ms',
-               'sctp_max_message_size', 'room_max_participants']),
+               'sctp_max_message_size', 'room_max_participants', 'room_join_tokens']),
     ('Accounts and tokens', ['access_token_ttl_s', 'refresh_token_ttl_s', 'jwt_key_rotation_days',
                              'allowed_origins', 'bootstrap_admin_email', 'argon2_memory_kib',
                              'argon2_iterations', 'auth_ip_rate_per_minute', 'google_jwks_url',

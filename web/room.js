@@ -8,9 +8,19 @@
 
 (function () {
   const params = new URLSearchParams(location.search);
+  // A room token (from POST /api/v1/sessions/{id}/join) names the role:
+  // publish -> mentor, subscribe -> mentee.
+  const roleFromToken = (t) => {
+    try {
+      const claims = JSON.parse(atob(t.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+      return claims.role === 'publish' ? 'mentor' : 'mentee';
+    } catch { return null; }
+  };
+  const token = params.get('token');
   const opt = {
     room: params.get('room') || 'demo',
-    role: params.get('role') || 'mentee',
+    token,
+    role: params.get('role') || (token && roleFromToken(token)) || 'mentee',
     name: params.get('name') || '',
     screen: params.get('screen') === '1',
     pin: params.get('pin') || null,
@@ -172,7 +182,8 @@
     ws.onmessage = onMessage;
     ws.onclose = () => { if (state.phase !== 'closed') setPhase('closed'); };
     await new Promise((r, j) => { ws.onopen = r; ws.onerror = j; });
-    const joined = await request({ type: 'join', room: opt.room, mode: 'room', role: opt.role, name: opt.name });
+    const joined = await request({ type: 'join', room: opt.room, mode: 'room', role: opt.role, name: opt.name,
+      ...(opt.token ? { token: opt.token } : {}) });
     state.peerId = joined.peer_id;
     state.activeSpeaker = joined.active_speaker;
     if ($('me')) $('me').textContent = `${opt.role} #${joined.peer_id}`;

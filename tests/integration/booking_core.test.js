@@ -7,6 +7,7 @@
 const test = require('node:test');
 const assert = require('node:assert');
 const A = require('./lib/auth');
+const { SigClient } = require('./lib/wsclient');
 
 let d, key, mentor, mentee;
 const H = 3600 * 1000;
@@ -301,6 +302,16 @@ test('cancel policy, agenda, join tokens, reviews and notifications', async () =
   assert.ok(claims.exp - claims.iat <= 300);
   r = await api('POST', `/api/v1/sessions/${b.session_id}/join`, { token: u.access });
   assert.strictEqual(r.body.role, 'subscribe');
+  // the SFU admits the mentee with that token to this session's room only
+  const ws = await new SigClient(d.wsUrl).open();
+  ws.send({ type: 'join', mode: 'room', room: String(b.session_id + 1), token: r.body.room_token });
+  const refused = await ws.next();
+  assert.strictEqual(refused.code, 'unauthorized', JSON.stringify(refused));
+  ws.send({ type: 'join', mode: 'room', room: String(b.session_id), token: r.body.room_token });
+  const admitted = await ws.next();
+  assert.strictEqual(admitted.type, 'joined', JSON.stringify(admitted));
+  assert.strictEqual(admitted.role, 'mentee');
+  ws.ws.close();
   r = await api('POST', `/api/v1/sessions/${b.session_id}/join`, { token: other.access });
   assert.strictEqual(r.status, 403);
   // reviews: not before the end, not by a non-attendee

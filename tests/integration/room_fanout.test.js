@@ -13,7 +13,7 @@ const { openRoom, assertFlowing, until, inboundOf } = require('./lib/room');
 let browser, d;
 before(async () => {
   browser = await launchBrowser();
-  d = await startDaemon({ config: { ice_interfaces: '127.0.0.1' } });
+  d = await startDaemon({ config: { room_join_tokens: false, ice_interfaces: '127.0.0.1' } });
 });
 after(async () => {
   if (browser) await browser.close();

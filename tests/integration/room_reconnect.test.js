@@ -16,7 +16,7 @@ const { available, lossAvailable, createNetns } = require('./lib/netns');
 let browser, d;
 before(async () => {
   browser = await launchBrowser();
-  d = await startDaemon({ config: { ice_interfaces: '127.0.0.1' } });
+  d = await startDaemon({ config: { room_join_tokens: false, ice_interfaces: '127.0.0.1' } });
 });
 after(async () => {
   if (browser) await browser.close();
@@ -57,7 +57,7 @@ test('room: mentee cut off, network back, ICE restart: video within 2 s', { skip
   const nsx = createNetns();
   let nsBrowser, d2;
   try {
-    d2 = await startDaemon({ config: { ice_interfaces: `127.0.0.1,${nsx.hostIp}` } });
+    d2 = await startDaemon({ config: { room_join_tokens: false, ice_interfaces: `127.0.0.1,${nsx.hostIp}` } });
     const base = await nsx.forward(d2.port);
     nsBrowser = await nsx.launchBrowser();
     const mentor = await openRoom(browser, d2, { room: 'cut', role: 'mentor', name: 'M' });

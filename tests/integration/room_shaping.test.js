@@ -22,7 +22,7 @@ let browser, nsBrowser, d, nsx, nsBase;
 before(async () => {
   if (skip) return;
   nsx = createNetns();
-  d = await startDaemon({ config: { ice_interfaces: `127.0.0.1,${nsx.hostIp}` } });
+  d = await startDaemon({ config: { room_join_tokens: false, ice_interfaces: `127.0.0.1,${nsx.hostIp}` } });
   nsBase = await nsx.forward(d.port);
   browser = await launchBrowser();
   nsBrowser = await nsx.launchBrowser();

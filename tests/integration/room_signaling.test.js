@@ -9,7 +9,7 @@ const { connect } = require('./lib/wsclient');
 
 let d;
 before(async () => {
-  d = await startDaemon({ config: { ice_interfaces: '127.0.0.1', room_max_participants: 3 } });
+  d = await startDaemon({ config: { room_join_tokens: false, ice_interfaces: '127.0.0.1', room_max_participants: 3 } });
 });
 after(async () => { if (d) await d.stop(); });
 
