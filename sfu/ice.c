@@ -32,6 +32,7 @@ struct sfu_ice {
     GHashTable *announced; /* candidate lines already handed out */
     sfu_ice_state state;
     int gathering_done;
+    int in_gather; /* inside nice_agent_gather_candidates() */
     int closing;
 };
 
@@ -383,7 +384,7 @@ static void on_new_candidate(NiceAgent *agent, NiceCandidate *c, gpointer data)
 {
     sfu_ice *ice = data;
     (void)agent;
-    if (ice->closing || c->stream_id != ice->stream)
+    if (ice->closing || ice->in_gather || c->stream_id != ice->stream)
         return;
     emit_candidate(ice, c, trickle_out, ice);
 }
@@ -395,7 +396,9 @@ static void on_gathering_done(NiceAgent *agent, guint stream, gpointer data)
     if (ice->closing || stream != ice->stream || ice->gathering_done)
         return;
     ice->gathering_done = 1;
-    if (ice->cb.on_gathering_done)
+    /* Done inside sfu_ice_gather() (host candidates only): the caller sees
+     * it through sfu_ice_gathering_done(); no callback from inside. */
+    if (!ice->in_gather && ice->cb.on_gathering_done)
         ice->cb.on_gathering_done(ice->user);
 }
 
@@ -480,7 +483,8 @@ sfu_ice *sfu_ice_create(GMainContext *ctx, const sfu_ice_options *opt, const cha
     ice->agent = nice_agent_new_full(ctx, NICE_COMPATIBILITY_RFC5245, flags);
     if (!ice->agent)
         goto fail;
-    g_object_set(ice->agent, "controlling-mode", FALSE, "ice-tcp", FALSE, "upnp", FALSE, NULL);
+    g_object_set(ice->agent, "controlling-mode", opt->controlling ? TRUE : FALSE, "ice-tcp", FALSE,
+                 "upnp", FALSE, NULL);
     if (opt->stun_ip[0])
         g_object_set(ice->agent, "stun-server", opt->stun_ip, "stun-server-port",
                      (guint)opt->stun_port, NULL);
@@ -515,11 +519,11 @@ fail:
 int sfu_ice_gather(sfu_ice *ice)
 {
     /* Candidates signalled while gathering starts are listed by
-     * sfu_ice_local_candidates(); keep them out of the trickle path. */
-    int closing = ice->closing;
-    ice->closing = 1;
+     * sfu_ice_local_candidates(); keep them out of the trickle path. A
+     * gathering that completes right here is recorded, not called back. */
+    ice->in_gather = 1;
     gboolean ok = nice_agent_gather_candidates(ice->agent, ice->stream);
-    ice->closing = closing;
+    ice->in_gather = 0;
     return ok ? 0 : -1;
 }
 

@@ -40,6 +40,9 @@ typedef struct sfu_ice_options {
     int turn_port;
     int turn_tcp; /* 1: transport=tcp, else udp */
     int consent_freshness;
+    /* 1: controlling role (a client such as the load tool); 0 (default,
+     * the server): controlled. */
+    int controlling;
 } sfu_ice_options;
 
 typedef enum {

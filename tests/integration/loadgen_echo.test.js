@@ -1,0 +1,128 @@
+// mlload (tools/loadgen) against a real daemon in echo mode: a handful of
+// simulated peers with real ICE/DTLS/SRTP send VP8 + Opus for a few
+// seconds; everything comes back, the JSON report has its fields. And
+// mlload against a closed port fails fast with a clear message.
+'use strict';
+const { test } = require('node:test');
+const assert = require('node:assert');
+const { spawn } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+const { startDaemon, freePort, BIN } = require('./lib/daemon');
+const { tmpDir } = require('./lib/servers');
+
+// The build directory of the daemon under test also holds mlload.
+const MLLOAD = process.env.MLLOAD_BIN ||
+  path.join(path.dirname(path.dirname(BIN)), 'tools', 'loadgen', 'mlload');
+
+function runMlload(args, timeoutMs = 60000) {
+  return new Promise((resolve) => {
+    const p = spawn(MLLOAD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    p.stdout.on('data', (d) => { stdout += d; });
+    p.stderr.on('data', (d) => { stderr += d; });
+    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('exit', (code, signal) => { clearTimeout(t); resolve({ code, signal, stdout, stderr }); });
+  });
+}
+
+test('loadgen: 4 echo peers for 6 s, no errors, < 1 % loss, JSON report', { timeout: 90000 }, async () => {
+  const d = await startDaemon({ config: { room_join_tokens: false, ice_interfaces: '127.0.0.1' } });
+  const dir = tmpDir('ml-loadgen-');
+  const json = path.join(dir, 'report.json');
+  try {
+    const r = await runMlload(['--server', d.wsUrl, '--scenario', 'echo', '--peers', '4',
+      '--rate', '10', '--duration', '6', '--threads', '2', '--json', json]);
+    const out = r.stdout + r.stderr;
+    assert.strictEqual(r.code, 0, out);
+    assert.match(r.stdout, /mlload echo: OK/);
+    assert.match(r.stderr, /\[\s*\d+\.\ds\] peers/); // progress line
+    const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
+    for (const k of ['scenario', 'ok', 'duration_s', 'peers', 'sent', 'received', 'loss', 'delay_ms',
+      'video', 'rtcp', 'srtp', 'errors', 'error_messages']) {
+      assert.ok(k in rep, `report lacks ${k}: ${JSON.stringify(rep)}`);
+    }
+    assert.strictEqual(rep.scenario, 'echo');
+    assert.strictEqual(rep.ok, true);
+    assert.strictEqual(rep.errors, 0, JSON.stringify(rep.error_messages));
+    assert.strictEqual(rep.peers.connected, 4);
+    assert.ok(rep.received.packets > 0, out);
+    assert.ok(rep.received.video_packets > 0 && rep.received.audio_packets > 0, out);
+    assert.ok(rep.loss.percent < 1, `loss ${rep.loss.percent} %: ${out}`);
+    assert.ok(rep.delay_ms.samples > 0 && rep.delay_ms.p50 > 0 && rep.delay_ms.p99 >= rep.delay_ms.p50, out);
+    assert.ok(rep.video.keyframes_360p > 0, out); // the layer sent came back, seen in keyframes
+    assert.strictEqual(rep.srtp.decrypt_failed, 0, out);
+    assert.ok(rep.rtcp.sr_rr > 0 && rep.rtcp.twcc > 0, out);
+  } finally {
+    await d.stop();
+  }
+});
+
+test('loadgen: fanout, 1 mentor (simulcast) -> 3 mentees, highest layer arrives', { timeout: 90000 }, async () => {
+  const d = await startDaemon({ config: { room_join_tokens: false, ice_interfaces: '127.0.0.1' } });
+  const dir = tmpDir('ml-loadgen-');
+  const json = path.join(dir, 'report.json');
+  try {
+    const r = await runMlload(['--server', d.wsUrl, '--scenario', 'fanout', '--peers', '3',
+      '--rate', '10', '--duration', '6', '--json', json]);
+    const out = r.stdout + r.stderr;
+    assert.strictEqual(r.code, 0, out);
+    const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
+    assert.strictEqual(rep.errors, 0, JSON.stringify(rep.error_messages));
+    assert.strictEqual(rep.peers.connected, 4, out); // mentor + 3 mentees
+    assert.ok(rep.received.video_packets > 0 && rep.received.audio_packets > 0, out);
+    assert.ok(rep.loss.percent < 1, out);
+    assert.ok(rep.video.keyframes_720p > 0, out); // automatic layer choice = highest
+  } finally {
+    await d.stop();
+  }
+});
+
+test('loadgen: churn, echo peers leave and are replaced without errors', { timeout: 90000 }, async () => {
+  const d = await startDaemon({ config: { room_join_tokens: false, ice_interfaces: '127.0.0.1' } });
+  const dir = tmpDir('ml-loadgen-');
+  const json = path.join(dir, 'report.json');
+  try {
+    const r = await runMlload(['--server', d.wsUrl, '--scenario', 'churn', '--peers', '4',
+      '--lifetime', '2', '--rate', '10', '--duration', '7', '--json', json]);
+    const out = r.stdout + r.stderr;
+    assert.strictEqual(r.code, 0, out);
+    const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
+    assert.strictEqual(rep.errors, 0, JSON.stringify(rep.error_messages));
+    assert.ok(rep.peers.left >= 2, out);
+    assert.strictEqual(rep.peers.connected, rep.peers.started_total, out);
+    assert.ok(rep.loss.percent < 1, out);
+  } finally {
+    await d.stop();
+  }
+});
+
+test('loadgen: closed port -> non-zero exit and a clear message', { timeout: 30000 }, async () => {
+  const port = await freePort();
+  const r = await runMlload(['--server', `ws://127.0.0.1:${port}/ws`, '--peers', '2', '--duration', '3']);
+  assert.notStrictEqual(r.code, 0);
+  assert.match(r.stderr, new RegExp(`cannot connect to ws://127\\.0\\.0\\.1:${port}/ws: Connection refused`));
+});
+
+test('loadgen: unknown host -> non-zero exit and a clear message', { timeout: 30000 }, async () => {
+  const r = await runMlload(['--server', 'ws://no-such-host.invalid:1/ws', '--duration', '2']);
+  assert.notStrictEqual(r.code, 0);
+  assert.match(r.stderr, /cannot resolve server 'no-such-host\.invalid'/);
+});
+
+test('loadgen: server stops mid-run -> non-zero exit, clear message, partial report', { timeout: 90000 }, async () => {
+  const d = await startDaemon({ config: { room_join_tokens: false, ice_interfaces: '127.0.0.1' } });
+  const dir = tmpDir('ml-loadgen-');
+  const json = path.join(dir, 'report.json');
+  const run = runMlload(['--server', d.wsUrl, '--peers', '3', '--duration', '20', '--json', json]);
+  await new Promise((r) => setTimeout(r, 6000)); // media encode + connect + some media
+  await d.stop({ signal: 'SIGKILL' });
+  const r = await run;
+  assert.strictEqual(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /signaling connection lost|server is shutting down/);
+  const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
+  assert.strictEqual(rep.ok, false);
+  assert.strictEqual(rep.stop_reason, 'fatal error');
+  assert.ok(rep.duration_s < 15, `stopped early: ${rep.duration_s}`);
+  assert.ok(rep.received.packets > 0, 'measured what it could before the server went away');
+});

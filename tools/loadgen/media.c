@@ -1,0 +1,173 @@
+/*
+ * Test media for mlload: a moving test pattern encoded once at start with
+ * libvpx into three VP8 layers (1280x720, 640x360, 320x180, 30 fps), and a
+ * tone encoded with libopus into 20 ms frames. Frames are looped at send
+ * time.
+ */
+#include "tools/loadgen/mlload.h"
+
+#include <math.h>
+#include <opus/opus.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vpx/vp8cx.h>
+#include <vpx/vpx_encoder.h>
+
+static const int layer_w[LG_LAYERS] = {320, 640, 1280};
+static const int layer_h[LG_LAYERS] = {180, 360, 720};
+static const int layer_kbps[LG_LAYERS] = {150, 500, 1500};
+
+/* Fill an I420 image with moving bars plus a moving box. */
+static void draw_pattern(vpx_image_t *img, int frame)
+{
+    int w = (int)img->d_w, h = (int)img->d_h;
+    for (int y = 0; y < h; y++) {
+        uint8_t *row = img->planes[0] + (size_t)y * (size_t)img->stride[0];
+        for (int x = 0; x < w; x++) {
+            int bar = ((x + frame * 4) * 8 / w) & 7;
+            row[x] = (uint8_t)(40 + bar * 25);
+        }
+    }
+    int bs = h / 4, bx = (frame * 7) % (w - bs), by = (frame * 3) % (h - bs);
+    for (int y = by; y < by + bs; y++)
+        memset(img->planes[0] + (size_t)y * (size_t)img->stride[0] + bx, 235, (size_t)bs);
+    for (int p = 1; p <= 2; p++) {
+        int cw = (w + 1) / 2, ch = (h + 1) / 2;
+        for (int y = 0; y < ch; y++)
+            memset(img->planes[p] + (size_t)y * (size_t)img->stride[p],
+                   p == 1 ? 128 + ((frame + y) % 64) : 128 - ((frame * 2) % 64), (size_t)cw);
+    }
+}
+
+static int encode_layer(lg_media *m, int layer, int frames, int kf, char *err, size_t errlen)
+{
+    vpx_codec_enc_cfg_t cfg;
+    if (vpx_codec_enc_config_default(vpx_codec_vp8_cx(), &cfg, 0) != VPX_CODEC_OK) {
+        snprintf(err, errlen, "vpx: no default config");
+        return -1;
+    }
+    int w = layer_w[layer], h = layer_h[layer];
+    cfg.g_w = (unsigned)w;
+    cfg.g_h = (unsigned)h;
+    cfg.g_timebase.num = 1;
+    cfg.g_timebase.den = 30;
+    cfg.rc_target_bitrate = (unsigned)layer_kbps[layer];
+    cfg.rc_end_usage = VPX_CBR;
+    cfg.g_lag_in_frames = 0;
+    cfg.g_error_resilient = VPX_ERROR_RESILIENT_DEFAULT;
+    cfg.kf_mode = VPX_KF_AUTO;
+    cfg.kf_min_dist = cfg.kf_max_dist = (unsigned)kf;
+    cfg.g_threads = 1;
+    vpx_codec_ctx_t codec;
+    if (vpx_codec_enc_init(&codec, vpx_codec_vp8_cx(), &cfg, 0) != VPX_CODEC_OK) {
+        snprintf(err, errlen, "vpx: encoder init failed for %dx%d", w, h);
+        return -1;
+    }
+    vpx_codec_control(&codec, VP8E_SET_CPUUSED, 12);
+    vpx_image_t *img = vpx_img_alloc(NULL, VPX_IMG_FMT_I420, (unsigned)w, (unsigned)h, 16);
+    m->video[layer] = calloc((size_t)frames, sizeof(lg_frame));
+    m->width[layer] = w;
+    m->height[layer] = h;
+    int rc = 0, got = 0;
+    for (int f = 0; f < frames && rc == 0; f++) {
+        draw_pattern(img, f);
+        vpx_enc_frame_flags_t flags = (f % kf == 0) ? VPX_EFLAG_FORCE_KF : 0;
+        if (vpx_codec_encode(&codec, img, f, 1, flags, VPX_DL_REALTIME) != VPX_CODEC_OK) {
+            snprintf(err, errlen, "vpx: encode failed: %s", vpx_codec_error(&codec));
+            rc = -1;
+            break;
+        }
+        vpx_codec_iter_t it = NULL;
+        const vpx_codec_cx_pkt_t *pkt;
+        int have = 0;
+        while ((pkt = vpx_codec_get_cx_data(&codec, &it)) != NULL) {
+            if (pkt->kind != VPX_CODEC_CX_FRAME_PKT || have)
+                continue;
+            lg_frame *fr = &m->video[layer][got++];
+            fr->len = pkt->data.frame.sz;
+            fr->data = malloc(fr->len);
+            memcpy(fr->data, pkt->data.frame.buf, fr->len);
+            fr->keyframe = (pkt->data.frame.flags & VPX_FRAME_IS_KEY) != 0;
+            m->video_bytes[layer] += fr->len;
+            have = 1;
+        }
+        if (!have) { /* dropped frame: repeat the previous one (never the first) */
+            if (got == 0) {
+                snprintf(err, errlen, "vpx: first frame dropped");
+                rc = -1;
+                break;
+            }
+            lg_frame *fr = &m->video[layer][got];
+            fr->len = m->video[layer][got - 1].len;
+            fr->data = malloc(fr->len);
+            memcpy(fr->data, m->video[layer][got - 1].data, fr->len);
+            fr->keyframe = 0;
+            got++;
+        }
+    }
+    vpx_img_free(img);
+    vpx_codec_destroy(&codec);
+    m->n_video = got;
+    return rc;
+}
+
+static int encode_audio(lg_media *m, int seconds, char *err, size_t errlen)
+{
+    int e = 0;
+    OpusEncoder *enc = opus_encoder_create(48000, 2, OPUS_APPLICATION_VOIP, &e);
+    if (!enc) {
+        snprintf(err, errlen, "opus: %s", opus_strerror(e));
+        return -1;
+    }
+    opus_encoder_ctl(enc, OPUS_SET_BITRATE(32000));
+    int n = seconds * 50;
+    m->audio = calloc((size_t)n, sizeof(lg_frame));
+    opus_int16 pcm[960 * 2];
+    uint8_t out[1500];
+    for (int f = 0; f < n; f++) {
+        for (int i = 0; i < 960; i++) {
+            double t = (double)(f * 960 + i) / 48000.0;
+            opus_int16 s = (opus_int16)(6000.0 * sin(2 * M_PI * 440.0 * t));
+            pcm[2 * i] = pcm[2 * i + 1] = s;
+        }
+        opus_int32 len = opus_encode(enc, pcm, 960, out, sizeof out);
+        if (len < 0) {
+            snprintf(err, errlen, "opus: encode: %s", opus_strerror((int)len));
+            opus_encoder_destroy(enc);
+            return -1;
+        }
+        m->audio[f].len = (size_t)len;
+        m->audio[f].data = malloc((size_t)len);
+        memcpy(m->audio[f].data, out, (size_t)len);
+    }
+    m->n_audio = n;
+    opus_encoder_destroy(enc);
+    return 0;
+}
+
+int lg_media_encode(lg_media *m, int seconds, int kf, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    if (seconds < 1)
+        seconds = 1;
+    if (kf < 1)
+        kf = 90;
+    for (int l = 0; l < LG_LAYERS; l++)
+        if (encode_layer(m, l, seconds * 30, kf, err, errlen) != 0)
+            return -1;
+    return encode_audio(m, seconds, err, errlen);
+}
+
+void lg_media_free(lg_media *m)
+{
+    for (int l = 0; l < LG_LAYERS; l++) {
+        for (int i = 0; m->video[l] && i < m->n_video; i++)
+            free(m->video[l][i].data);
+        free(m->video[l]);
+    }
+    for (int i = 0; m->audio && i < m->n_audio; i++)
+        free(m->audio[i].data);
+    free(m->audio);
+    memset(m, 0, sizeof *m);
+}

@@ -1,0 +1,719 @@
+/*
+ * mlload peer engine: each lg_thread runs a GMainContext with many peers.
+ * A peer is one WebSocket signaling session (peer_signal.c) and one
+ * transport built from sfu/: ICE (libnice; controlling, or controlled when
+ * the server offers), DTLS (client or server, from the answer's a=setup),
+ * SRTP. This file owns the transport glue, the sending side (pre-encoded
+ * VP8 + Opus at real pace, VP8 descriptors, abs-send-time / transport-wide
+ * sequence numbers / mid / rid when negotiated, the send time in the last
+ * 8 payload bytes), the per-thread tick (pacing, DTLS timers, NACK/PLI,
+ * feedback timers, churn) and the threads. Measurement: peer_rx.c.
+ */
+#include "tools/loadgen/lg.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sfu/clock.h"
+#include "sfu/demux.h"
+#include "sfu/negotiate.h"
+#include "sfu/rtcp.h"
+#include "sfu/rtp.h"
+#include "sfu/sdp.h"
+#include "sfu/srtp.h"
+#include "sfu/vp8.h"
+
+/* ---- delay histogram ---- */
+
+void lg_hist_add(lg_hist *h, uint64_t us)
+{
+    size_t i;
+    if (us < 20000)
+        i = (size_t)(us / 10);
+    else if (us < 20000 + (uint64_t)LG_HIST_COARSE * 1000)
+        i = LG_HIST_FINE + (size_t)((us - 20000) / 1000);
+    else
+        i = LG_HIST_N - 1;
+    h->b[i]++;
+    h->n++;
+    if (us > h->max_us)
+        h->max_us = us;
+}
+
+void lg_hist_merge(lg_hist *into, const lg_hist *from)
+{
+    for (size_t i = 0; i < LG_HIST_N; i++)
+        into->b[i] += from->b[i];
+    into->n += from->n;
+    if (from->max_us > into->max_us)
+        into->max_us = from->max_us;
+}
+
+uint64_t lg_hist_quantile(const lg_hist *h, double q)
+{
+    if (h->n == 0)
+        return 0;
+    uint64_t want = (uint64_t)(q * (double)(h->n - 1)) + 1, acc = 0;
+    for (size_t i = 0; i < LG_HIST_N; i++) {
+        acc += h->b[i];
+        if (acc >= want) {
+            uint64_t v = i < LG_HIST_FINE ? i * 10 + 5 : 20000 + (i - LG_HIST_FINE) * 1000 + 500;
+            return v > h->max_us ? h->max_us : v;
+        }
+    }
+    return h->max_us;
+}
+
+#include "tools/loadgen/peer_internal.h"
+
+void lg__peer_fail(lg_peer *p, int fatal, const char *fmt, ...)
+{
+    if (p->state >= 3)
+        return;
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    lg_error(p->t->run, fatal, "peer %d: %s", p->index, msg);
+    p->state = 3;
+    p->t->tot.peers_failed++;
+}
+
+void lg__send_json(lg_peer *p, json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!s)
+        return;
+    if (p->t->run->debug)
+        fprintf(stderr, "peer %d -> %s\n", p->index, s);
+    if (p->ws && lg_ws_send_text(p->ws, s, strlen(s)) != 0)
+        lg__peer_fail(p, 1, "WebSocket send failed (server gone?)");
+    free(s);
+}
+
+/* ---- transport callbacks ---- */
+
+static void transport_send(lg_peer *p, const uint8_t *buf, size_t len)
+{
+    if (p->ice)
+        sfu_ice_send(p->ice, buf, len);
+}
+
+static void dtls_send_cb(void *user, const uint8_t *data, size_t len)
+{
+    transport_send(user, data, len);
+}
+
+static void dtls_connected_cb(void *user, const sfu_srtp_keys *keys)
+{
+    lg_peer *p = user;
+    char err[256];
+    p->srtp = sfu_srtp_create(keys, err, sizeof err);
+    if (!p->srtp) {
+        lg__peer_fail(p, 0, "SRTP setup failed: %s", err);
+        return;
+    }
+    uint64_t now = sfu_now_us();
+    p->t_connected_us = now;
+    p->state = 2;
+    p->t->tot.peers_connected++;
+    lg_hist_add(&p->t->tot.setup, now - p->t_join_us);
+    p->next_video_us = now;
+    p->next_audio_us = now;
+    p->next_twcc_us = now + 100000;
+    p->next_rr_us = now + 1000000;
+    p->rx[1].last_complete_us = now;
+    if (p->t->run->churn) { /* stay 0.5 to 1.5 x --lifetime */
+        double f = 0.5 + g_random_double();
+        p->t_leave_us = now + (uint64_t)(f * p->t->run->lifetime_s * 1e6);
+    }
+}
+
+static void dtls_failed_cb(void *user, const char *reason)
+{
+    lg__peer_fail(user, 0, "DTLS failed: %s", reason);
+}
+
+static void dtls_closed_cb(void *user)
+{
+    lg_peer *p = user;
+    if (!p->t->run->stop_sending)
+        lg__peer_fail(p, 0, "DTLS closed by the server");
+}
+
+static void ice_on_candidate(void *user, const char *cand)
+{
+    lg_peer *p = user;
+    if (!p->offered)
+        return; /* it is in the offer */
+    if (p->t->run->janus) {
+        lg__send_json(p, json_pack("{s:s, s:I, s:I, s:s, s:{s:s, s:s, s:i}}", "janus", "trickle",
+                                   "session_id", p->janus_session, "handle_id", p->janus_handle,
+                                   "transaction", "cand", "candidate", "candidate", cand, "sdpMid",
+                                   "0", "sdpMLineIndex", 0));
+        return;
+    }
+    json_t *o = json_pack("{s:s, s:s, s:s, s:i}", "type", "candidate", "candidate", cand, "sdpMid",
+                          "0", "sdpMLineIndex", 0);
+    lg__send_json(p, o);
+}
+
+static void ice_on_gathering_done(void *user)
+{
+    lg_peer *p = user;
+    p->gathered = 1;
+    lg__maybe_offer(p);
+}
+
+static void ice_on_state(void *user, sfu_ice_state s)
+{
+    lg_peer *p = user;
+    if (s == SFU_ICE_CONNECTED && p->dtls && sfu_dtls_get_state(p->dtls) == SFU_DTLS_STATE_NEW)
+        sfu_dtls_start(p->dtls);
+    else if (s == SFU_ICE_FAILED)
+        lg__peer_fail(p, 0, "ICE failed");
+}
+
+static void ice_on_packet(void *user, uint8_t *buf, size_t len)
+{
+    lg_peer *p = user;
+    switch (sfu_demux(buf, len)) {
+    case SFU_PKT_DTLS:
+        if (p->dtls)
+            sfu_dtls_input(p->dtls, buf, len);
+        break;
+    case SFU_PKT_RTP:
+        if (p->state == 2)
+            lg__on_rtp(p, buf, len);
+        break;
+    case SFU_PKT_RTCP:
+        if (p->state == 2)
+            lg__on_rtcp(p, buf, len);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Remote transport parameters of a parsed answer (or of an offer we
+ * answered): ICE credentials and candidates, DTLS fingerprint and role. */
+void lg__apply_remote(lg_peer *p, const sfu_sdp *ans, const sfu_sdp_media *first,
+                      sfu_dtls_role role)
+{
+    sfu_ice_set_remote_credentials(p->ice, first->ice_ufrag, first->ice_pwd);
+    for (int i = 0; i < ans->candidate_count; i++) {
+        char line[SFU_ICE_CAND_LEN];
+        if (sfu_sdp_candidate_write(&ans->candidates[i], line, sizeof line) > 0)
+            sfu_ice_add_remote_candidate(p->ice, line);
+    }
+    if (first->end_of_candidates)
+        sfu_ice_remote_gathering_done(p->ice);
+    sfu_dtls_callbacks cbs = {
+        .send = dtls_send_cb,
+        .connected = dtls_connected_cb,
+        .failed = dtls_failed_cb,
+        .closed = dtls_closed_cb,
+    };
+    p->dtls = sfu_dtls_create(p->t->run->cert, role, NULL, &cbs, p);
+    if (!p->dtls || sfu_dtls_set_remote_fingerprint(p->dtls, first->fingerprint.hash,
+                                                    first->fingerprint.value) != 0) {
+        lg__peer_fail(p, 0, "DTLS setup failed (fingerprint '%s %s')", first->fingerprint.hash,
+                      first->fingerprint.value);
+    } else if (sfu_ice_get_state(p->ice) == SFU_ICE_CONNECTED) {
+        sfu_dtls_start(p->dtls);
+    }
+}
+
+static void peer_start(lg_peer *p)
+{
+    lg_run *run = p->t->run;
+    char err[256];
+    p->t_join_us = sfu_now_us();
+    p->t->tot.peers_started++;
+    p->ssrc_audio = g_random_int() | 1;
+    p->ssrc_video = g_random_int() | 2;
+    for (int i = 0; i < LG_LAYERS; i++) {
+        p->vs[i].ssrc = i == 0 ? p->ssrc_video : g_random_int() | 4;
+        p->vs[i].seq = (uint16_t)g_random_int();
+        p->vs[i].pic_id = (uint16_t)g_random_int_range(0, 0x7fff);
+        p->layer_active[i] = 1;
+    }
+    p->pt_audio = SFU_NEG_PT_OPUS;
+    p->pt_video = SFU_NEG_PT_VP8;
+    p->ext_abs = SFU_NEG_EXTID_ABS_SEND_TIME;
+    p->ext_twcc = SFU_NEG_EXTID_TWCC;
+    p->seq_a = (uint16_t)g_random_int();
+    p->ts_a = g_random_int();
+    p->ts_v = g_random_int();
+    lg_ws_callbacks wcb = {.on_text = lg__ws_on_text, .on_closed = lg__ws_on_closed};
+    p->ws = lg_ws_connect(p->t->ctx, run->host, run->port, run->path,
+                          run->janus ? "janus-protocol" : NULL, 5000, &wcb, p, err, sizeof err);
+    if (!p->ws) {
+        lg__peer_fail(p, 1, "%s", err);
+        return;
+    }
+    sfu_ice_callbacks icb = {
+        .on_candidate = ice_on_candidate,
+        .on_gathering_done = ice_on_gathering_done,
+        .on_state = ice_on_state,
+        .on_packet = ice_on_packet,
+    };
+    /* A Janus subscriber receives the offer: it is the controlled agent. */
+    p->ice = sfu_ice_create(
+        p->t->ctx, run->janus && p->role == LG_ROLE_MENTEE ? &run->ice_controlled : &run->ice, NULL,
+        NULL, &icb, p);
+    if (!p->ice || sfu_ice_gather(p->ice) != 0) {
+        lg__peer_fail(p, 0, "cannot create the ICE agent");
+        return;
+    }
+    /* Host candidates only (no STUN/TURN): gathering is complete when
+     * sfu_ice_gather() returns (libnice may signal it synchronously, inside
+     * the call, where sfu/ice.c does not report it). */
+    p->gathered = 1;
+    if (run->janus) {
+        p->next_keepalive_us = p->t_join_us + 20000000;
+        lg__send_json(p, json_pack("{s:s, s:s}", "janus", "create", "transaction", "create"));
+        return;
+    }
+    if (p->role == LG_ROLE_ECHO) {
+        lg__send_json(p, json_pack("{s:s, s:i, s:s, s:s}", "type", "join", "id", 1, "room",
+                                   run->room, "mode", "echo"));
+    } else {
+        char name[32];
+        snprintf(name, sizeof name, "mlload-%d", p->index);
+        lg__send_json(p, json_pack("{s:s, s:i, s:s, s:s, s:s, s:s}", "type", "join", "id", 1,
+                                   "room", run->room, "mode", "room", "role",
+                                   p->role == LG_ROLE_MENTOR ? "mentor" : "mentee", "name", name));
+    }
+}
+
+/* ---- sending ---- */
+
+static void send_rtp(lg_peer *p, uint8_t pt, uint32_t ssrc, uint16_t seq, uint32_t ts, int marker,
+                     const uint8_t *payload, size_t plen, uint64_t now, const char *mid,
+                     const char *rid)
+{
+    uint8_t buf[MAX_RTP + 64];
+    uint8_t extbuf[32], abs[3], tw[2];
+    uint8_t pl[MAX_RTP];
+    if (plen + LG_TRAILER > sizeof pl)
+        return;
+    memcpy(pl, payload, plen);
+    uint64_t rel = now - p->t->run->t0_us;
+    for (int i = 0; i < LG_TRAILER; i++)
+        pl[plen + (size_t)i] = (uint8_t)(rel >> (8 * (LG_TRAILER - 1 - i)));
+    payload = pl;
+    plen += LG_TRAILER;
+    sfu_abs_send_time_put(abs, sfu_abs_send_time_from_us(now - p->t->run->t0_us));
+    uint16_t tseq = p->twcc_seq++;
+    tw[0] = (uint8_t)(tseq >> 8);
+    tw[1] = (uint8_t)tseq;
+    sfu_rtp_ext el[4];
+    size_t ne = 0;
+    if (mid && p->ext_mid)
+        el[ne++] = (sfu_rtp_ext){
+            .id = p->ext_mid, .len = (uint8_t)strlen(mid), .data = (const uint8_t *)mid};
+    if (rid && p->ext_rid)
+        el[ne++] = (sfu_rtp_ext){
+            .id = p->ext_rid, .len = (uint8_t)strlen(rid), .data = (const uint8_t *)rid};
+    if (p->ext_abs)
+        el[ne++] = (sfu_rtp_ext){.id = p->ext_abs, .len = 3, .data = abs};
+    if (p->ext_twcc)
+        el[ne++] = (sfu_rtp_ext){.id = p->ext_twcc, .len = 2, .data = tw};
+    uint16_t profile = 0;
+    int el_n = ne ? sfu_rtp_ext_build(extbuf, sizeof extbuf, el, ne, &profile) : 0;
+    sfu_rtp_packet rp = {
+        .marker = marker != 0,
+        .payload_type = pt,
+        .seq = seq,
+        .timestamp = ts,
+        .ssrc = ssrc,
+        .extension = el_n > 0,
+        .ext_profile = profile,
+        .ext = extbuf,
+        .ext_len = el_n > 0 ? (size_t)el_n : 0,
+        .payload = payload,
+        .payload_len = plen,
+    };
+    int n = sfu_rtp_write(buf, MAX_RTP, &rp);
+    if (n < 0)
+        return;
+    size_t len = (size_t)n;
+    if (sfu_srtp_protect_rtp(p->srtp, buf, &len, sizeof buf) != 0)
+        return;
+    transport_send(p, buf, len);
+    p->t->tot.tx_packets++;
+    p->t->tot.tx_bytes += len;
+}
+
+static void send_layer_frame(lg_peer *p, int slot, const lg_frame *f, uint64_t now, const char *rid)
+{
+    sfu_vp8_desc d = {
+        .start = true,
+        .has_picture_id = true,
+        .picture_id_15 = true,
+        .picture_id = p->vs[slot].pic_id,
+        .has_tl0picidx = true,
+        .tl0picidx = p->vs[slot].tl0,
+    };
+    uint8_t payload[VP8_CHUNK + 16];
+    size_t off = 0;
+    while (off < f->len) {
+        size_t chunk = f->len - off;
+        if (chunk > VP8_CHUNK)
+            chunk = VP8_CHUNK;
+        int dl = sfu_vp8_write_desc(payload, sizeof payload, &d);
+        if (dl < 0)
+            return;
+        memcpy(payload + dl, f->data + off, chunk);
+        off += chunk;
+        send_rtp(p, p->pt_video, p->vs[slot].ssrc, p->vs[slot].seq++, p->ts_v, off >= f->len,
+                 payload, (size_t)dl + chunk, now, rid ? "0" : NULL, rid);
+        p->t->tot.tx_video++;
+        d.start = false;
+    }
+    p->vs[slot].pic_id = (uint16_t)((p->vs[slot].pic_id + 1) & 0x7fff);
+    p->vs[slot].tl0++;
+}
+
+static void send_video_frame(lg_peer *p, uint64_t now)
+{
+    const lg_media *m = &p->t->run->media;
+    if (p->force_key) {
+        /* PLI: restart the loop at its first (key) frame, every layer */
+        p->frame_idx = 0;
+        p->force_key = 0;
+    }
+    int fi = p->frame_idx;
+    p->frame_idx = (p->frame_idx + 1) % m->n_video;
+    if (p->role == LG_ROLE_MENTOR) {
+        static const char *rids[LG_LAYERS] = {"l", "m", "h"};
+        for (int l = 0; l < LG_LAYERS; l++)
+            if (p->layer_active[l] || l == 0)
+                send_layer_frame(p, l, &m->video[l][fi], now, rids[l]);
+    } else {
+        send_layer_frame(p, 0, &m->video[p->t->run->layer][fi], now, NULL);
+    }
+    p->ts_v += 3000;
+}
+
+static void send_audio_frame(lg_peer *p, uint64_t now)
+{
+    const lg_media *m = &p->t->run->media;
+    const lg_frame *f = &m->audio[p->audio_idx];
+    p->audio_idx = (p->audio_idx + 1) % m->n_audio;
+    send_rtp(p, p->pt_audio, p->ssrc_audio, p->seq_a++, p->ts_a, 0, f->data, f->len, now,
+             p->role == LG_ROLE_MENTOR ? (p->t->run->video ? "1" : "0") : NULL, NULL);
+    p->t->tot.tx_audio++;
+    p->ts_a += 960;
+}
+
+void lg__send_rtcp(lg_peer *p, uint8_t *buf, size_t len)
+{
+    uint8_t out[1500];
+    if (len + SFU_SRTP_MAX_OVERHEAD > sizeof out)
+        return;
+    memcpy(out, buf, len);
+    if (sfu_srtp_protect_rtcp(p->srtp, out, &len, sizeof out) != 0)
+        return;
+    transport_send(p, out, len);
+    p->t->tot.rtcp_out++;
+}
+
+static void peer_close(lg_peer *p, lg_totals *tot);
+static void thread_new_peer(lg_thread *t, int index);
+
+static void peer_tick(lg_peer *p, uint64_t now)
+{
+    if (p->t->run->churn && p->state == 2 && p->t_leave_us && now >= p->t_leave_us &&
+        !p->t->run->stop_sending) {
+        /* churn: leave, and a new peer takes this one's place */
+        lg_thread *t = p->t;
+        peer_close(p, &t->tot);
+        t->tot.peers_left++;
+        int next = g_atomic_int_add(&t->run->next_index, 1);
+        if (next < t->run->max_peers && now + 2000000 < t->run->t_end_us)
+            thread_new_peer(t, next); /* not in the last 2 s: it could not connect */
+        return;
+    }
+    if (p->dtls && p->state == 1 && sfu_dtls_timeout_ms(p->dtls) == 0)
+        sfu_dtls_handle_timeout(p->dtls);
+    if (p->state < 2 && now > p->t_join_us &&
+        now - p->t_join_us > (uint64_t)p->t->run->connect_timeout_ms * 1000) {
+        lg__peer_fail(p, 0,
+                      "not connected after %d ms (joined=%d offered=%d answered=%d ice=%s dtls=%s)",
+                      p->t->run->connect_timeout_ms, p->joined, p->offered, p->answered,
+                      p->ice ? sfu_ice_state_name(sfu_ice_get_state(p->ice)) : "-",
+                      p->dtls ? sfu_dtls_state_name(sfu_dtls_get_state(p->dtls)) : "-");
+        return;
+    }
+    if (p->state == 0 && p->answered)
+        p->state = 1;
+    if (p->t->run->janus && p->role == LG_ROLE_MENTEE && p->janus_handle && !p->janus_sub_sent &&
+        g_atomic_pointer_get(&p->t->run->janus_feed)) {
+        p->janus_sub_sent = 1;
+        p->joined = 1;
+        json_int_t feed = (json_int_t)(intptr_t)g_atomic_pointer_get(&p->t->run->janus_feed);
+        lg__send_json(p, json_pack("{s:s, s:I, s:I, s:s, s:{s:s, s:s, s:I, s:[{s:I}]}}", "janus",
+                                   "message", "session_id", p->janus_session, "handle_id",
+                                   p->janus_handle, "transaction", "sub", "body", "request", "join",
+                                   "ptype", "subscriber", "room", (json_int_t)p->t->run->janus_room,
+                                   "streams", "feed", feed));
+    }
+    if (p->t->run->janus && p->janus_session && now >= p->next_keepalive_us) {
+        lg__send_json(p, json_pack("{s:s, s:I, s:s}", "janus", "keepalive", "session_id",
+                                   p->janus_session, "transaction", "ka"));
+        p->next_keepalive_us = now + 20000000;
+    }
+    if (p->state != 2)
+        return;
+    lg_run *run = p->t->run;
+    if (!run->stop_sending && p->role != LG_ROLE_MENTEE) {
+        int guard = 0;
+        while (run->video && p->next_video_us <= now && guard++ < 4) {
+            send_video_frame(p, now);
+            p->next_video_us += 33333;
+        }
+        guard = 0;
+        while (run->audio && p->next_audio_us <= now && guard++ < 4) {
+            send_audio_frame(p, now);
+            p->next_audio_us += 20000;
+        }
+        if (now > p->next_video_us + 200000) /* fell behind (CPU): skip ahead */
+            p->next_video_us = now;
+        if (now > p->next_audio_us + 200000)
+            p->next_audio_us = now;
+    }
+    rx_stream *v = &p->rx[1];
+    if (v->n_nack > 0) {
+        uint8_t buf[512];
+        int len = sfu_rtcp_build_nack(buf, sizeof buf, p->ssrc_video, v->ssrc, v->nack,
+                                      (size_t)v->n_nack);
+        if (len > 0) {
+            lg__send_rtcp(p, buf, (size_t)len);
+            p->t->tot.nack_out++;
+        }
+        v->n_nack = 0;
+    }
+    if (run->video && v->started && !run->stop_sending && now - v->last_complete_us > 500000 &&
+        now - v->last_pli_us > 1000000) {
+        uint8_t buf[64];
+        int len = sfu_rtcp_build_pli(buf, sizeof buf, p->ssrc_video, v->ssrc);
+        if (len > 0) {
+            lg__send_rtcp(p, buf, (size_t)len);
+            p->t->tot.pli_out++;
+        }
+        v->last_pli_us = now;
+    }
+    if (now >= p->next_twcc_us) {
+        lg__send_twcc(p);
+        p->next_twcc_us = now + 100000;
+    }
+    if (now >= p->next_rr_us) {
+        lg__send_reports(p, now);
+        p->next_rr_us = now + 1000000;
+    }
+}
+
+static void thread_live_update(lg_thread *t)
+{
+    uint64_t conn = 0, lost = 0, exp = 0;
+    for (guint i = 0; i < t->peers->len; i++) {
+        lg_peer *p = g_ptr_array_index(t->peers, i);
+        if (p->state == 2)
+            conn++;
+        for (int k = 0; k < 2; k++) {
+            uint64_t e = lg__stream_expected(&p->rx[k]);
+            exp += e;
+            lost += e > p->rx[k].received ? e - p->rx[k].received : 0;
+        }
+    }
+    t->live_connected = conn;
+    t->live_lost = lost;
+    t->live_expected = exp;
+}
+
+static gboolean thread_tick(gpointer data)
+{
+    lg_thread *t = data;
+    uint64_t now = sfu_now_us();
+    for (guint i = 0; i < t->peers->len; i++) {
+        lg_peer *p = g_ptr_array_index(t->peers, i);
+        if (p->dead_ws && p->ws) {
+            lg_ws_free(p->ws);
+            p->ws = NULL;
+        }
+        if (p->state < 3)
+            peer_tick(p, now);
+    }
+    static __thread uint64_t last_live;
+    if (now - last_live > 250000) {
+        thread_live_update(t);
+        last_live = now;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static gpointer thread_main(gpointer data)
+{
+    lg_thread *t = data;
+    g_main_context_push_thread_default(t->ctx);
+    g_main_loop_run(t->loop);
+    g_main_context_pop_thread_default(t->ctx);
+    return NULL;
+}
+
+lg_thread *lg_thread_start(lg_run *run, int index)
+{
+    lg_thread *t = calloc(1, sizeof *t);
+    t->run = run;
+    t->index = index;
+    t->ctx = g_main_context_new();
+    t->loop = g_main_loop_new(t->ctx, FALSE);
+    t->peers = g_ptr_array_new();
+    t->tick = g_timeout_source_new(TICK_MS);
+    g_source_set_callback(t->tick, thread_tick, t, NULL);
+    g_source_attach(t->tick, t->ctx);
+    char name[16];
+    snprintf(name, sizeof name, "lg-%d", index);
+    t->thread = g_thread_new(name, thread_main, t);
+    return t;
+}
+
+typedef struct add_arg {
+    lg_thread *t;
+    int index;
+} add_arg;
+
+/* Create and start a peer on t (on t's thread). */
+static void thread_new_peer(lg_thread *t, int index)
+{
+    lg_peer *p = calloc(1, sizeof *p);
+    p->t = t;
+    p->index = index;
+    p->role = t->run->fanout ? (index == 0 ? LG_ROLE_MENTOR : LG_ROLE_MENTEE) : LG_ROLE_ECHO;
+    g_ptr_array_add(t->peers, p);
+    peer_start(p);
+}
+
+static gboolean add_peer_cb(gpointer data)
+{
+    add_arg *a = data;
+    thread_new_peer(a->t, a->index);
+    return G_SOURCE_REMOVE;
+}
+
+void lg_thread_add_peer(lg_thread *t, int peer_index)
+{
+    add_arg *a = g_new0(add_arg, 1);
+    a->t = t;
+    a->index = peer_index;
+    g_main_context_invoke_full(t->ctx, G_PRIORITY_DEFAULT, add_peer_cb, a, g_free);
+}
+
+static void peer_close(lg_peer *p, lg_totals *tot)
+{
+    if (p->state == 4)
+        return; /* already closed (churn) */
+    uint64_t now = sfu_now_us();
+    for (int k = 0; k < 2; k++) {
+        rx_stream *s = &p->rx[k];
+        if (!s->started)
+            continue;
+        uint64_t e = lg__stream_expected(s);
+        tot->rx_expected += e;
+        tot->rx_lost += e > s->received ? e - s->received : 0;
+        tot->jitter_ms_sum += s->jitter * 1000.0 / (double)s->clock;
+        tot->jitter_streams++;
+        if (s->video) {
+            tot->frames += s->frames;
+            tot->keyframes += s->keyframes;
+            uint64_t gap = now - s->last_complete_us;
+            if (p->state == 2 && s->frames > 0 && gap > 500000 + 500000) {
+                /* still frozen at the end (the last 0.5 s is the drain) */
+                s->freezes++;
+                s->freeze_ms += gap / 1000;
+            }
+            tot->freezes += s->freezes;
+            tot->freeze_ms += s->freeze_ms;
+        }
+    }
+    if (p->state < 2) {
+        lg__peer_fail(p, 0, "never connected (joined=%d offered=%d answered=%d ice=%s dtls=%s)",
+                      p->joined, p->offered, p->answered,
+                      p->ice ? sfu_ice_state_name(sfu_ice_get_state(p->ice)) : "-",
+                      p->dtls ? sfu_dtls_state_name(sfu_dtls_get_state(p->dtls)) : "-");
+    }
+    if (p->state == 2)
+        tot->peers_closed++;
+    if (p->ws && p->t->run->janus && p->janus_session) {
+        lg__send_json(p, json_pack("{s:s, s:I, s:s}", "janus", "destroy", "session_id",
+                                   p->janus_session, "transaction", "destroy"));
+    } else if (p->ws) {
+        lg__send_json(p, json_pack("{s:s, s:i}", "type", "leave", "id", 9));
+    }
+    if (p->ws) {
+        lg_ws_free(p->ws);
+        p->ws = NULL;
+    }
+    if (p->dtls) {
+        sfu_dtls_destroy(p->dtls);
+        p->dtls = NULL;
+    }
+    sfu_srtp_destroy(p->srtp);
+    p->srtp = NULL;
+    sfu_ice_destroy(p->ice);
+    p->ice = NULL;
+    p->state = 4;
+}
+
+static gboolean finish_cb(gpointer data)
+{
+    lg_thread *t = data;
+    for (guint i = 0; i < t->peers->len; i++)
+        peer_close(g_ptr_array_index(t->peers, i), &t->tot);
+    g_source_destroy(t->tick);
+    g_source_unref(t->tick);
+    t->tick = NULL;
+    g_main_loop_quit(t->loop);
+    return G_SOURCE_REMOVE;
+}
+
+void lg_thread_finish(lg_thread *t)
+{
+    g_main_context_invoke(t->ctx, finish_cb, t);
+    g_thread_join(t->thread);
+    t->thread = NULL;
+    /* let libnice finish closing the agents */
+    for (int i = 0; i < 50 && g_main_context_iteration(t->ctx, FALSE); i++)
+        ;
+}
+
+const lg_totals *lg_thread_totals(const lg_thread *t)
+{
+    return &t->tot;
+}
+
+void lg_thread_live(const lg_thread *t, uint64_t *connected, uint64_t *lost, uint64_t *expected)
+{
+    *connected = t->live_connected;
+    *lost = t->live_lost;
+    *expected = t->live_expected;
+}
+
+void lg_thread_free(lg_thread *t)
+{
+    if (!t)
+        return;
+    for (guint i = 0; i < t->peers->len; i++)
+        free(g_ptr_array_index(t->peers, i));
+    g_ptr_array_free(t->peers, TRUE);
+    g_main_loop_unref(t->loop);
+    g_main_context_unref(t->ctx);
+    free(t);
+}

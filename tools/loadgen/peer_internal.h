@@ -1,0 +1,139 @@
+/*
+ * Internals of the mlload peer engine, shared by peer.c (transport, sending,
+ * threads), peer_signal.c (MentorLink and Janus signaling) and peer_rx.c
+ * (receive-side measurement and feedback). A peer and everything in it
+ * belongs to one lg_thread and is only touched on that thread.
+ */
+#ifndef ML_LOADGEN_PEER_INTERNAL_H
+#define ML_LOADGEN_PEER_INTERNAL_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "sfu/dtls.h"
+#include "sfu/ice.h"
+#include "sfu/rtcp.h"
+#include "sfu/sdp.h"
+#include "sfu/srtp.h"
+#include "tools/loadgen/lg.h"
+
+#define TICK_MS 5
+
+enum { LG_ROLE_ECHO = 0, LG_ROLE_MENTOR, LG_ROLE_MENTEE };
+#define MAX_RTP 1200
+#define VP8_CHUNK 1100
+#define TWCC_MAX 512
+#define NACK_MAX 64
+#define LG_TRAILER 8 /* send time (us since start, big-endian) after each payload */
+
+/* ---- receive side of one stream ---- */
+
+typedef struct rx_stream {
+    uint32_t ssrc;
+    int video;
+    int started;
+    uint16_t max_seq;
+    uint32_t cycles;
+    uint32_t base_seq;
+    uint64_t received, reordered;
+    uint64_t exp_prior, recv_prior; /* for RR fraction lost */
+    double jitter;                  /* in RTP timestamp units */
+    int64_t last_transit;
+    int have_transit;
+    uint32_t clock;
+    int prev_marker;
+    /* video */
+    int broken; /* loss seen: no complete frame until the next keyframe */
+    uint64_t last_complete_us;
+    uint64_t frames, keyframes, freezes, freeze_ms;
+    int width, height;
+    uint16_t nack[NACK_MAX];
+    int n_nack;
+    uint64_t last_pli_us;
+} rx_stream;
+
+typedef struct lg_peer {
+    lg_thread *t;
+    int index;
+    int state; /* 0 signaling, 1 transport, 2 media, 3 failed, 4 closed */
+    lg_ws *ws;
+    sfu_ice *ice;
+    sfu_dtls *dtls;
+    sfu_srtp *srtp;
+    int joined, gathered, offered, answered;
+    uint64_t t_join_us, t_connected_us;
+    uint64_t t_leave_us; /* churn: when this peer leaves (0 = stays) */
+    int dead_ws;         /* the socket closed: free it from the tick */
+    /* Janus adapter */
+    json_int_t janus_session, janus_handle;
+    int janus_sub_sent; /* mentee: subscriber join sent */
+    uint64_t next_keepalive_us;
+    /* negotiated */
+    uint8_t ext_abs, ext_twcc;
+    uint8_t pt_audio, pt_video;
+    uint32_t ssrc_audio, ssrc_video; /* ssrc_video: RTCP sender SSRC too */
+    int role;                        /* LG_ROLE_* */
+    /* room mode */
+    char vtrack[64], atrack[64]; /* mentee: the mentor's tracks */
+    int layer_active[LG_LAYERS]; /* mentor: from the server's "layers" */
+    uint8_t ext_mid, ext_rid;
+    /* send state */
+    uint16_t seq_a, twcc_seq;
+    uint32_t ts_a, ts_v;
+    struct {
+        uint32_t ssrc;
+        uint16_t seq;
+        uint16_t pic_id;
+        uint8_t tl0;
+    } vs[LG_LAYERS];
+    int frame_idx, audio_idx;
+    uint64_t next_video_us, next_audio_us;
+    uint64_t pkts_v, bytes_v, pkts_a, bytes_a;
+    int force_key;
+    /* receive */
+    rx_stream rx[2]; /* 0 audio, 1 video */
+    sfu_twcc_arrival twcc[TWCC_MAX];
+    int n_twcc;
+    uint8_t twcc_fb_count;
+    uint64_t next_twcc_us, next_rr_us;
+    uint64_t rx_packets;
+} lg_peer;
+
+struct lg_thread {
+    lg_run *run;
+    int index;
+    GMainContext *ctx;
+    GMainLoop *loop;
+    GThread *thread;
+    GPtrArray *peers;
+    lg_totals tot;
+    uint64_t live_connected, live_lost, live_expected;
+    GSource *tick;
+};
+
+/* peer.c */
+void lg__peer_fail(lg_peer *p, int fatal, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+/* Send one JSON message on the peer's WebSocket (takes o). */
+void lg__send_json(lg_peer *p, json_t *o);
+/* Protect and send one RTCP compound packet. */
+void lg__send_rtcp(lg_peer *p, uint8_t *buf, size_t len);
+/* Remote ICE credentials/candidates, DTLS fingerprint, our DTLS role. */
+void lg__apply_remote(lg_peer *p, const sfu_sdp *sdp, const sfu_sdp_media *first,
+                      sfu_dtls_role role);
+
+/* peer_signal.c */
+/* Send our offer once joined and gathered (and, for a mentee, once the
+ * mentor's tracks are known). */
+void lg__maybe_offer(lg_peer *p);
+void lg__ws_on_text(void *user, const char *text, size_t len);
+void lg__ws_on_closed(void *user, const char *why);
+
+/* peer_rx.c */
+void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len);
+void lg__on_rtcp(lg_peer *p, uint8_t *buf, size_t len);
+/* Extended packets expected so far on a stream (0 before the first). */
+uint64_t lg__stream_expected(const rx_stream *s);
+void lg__send_reports(lg_peer *p, uint64_t now);
+void lg__send_twcc(lg_peer *p);
+
+#endif
