@@ -17,6 +17,7 @@
  * commit together or not at all.
  */
 #include "control/booking.h"
+#include "control/audit.h"
 #include "control/booking_internal.h"
 #include "control/json.h"
 
@@ -29,6 +30,27 @@
 /* Run `sql` (returning one bigint: a booking id, or an array of ids as
  * text) inside BEGIN..COMMIT with the follow-ups; answer booking_json of
  * the resulting booking. cancel: follow-ups for cancellation. */
+/* Who cancelled or rescheduled which booking, from where: an audit entry
+ * written in the change's own transaction. */
+static int audit_change(PGconn *c, const ctl_request *req, int cancel, const char *bid,
+                        long long old_id, char *err, size_t errlen)
+{
+    ctl_audit_entry e;
+    memset(&e, 0, sizeof e);
+    ctl_audit_from_request(&e, req);
+    char old[32];
+    snprintf(old, sizeof old, "%lld", old_id);
+    json_t *details = cancel ? json_pack("{s:s}", "booking", bid)
+                             : json_pack("{s:s, s:s}", "from_booking", old, "to_booking", bid);
+    e.action = cancel ? "booking.cancelled" : "booking.rescheduled";
+    e.target_type = "booking";
+    e.target_id = cancel ? bid : old;
+    e.details = details;
+    int rc = ctl_audit_write(c, &e, err, errlen);
+    json_decref(details);
+    return rc;
+}
+
 static void change(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, int status,
                    const char *sql, int n, const char *const *p, int cancel, long long old_id)
 {
@@ -64,6 +86,8 @@ static void change(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, int
     PQclear(r);
     if (rc == 0 && old_id > 0) /* rescheduled: the old booking's reminders go */
         rc = ctl_bk__on_cancelled(c, old_id, err, sizeof err);
+    if (rc == 0 && (cancel || old_id > 0)) /* audit, in the same transaction */
+        rc = audit_change(c, req, cancel, bid, old_id, err, sizeof err);
     const char *q[1] = {bid};
     char st[16] = "";
     if (rc == 0) {

@@ -345,6 +345,9 @@ test('cancel policy, agenda, join tokens, reviews and notifications', async () =
   r = await api('POST', `/api/v1/bookings/${heldId}/cancel`, { token: u.access });
   assert.strictEqual(r.status, 200);
   assert.strictEqual(r.body.refund, 'none');
+  // the cancellation is in the audit log: who, what, from where
+  const audit = await d.sql(`SELECT actor_user_id || ' ' || actor_role || ' ' || (remote_addr IS NOT NULL) FROM audit_log WHERE action = 'booking.cancelled' AND target_type = 'booking' AND target_id = '${heldId}'`);
+  assert.strictEqual(audit, `${u.id} mentee true`);
   r = await api('POST', '/api/v1/bookings', { token: u.access, body: { session_type_id: paid.type.id, start: later[0].start } });
   await d.sql(`SELECT booking_confirm(${r.body.id})`);
   r = await api('POST', `/api/v1/bookings/${r.body.id}/cancel`, { token: u.access });
