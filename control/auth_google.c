@@ -172,11 +172,8 @@ static void google_signin(ctl_ctx *ctx, const ctl_request *req, ctl_response *re
     }
     if (ctl_json_body(req, fields, CTL_JSON_NFIELDS(fields), &body, resp) != 0)
         return;
-    ctl_rate_policy pol = {.bucket = "google-ip",
-                           .limit = ctx->cfg->auth_ip_rate_per_minute,
-                           .window_s = 60,
-                           .fail_closed = 1};
-    if (ctl_ratelimit_check(ctx, &pol, req->remote_addr, req, resp) != 0)
+    if (auth__limit(ctx, req, resp, "google-ip", req->remote_addr,
+                    ctx->cfg->auth_ip_rate_per_minute) != 0)
         goto out;
     const char *token = ctl_json_str(body, "id_token");
     const char *why = "the Google ID token is malformed";

@@ -29,6 +29,10 @@ PGconn *auth__db(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp);
 PGresult *auth__exec(PGconn *c, const char *sql, int n, const char *const *params,
                      ExecStatusType want);
 /* BEGIN / COMMIT (0 or -1) and ROLLBACK (best effort). */
+/* Per-minute rate limit for auth routes; fail-closed (503) when Redis is
+ * down. 0 = allowed, else resp holds the 429/503 problem. */
+int auth__limit(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, const char *bucket,
+                const char *key, int per_minute);
 int auth__begin(PGconn *c);
 int auth__commit(PGconn *c);
 void auth__rollback(PGconn *c);

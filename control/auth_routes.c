@@ -28,13 +28,6 @@
 #define LOGIN_FAILS_IP 20
 #define LOGIN_BAN_S 900
 
-static int limit(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, const char *bucket,
-                 const char *key, int per_minute)
-{
-    ctl_rate_policy p = {.bucket = bucket, .limit = per_minute, .window_s = 60, .fail_closed = 1};
-    return ctl_ratelimit_check(ctx, &p, key, req, resp);
-}
-
 static void login_failed(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp,
                          const char *email)
 {
@@ -63,8 +56,8 @@ static void login(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
     if (ctl_json_body(req, fields, CTL_JSON_NFIELDS(fields), &body, resp) != 0)
         return;
     const char *email = ctl_json_str(body, "email");
-    if (limit(ctx, req, resp, "login-ip", req->remote_addr, ctx->cfg->auth_ip_rate_per_minute) ||
-        limit(ctx, req, resp, "login-account", email, LOGIN_PER_ACCOUNT_MINUTE))
+    if (auth__limit(ctx, req, resp, "login-ip", req->remote_addr, ctx->cfg->auth_ip_rate_per_minute) ||
+        auth__limit(ctx, req, resp, "login-account", email, LOGIN_PER_ACCOUNT_MINUTE))
         goto out;
     if (!(c = auth__db(ctx, req, resp)))
         goto out;
@@ -239,7 +232,7 @@ static void change_password(ctl_ctx *ctx, const ctl_request *req, ctl_response *
     if (ctl_json_body(req, fields, CTL_JSON_NFIELDS(fields), &body, resp) != 0)
         return;
     snprintf(uid, sizeof uid, "%lld", req->who.user_id);
-    if (limit(ctx, req, resp, "login-account", req->who.email, LOGIN_PER_ACCOUNT_MINUTE))
+    if (auth__limit(ctx, req, resp, "login-account", req->who.email, LOGIN_PER_ACCOUNT_MINUTE))
         goto out;
     if (!(c = auth__db(ctx, req, resp)))
         goto out;

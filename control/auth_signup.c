@@ -26,13 +26,6 @@
 #define OTP_FAILS_BEFORE_BAN 10
 #define OTP_BAN_S 900
 
-static int limit(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, const char *bucket,
-                 const char *key, int per_minute)
-{
-    ctl_rate_policy p = {.bucket = bucket, .limit = per_minute, .window_s = 60, .fail_closed = 1};
-    return ctl_ratelimit_check(ctx, &p, key, req, resp);
-}
-
 static void accepted(ctl_response *resp)
 {
     json_t *o = json_pack("{s:s, s:s}", "status", "verification_required", "detail",
@@ -67,8 +60,8 @@ static void register_account(ctl_ctx *ctx, const ctl_request *req, ctl_response 
     if (ctl_json_body(req, fields, CTL_JSON_NFIELDS(fields), &body, resp) != 0)
         return;
     const char *email = ctl_json_str(body, "email"), *name = ctl_json_str(body, "name");
-    if (limit(ctx, req, resp, "signup-ip", req->remote_addr, ctx->cfg->auth_ip_rate_per_minute) ||
-        limit(ctx, req, resp, "otp-send", email, OTP_PER_MINUTE))
+    if (auth__limit(ctx, req, resp, "signup-ip", req->remote_addr, ctx->cfg->auth_ip_rate_per_minute) ||
+        auth__limit(ctx, req, resp, "otp-send", email, OTP_PER_MINUTE))
         goto out;
     char hash[AUTH_HASH_MAX];
     if (auth__password_hash(ctx->cfg, ctl_json_str(body, "password"), hash, sizeof hash) != 0) {
@@ -129,8 +122,8 @@ static void resend(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
     if (ctl_json_body(req, fields, CTL_JSON_NFIELDS(fields), &body, resp) != 0)
         return;
     const char *email = ctl_json_str(body, "email");
-    if (limit(ctx, req, resp, "signup-ip", req->remote_addr, ctx->cfg->auth_ip_rate_per_minute) ||
-        limit(ctx, req, resp, "otp-send", email, OTP_PER_MINUTE))
+    if (auth__limit(ctx, req, resp, "signup-ip", req->remote_addr, ctx->cfg->auth_ip_rate_per_minute) ||
+        auth__limit(ctx, req, resp, "otp-send", email, OTP_PER_MINUTE))
         goto out;
     if (!(c = auth__db(ctx, req, resp)))
         goto out;
@@ -196,8 +189,8 @@ static void verify(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
         ctl_json_field_problem(resp, req, "code", "must be 6 digits");
         goto out;
     }
-    if (limit(ctx, req, resp, "verify-ip", req->remote_addr, ctx->cfg->auth_ip_rate_per_minute) ||
-        limit(ctx, req, resp, "otp-verify", email, OTP_PER_MINUTE))
+    if (auth__limit(ctx, req, resp, "verify-ip", req->remote_addr, ctx->cfg->auth_ip_rate_per_minute) ||
+        auth__limit(ctx, req, resp, "otp-verify", email, OTP_PER_MINUTE))
         goto out;
     if (!(c = auth__db(ctx, req, resp)))
         goto out;

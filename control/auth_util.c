@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "control/audit.h"
 #include "control/b64url.h"
+#include "control/ratelimit.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -168,4 +169,11 @@ int auth__audit(PGconn *c, const ctl_request *req, long long actor_id, const cha
         ML_WARN("auth", "audit %s failed: %s", action, err);
     json_decref(details);
     return rc == 0 ? 0 : -1;
+}
+
+int auth__limit(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, const char *bucket,
+                const char *key, int per_minute)
+{
+    ctl_rate_policy p = {.bucket = bucket, .limit = per_minute, .window_s = 60, .fail_closed = 1};
+    return ctl_ratelimit_check(ctx, &p, key, req, resp);
 }

@@ -7,6 +7,7 @@
  * check failed.
  */
 #include "control/pagination.h"
+#include "control/b64url.h"
 #include "control/json.h"
 
 #include <openssl/crypto.h>
@@ -52,62 +53,6 @@ static void mac(const char *secret, const char *scope, const unsigned char *payl
     memcpy(out, full, MAC_LEN);
 }
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static int b64_val(char c)
-{
-    const char *p = c ? strchr(b64, c) : NULL;
-    return p ? (int)(p - b64) : -1;
-}
-
-/* base64url without padding; -1 when it does not fit. */
-static int b64_encode(const unsigned char *in, size_t len, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned)in[i] << 16;
-        size_t n = len - i >= 3 ? 3 : len - i;
-        if (n > 1)
-            v |= (unsigned)in[i + 1] << 8;
-        if (n > 2)
-            v |= in[i + 2];
-        size_t chars = n + 1;
-        if (o + chars >= cap)
-            return -1;
-        for (size_t k = 0; k < chars; k++)
-            out[o++] = b64[(v >> (18 - 6 * k)) & 63];
-    }
-    out[o] = '\0';
-    return 0;
-}
-
-/* Strict decode; returns the length or -1. */
-static long b64_decode(const char *in, unsigned char *out, size_t cap)
-{
-    size_t len = strlen(in), o = 0;
-    if (len % 4 == 1)
-        return -1;
-    for (size_t i = 0; i < len; i += 4) {
-        size_t n = len - i >= 4 ? 4 : len - i;
-        unsigned v = 0;
-        for (size_t k = 0; k < 4; k++) {
-            int d = k < n ? b64_val(in[i + k]) : 0;
-            if (d < 0)
-                return -1;
-            v = (v << 6) | (unsigned)d;
-        }
-        size_t bytes = n - 1;
-        /* Canonical: bits beyond the last byte must be zero. */
-        if ((bytes == 1 && (v & 0xFFFF)) || (bytes == 2 && (v & 0xFF)))
-            return -1;
-        if (o + bytes > cap)
-            return -1;
-        for (size_t k = 0; k < bytes; k++)
-            out[o++] = (unsigned char)(v >> (16 - 8 * k));
-    }
-    return (long)o;
-}
-
 static int key_ok(const char *key)
 {
     for (const char *p = key; *p; p++)
@@ -126,7 +71,7 @@ int ctl_cursor_encode(const char *secret, const char *scope, const ctl_cursor *c
     if (n < 0 || n >= PAYLOAD_MAX)
         return -1;
     mac(secret, scope, buf, (size_t)n, buf + n);
-    return b64_encode(buf, (size_t)n + MAC_LEN, out, cap);
+    return ctl_b64url_encode(buf, (size_t)n + MAC_LEN, out, cap) < 0 ? -1 : 0;
 }
 
 int ctl_cursor_decode(const char *secret, const char *scope, const char *text, ctl_cursor *c)
@@ -135,7 +80,7 @@ int ctl_cursor_decode(const char *secret, const char *scope, const char *text, c
     memset(c, 0, sizeof *c);
     if (!text || strlen(text) >= CTL_CURSOR_MAX)
         return -1;
-    long len = b64_decode(text, buf, sizeof buf - 1);
+    long len = ctl_b64url_decode(text, strlen(text), buf, sizeof buf - 1);
     if (len <= MAC_LEN + 3)
         return -1;
     size_t pl = (size_t)len - MAC_LEN;

@@ -5,7 +5,7 @@
  * through explicit bounds and never trusts a length field.
  */
 #include "recorder/recfile.h"
-#include "recorder/crc32.h"
+#include "common/crc32.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -115,7 +115,7 @@ int rec_header_encode(const rec_file_info *info, uint8_t *buf, size_t cap)
         if (put_str(l + 4, REC_RID_MAX, info->layers[i].rid, sizeof info->layers[i].rid, false))
             return -1;
     }
-    put32(buf + H_CRC, rec_crc32(0, buf, H_CRC));
+    put32(buf + H_CRC, ml_crc32(0, buf, H_CRC));
     return REC_HEADER_LEN;
 }
 
@@ -141,7 +141,7 @@ int rec_header_decode(const uint8_t *buf, size_t len, rec_file_info *info, char 
         snprintf(err, errlen, "truncated header (%zu of %u bytes)", len, hlen);
         return -1;
     }
-    if (get32(buf + H_CRC) != rec_crc32(0, buf, H_CRC)) {
+    if (get32(buf + H_CRC) != ml_crc32(0, buf, H_CRC)) {
         snprintf(err, errlen, "header CRC mismatch");
         return -1;
     }
@@ -189,7 +189,7 @@ long rec_record_encode(uint8_t *buf, size_t cap, uint8_t type, uint64_t t_us, co
     put64(buf + 12, t_us);
     if (len)
         memmove(buf + REC_RECORD_HEAD, payload, len);
-    put32(buf + REC_RECORD_HEAD + len, rec_crc32(0, buf, REC_RECORD_HEAD + len));
+    put32(buf + REC_RECORD_HEAD + len, ml_crc32(0, buf, REC_RECORD_HEAD + len));
     return (long)(REC_RECORD_OVERHEAD + len);
 }
 
@@ -206,7 +206,7 @@ int rec_record_check(const uint8_t *buf, size_t avail, rec_record *rec, size_t *
         return -1; /* reserved bytes are zero in version 1 */
     if (avail < REC_RECORD_OVERHEAD + (size_t)len)
         return 0;
-    if (get32(buf + REC_RECORD_HEAD + len) != rec_crc32(0, buf, REC_RECORD_HEAD + len))
+    if (get32(buf + REC_RECORD_HEAD + len) != ml_crc32(0, buf, REC_RECORD_HEAD + len))
         return -1;
     rec->type = buf[8];
     rec->t_us = get64(buf + 12);

@@ -252,7 +252,6 @@ void sfu__peer_room_free(sfu_peer *p)
 int sfu__peer_room_upstream(sfu_peer *p, sfu_peer_track *t, int layer, int rtx, uint8_t *pkt,
                             size_t *len, sfu_rtp_packet *rp)
 {
-    (void)p;
     if (layer < 0 || layer >= SFU_CONSUMER_MAX_LAYERS)
         return 0;
     sfu_nack *n = t->nack[layer];

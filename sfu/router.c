@@ -14,6 +14,7 @@
  * with RTX (peer_room.c).
  */
 #include "sfu/router_internal.h"
+#include "sfu/wire_internal.h"
 
 #include "common/log.h"
 #include "sfu/clock.h"
@@ -340,10 +341,9 @@ void sfu__router_update_layers(sfu_router *r)
                 mask = 1; /* nobody watches: keep the cheapest layer warm */
             mask &= (uint8_t)((1u << t->n_layers) - 1);
             if (mask != t->active_mask) {
-                uint8_t resumed = mask & (uint8_t)~t->active_mask;
+                /* a resumed encoding starts with a keyframe by itself */
                 t->active_mask = mask;
                 notify_layers(pub, t, mask);
-                (void)resumed; /* a resumed encoding starts with a keyframe */
             }
         }
     }
@@ -420,24 +420,46 @@ void sfu__router_withdraw(sfu_router *r, sfu_peer *p)
 
 /* ---- forwarding ------------------------------------------------------------- */
 
+/* Where the publisher's transport-wide sequence element sits in a packet,
+ * found once per packet so that each viewer's copy is rewritten in place
+ * without parsing it again. */
+typedef struct twcc_pos {
+    size_t off;  /* offset of the element's data */
+    size_t len;  /* its data length */
+    size_t hdr;  /* element header size (1 or 2) */
+    int count;   /* elements with that id (more than one is malformed) */
+} twcc_pos;
+
 /* Turn extension elements the viewer must not see (the publisher's mid,
- * rid, repaired rid and transport-wide sequence) into padding (id 0). */
-static void blank_extensions(uint8_t *pkt, const sfu_rtp_packet *rp, const sfu_peer_track *t)
+ * rid and repaired rid) into padding (id 0), and locate the transport-wide
+ * sequence element, which send_to() rewrites or blanks per viewer. */
+static void blank_extensions(uint8_t *pkt, const sfu_rtp_packet *rp, const sfu_peer_track *t,
+                             twcc_pos *tw)
 {
     sfu_rtp_ext_iter it;
     sfu_rtp_ext e;
+    memset(tw, 0, sizeof *tw);
     if (sfu_rtp_ext_iter_init(&it, rp) != 0)
         return;
-    int hdr = it.two_byte ? 2 : 1;
+    size_t hdr = it.two_byte ? 2 : 1;
     while (sfu_rtp_ext_next(&it, &e) == 1) {
-        if (!e.id || (e.id != t->ext_mid && e.id != t->ext_rid && e.id != t->ext_rrid))
+        if (!e.id)
             continue;
         size_t off = (size_t)(e.data - pkt);
-        memset(pkt + off - (size_t)hdr, 0, (size_t)hdr + e.len);
+        if (e.id == t->ext_mid || e.id == t->ext_rid || e.id == t->ext_rrid) {
+            memset(pkt + off - hdr, 0, hdr + e.len);
+        } else if (e.id == t->ext_twcc) {
+            if (tw->count++ == 0) {
+                tw->off = off;
+                tw->len = e.len;
+                tw->hdr = hdr;
+            }
+        }
     }
 }
 
-/* Blank one extension element of a packet (by id). */
+/* Blank every element with this id (only for malformed packets that repeat
+ * the transport-wide id; the usual case uses twcc_pos). */
 static void blank_one(uint8_t *pkt, size_t len, uint8_t id)
 {
     sfu_rtp_packet rp;
@@ -453,7 +475,7 @@ static void blank_one(uint8_t *pkt, size_t len, uint8_t id)
 
 static void send_to(sfu_peer *v, sfu_peer_track *c, const sfu_peer_track *t, const uint8_t *pkt,
                     size_t len, const sfu_rtp_packet *rp, const sfu_vp8_desc *d,
-                    const sfu_consumer_out *o, uint64_t now)
+                    const sfu_consumer_out *o, const twcc_pos *tw, uint64_t now)
 {
     if (!v->srtp || len + SFU_SRTP_MAX_OVERHEAD > sizeof scratch)
         return;
@@ -468,13 +490,16 @@ static void send_to(sfu_peer *v, sfu_peer_track *c, const sfu_peer_track *t, con
         if (d->has_tl0picidx)
             sfu_vp8_set_tl0picidx(scratch + rp->header_len, d, o->tl0);
     }
-    if (t->ext_twcc) {
+    if (tw->count) {
         /* The viewer's own transport-wide sequence, for its estimate. */
-        if (v->bwe && c->ext_twcc == t->ext_twcc &&
-            sfu_rtp_set_twcc_seq(scratch, len, t->ext_twcc, v->twcc_out_seq) == 0)
+        if (v->bwe && c->ext_twcc == t->ext_twcc && tw->len == 2) {
+            sfu__wr16(scratch + tw->off, v->twcc_out_seq);
             sfu_bwe_on_sent(v->bwe, v->twcc_out_seq++, len, now);
-        else
+        } else if (tw->count == 1) {
+            memset(scratch + tw->off - tw->hdr, 0, tw->hdr + tw->len);
+        } else {
             blank_one(scratch, len, t->ext_twcc);
+        }
     }
     if (c->rtxbuf)
         sfu_rtx_buffer_store(c->rtxbuf, scratch, len, now);
@@ -510,7 +535,8 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
             sfu_rtp_ext_audio_level(&e, &voice, &level) == 0)
             sfu_speaker_on_level(r->speaker, (uint32_t)pub->id, level, voice, sfu_now_us());
     }
-    blank_extensions(pkt, rp, t);
+    twcc_pos tw;
+    blank_extensions(pkt, rp, t, &tw);
     uint64_t now = sfu_now_us();
     if (t->n_layers > 1 && layer >= 0 && layer < SFU_CONSUMER_MAX_LAYERS)
         sfu_rate_meter_add(&t->meter[layer], len, now);
@@ -543,7 +569,7 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
             }
             if (o.switched)
                 switched = 1;
-            send_to(v, c, t, pkt, len, rp, is_vp8 ? &d : NULL, &o, now);
+            send_to(v, c, t, pkt, len, rp, is_vp8 ? &d : NULL, &o, &tw, now);
         }
     }
     if (switched)

@@ -117,13 +117,8 @@ void sig__room_join(sig_conn *c, const sig_msg *m)
     int mentor = !strcmp(role, "mentor");
     if (sig__ws_attach_peer(c, r->router, mentor) != 0) {
         sig__ws_send_error(c, SIG_ERR_INTERNAL, "cannot create a peer connection", m->id);
-        if (created) {
-            g_hash_table_remove(rooms, r->name);
-            sfu_router_destroy(r->router);
-            g_ptr_array_free(r->members, TRUE);
-            json_decref(r->tracks);
-            free(r);
-        }
+        if (created)
+            sig__room_release(r); /* still empty */
         return;
     }
     c->room = r;

@@ -9,6 +9,7 @@ const assert = require('node:assert');
 const crypto = require('crypto');
 const { startDaemon } = require('./lib/daemon');
 const { SigClient } = require('./lib/wsclient');
+const A = require('./lib/auth');
 
 const SECRET = 'room-token-test-secret-0123456789abcdef';
 let d;
@@ -20,11 +21,10 @@ after(async () => { if (d) await d.stop(); });
 
 function token({ sid, sub = 7, role = 'subscribe', ttl = 60, secret = SECRET, header } = {}) {
   const now = Math.floor(Date.now() / 1000);
-  const h = Buffer.from(JSON.stringify(header || { alg: 'HS256', typ: 'JWT' })).toString('base64url');
-  const p = Buffer.from(JSON.stringify({ aud: 'mentorlink-room', sid, sub, role, iat: now - 1, exp: now + ttl,
-    jti: crypto.randomBytes(9).toString('base64url') })).toString('base64url');
-  const s = crypto.createHmac('sha256', secret).update(`${h}.${p}`).digest('base64url');
-  return `${h}.${p}.${s}`;
+  return A.jws(header || { alg: 'HS256', typ: 'JWT' },
+    { aud: 'mentorlink-room', sid, sub, role, iat: now - 1, exp: now + ttl,
+      jti: crypto.randomBytes(9).toString('base64url') },
+    A.hs256(secret));
 }
 
 async function join(fields) {

@@ -8,7 +8,7 @@
  * and bad inputs or a failing ffmpeg give an error while the raw files
  * stay untouched.
  */
-#include "recorder/crc32.h"
+#include "common/crc32.h"
 #include "recorder/process.h"
 #include "recorder/recfile.h"
 #include "recorder/synth.h"
@@ -46,7 +46,7 @@ static uint32_t file_crc(const char *path)
     if (!f)
         return 0;
     while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        crc = rec_crc32(crc, buf, n);
+        crc = ml_crc32(crc, buf, n);
     fclose(f);
     return crc;
 }

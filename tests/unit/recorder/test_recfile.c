@@ -5,7 +5,7 @@
  * record is rejected by its CRC and the scanner resynchronises on the
  * next one), junk between records, and bad headers.
  */
-#include "recorder/crc32.h"
+#include "common/crc32.h"
 #include "recorder/recfile.h"
 #include "recorder/recout.h"
 #include "tests/unit/harness.h"
@@ -82,8 +82,8 @@ static int collect(void *ctx, const rec_record *r)
 
 TEST(crc32_check_value)
 {
-    CHECK_UINT_EQ(rec_crc32(0, "123456789", 9), 0xCBF43926u);
-    CHECK_UINT_EQ(rec_crc32(rec_crc32(0, "1234", 4), "56789", 5), 0xCBF43926u);
+    CHECK_UINT_EQ(ml_crc32(0, "123456789", 9), 0xCBF43926u);
+    CHECK_UINT_EQ(ml_crc32(ml_crc32(0, "1234", 4), "56789", 5), 0xCBF43926u);
 }
 
 TEST(header_round_trip_and_limits)
