@@ -30,6 +30,7 @@
 typedef struct http_req {
     struct lws *wsi; /* NULL once the connection closed */
     sig_job *job;    /* while the request body is read or the job runs */
+    int submitted;   /* job handed to the pool (at most once) */
     int pending;     /* job submitted, not back yet */
     ctl_response resp;
     int have_resp;
@@ -230,8 +231,13 @@ static void fill_request(struct lws *wsi, const char *method, const char *path, 
         new_request_id(req->request_id);
 }
 
+/* Hand the request to the pool, once (lws may or may not signal body
+ * completion for an empty body, depending on the method). */
 static void submit(http_req *r)
 {
+    if (r->submitted)
+        return;
+    r->submitted = 1;
     r->pending = 1;
     sig_pool_submit(srv.pool, r->job);
 }
@@ -429,6 +435,12 @@ static int on_http(struct lws *wsi, session *s, const char *path)
                                 "the request body exceeds max_body_bytes");
                 return 0;
             }
+            if (n == 0) {
+                /* lws 4.1 signals no body completion for an empty
+                 * PUT/DELETE body: nothing to wait for. */
+                submit(r);
+                return 0;
+            }
             r->body_limit = (size_t)n;
             return 0; /* wait for HTTP_BODY ... BODY_COMPLETION */
         }
@@ -481,6 +493,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!s->req || !s->req->job)
             return -1;
+        if (s->req->submitted)
+            return 0;
         if (s->req->body_too_large) {
             respond_problem(s->req, 413, "body-too-large", "Payload Too Large",
                             "the request body exceeds its Content-Length or max_body_bytes");
@@ -618,8 +632,10 @@ int sig_http_start(const ml_config *cfg, const char *database_url, const char *r
     ML_INFO("http", "listening on http://%s:%d", cfg->listen_host, cfg->listen_port);
     return 0;
 fail:
-    if (srv.pool)
-        sig_pool_destroy(srv.pool);
+    if (srv.pool) {
+        sig_pool_stop(srv.pool);
+        sig_pool_free(srv.pool);
+    }
     srv.pool = NULL;
     lws_context_destroy(srv.ctx);
     srv.ctx = NULL;
@@ -656,17 +672,13 @@ void sig_http_destroy(void)
     if (!srv.ctx)
         return;
     sig_ws_shutdown();
-    /* Let running jobs finish so that their requests can be freed. */
-    long long deadline = mono_ms() + 10000;
-    while (srv.pool && sig_pool_in_flight(srv.pool) > 0 && mono_ms() < deadline) {
-        take_completions();
-        usleep(10000);
-    }
-    struct lws_context *ctx = srv.ctx;
-    lws_context_destroy(ctx);
+    /* Closing every connection orphans requests whose jobs still run; once
+     * the pool has stopped, taking the completions frees them all. */
+    lws_context_destroy(srv.ctx);
     if (srv.pool) {
-        take_completions(); /* orphaned requests only now */
-        sig_pool_destroy(srv.pool);
+        sig_pool_stop(srv.pool);
+        take_completions();
+        sig_pool_free(srv.pool);
     }
     srv.pool = NULL;
     srv.ctx = NULL;

@@ -95,8 +95,10 @@ sig_pool *sig_pool_create(int nthreads, const ml_config *cfg, const char *databa
 oom:
     snprintf(err, errlen, "out of memory");
 fail:
-    if (p)
-        sig_pool_destroy(p);
+    if (p) {
+        sig_pool_stop(p);
+        sig_pool_free(p);
+    }
     return NULL;
 }
 
@@ -133,7 +135,7 @@ int sig_pool_in_flight(sig_pool *p)
     return n;
 }
 
-void sig_pool_destroy(sig_pool *p)
+void sig_pool_stop(sig_pool *p)
 {
     pthread_mutex_lock(&p->mu);
     p->stopping = 1;
@@ -141,11 +143,10 @@ void sig_pool_destroy(sig_pool *p)
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->nthreads; i++)
         pthread_join(p->threads[i], NULL);
-    for (sig_job *j = p->done, *n; j; j = n) {
-        n = j->next;
-        ctl_response_free(&j->resp);
-        free(j);
-    }
+}
+
+void sig_pool_free(sig_pool *p)
+{
     if (p->ctxs)
         for (int i = 0; i < p->nthreads; i++)
             ctl_ctx_close(&p->ctxs[i]);

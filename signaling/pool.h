@@ -29,7 +29,10 @@ void sig_pool_submit(sig_pool *p, sig_job *job);
 sig_job *sig_pool_take_done(sig_pool *p);
 /* Jobs submitted and not yet taken back. */
 int sig_pool_in_flight(sig_pool *p);
-/* Stop the threads after the queued jobs; finished jobs not taken are freed. */
-void sig_pool_destroy(sig_pool *p);
+/* Stop the threads after the queued jobs have run (their completions stay
+ * queued for sig_pool_take_done, which owns freeing them). */
+void sig_pool_stop(sig_pool *p);
+/* Free a stopped pool; every finished job must have been taken. */
+void sig_pool_free(sig_pool *p);
 
 #endif

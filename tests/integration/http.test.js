@@ -55,6 +55,14 @@ test('a body larger than max_body_bytes is refused with 413', async () => {
   assert.match(r.headers.get('content-type'), /problem\+json/);
 });
 
+test('an empty body with Content-Length: 0 is answered for every method', async () => {
+  for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+    const r = await fetch(d.baseUrl + '/api/v1/nope', { method, headers: { 'content-length': '0' },
+      signal: AbortSignal.timeout(5000) });
+    assert.strictEqual(r.status, 404, method);
+  }
+});
+
 test('static files are served from web_dir and traversal is refused', async () => {
   const r = await fetch(d.baseUrl + '/');
   assert.strictEqual(r.status, 200);
