@@ -93,6 +93,10 @@ typedef struct ml_config {
     int recording_ring_bytes;
     int recording_fsync_ms;
     int recording_fsync_bytes;
+    char recording_ffmpeg[ML_CFG_PATH];
+    char recording_ffprobe[ML_CFG_PATH];
+    int recording_process_timeout_s;
+    int recording_enabled;
     char s3_endpoint[ML_CFG_STR];
     char s3_region[64];
     char s3_bucket[128];

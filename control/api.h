@@ -157,5 +157,8 @@ extern const ctl_route ctl_booking_routes[];
 extern const size_t ctl_booking_routes_count;
 extern const ctl_route ctl_session_routes[];
 extern const size_t ctl_session_routes_count;
+/* Recordings: recording_routes.c */
+extern const ctl_route ctl_recording_routes[];
+extern const size_t ctl_recording_routes_count;
 
 #endif

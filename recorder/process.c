@@ -167,6 +167,22 @@ static int thumbnail(const rec_process_opts *o, rec_process_result *r, const cha
     return 0;
 }
 
+/* Drop the frames of f that start more than half a frame before t (the
+ * audio heard while the first video keyframe was awaited), so that both
+ * tracks of the file start together; at least one frame is kept. */
+static void trim_leading(rec__frames *f, int64_t t)
+{
+    size_t k = 0;
+    while (k + 1 < f->n && f->v[k].t_us + f->v[k].duration_us / 2 < t)
+        k++;
+    if (k == 0)
+        return;
+    for (size_t i = 0; i < k; i++)
+        free(f->v[i].data);
+    memmove(f->v, f->v + k, (f->n - k) * sizeof f->v[0]);
+    f->n -= k;
+}
+
 int rec_process_session(const char *dir, const char *out_dir, const rec_process_opts *o,
                         rec_process_result *r, char *err, size_t errlen)
 {
@@ -226,6 +242,8 @@ int rec_process_session(const char *dir, const char *out_dir, const rec_process_
         snprintf(err, errlen, "%s: no usable audio or video (VP8/Opus) in %d raw file(s)", dir, n);
         goto fail;
     }
+    if (r->has_audio && r->has_video)
+        trim_leading(&audio, video.v[0].t_us);
     int64_t t0 = INT64_MAX;
     if (r->has_audio && audio.v[0].t_us < t0)
         t0 = audio.v[0].t_us;

@@ -358,6 +358,8 @@ static int on_rtcp(sfu_peer *p, uint8_t *pkt, size_t len)
         } else if (p->router && rp.pt == SFU_RTCP_RTPFB && rp.count == SFU_RTCP_FMT_TWCC) {
             if (sfu_rtcp_parse_fb(&rp, &fb) == 0)
                 sfu__peer_room_on_twcc(p, &fb);
+        } else if (p->router && rp.pt == SFU_RTCP_SR) {
+            sfu__router_tap_rtcp(p->router, p, &rp); /* recording: SR timing */
         }
     }
     if (r < 0)

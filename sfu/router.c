@@ -38,6 +38,7 @@ struct sfu_router {
     sfu_speaker *speaker;
     uint32_t dominant; /* peer id announced, 0 none */
     uint64_t last_speaker_us;
+    sfu__router_taps *taps; /* recording taps (router_tap.c), NULL when none */
 };
 
 static gboolean tick_cb(gpointer data);
@@ -72,6 +73,7 @@ static void destroy_task(void *arg)
         g_source_unref(r->tick);
     }
     sfu_speaker_destroy(r->speaker);
+    sfu__router_tap_free(r);
     g_ptr_array_free(r->peers, TRUE);
     free(r);
 }
@@ -157,6 +159,21 @@ static void pli_layer_from(sfu_peer *pub, sfu_peer_track *t, int layer, uint32_t
 static void pli_layer(sfu_peer *pub, sfu_peer_track *t, int layer)
 {
     pli_layer_from(pub, t, layer, SFU_KEYFRAME_INTERNAL);
+}
+
+void sfu__router_pli_layer(sfu_peer *pub, sfu_peer_track *t, int layer)
+{
+    pli_layer(pub, t, layer);
+}
+
+sfu__router_taps **sfu__router_taps_of(sfu_router *r)
+{
+    return &r->taps;
+}
+
+GPtrArray *sfu__router_peers(sfu_router *r)
+{
+    return r->peers;
 }
 
 /* Upstream NACKs and deferred keyframe requests of one publisher track. */
@@ -337,6 +354,7 @@ void sfu__router_update_layers(sfu_router *r)
                         mask |= (uint8_t)(1u << c->cons.current);
                 }
             }
+            mask |= sfu__router_tap_mask(r, pub, t); /* recorded: keep the top layer */
             if (!mask)
                 mask = 1; /* nobody watches: keep the cheapest layer warm */
             mask &= (uint8_t)((1u << t->n_layers) - 1);
@@ -535,9 +553,11 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
             sfu_rtp_ext_audio_level(&e, &voice, &level) == 0)
             sfu_speaker_on_level(r->speaker, (uint32_t)pub->id, level, voice, sfu_now_us());
     }
+    uint64_t now = sfu_now_us();
+    if (r->taps)
+        sfu__router_tap_rtp(r, pub, t, layer, key, pkt, len, now);
     twcc_pos tw;
     blank_extensions(pkt, rp, t, &tw);
-    uint64_t now = sfu_now_us();
     if (t->n_layers > 1 && layer >= 0 && layer < SFU_CONSUMER_MAX_LAYERS)
         sfu_rate_meter_add(&t->meter[layer], len, now);
     sfu_consumer_in in = {

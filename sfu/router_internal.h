@@ -35,4 +35,22 @@ sfu_peer_track *sfu__router_find_track(sfu_router *r, uint64_t peer, const char 
 /* Withdraw every producer track of p (floor taken back, leaving). */
 void sfu__router_withdraw(sfu_router *r, sfu_peer *p);
 
+/* Recording tap (router_tap.c). A publisher packet of track t, layer
+ * `layer`, keyframe start `key`, before anything of it is rewritten. */
+void sfu__router_tap_rtp(sfu_router *r, sfu_peer *pub, sfu_peer_track *t, int layer, int key,
+                         const uint8_t *pkt, size_t len, uint64_t now);
+/* An RTCP SR or RR packet received from p (room mode). */
+void sfu__router_tap_rtcp(sfu_router *r, sfu_peer *p, const sfu_rtcp_pkt *pkt);
+/* Layers of t a tap needs encoded (bit per layer), 0 when untapped. */
+uint8_t sfu__router_tap_mask(sfu_router *r, const sfu_peer *pub, const sfu_peer_track *t);
+/* Free the room's taps (room destroyed; detached is reported for each). */
+void sfu__router_tap_free(sfu_router *r);
+/* The taps of a room (opaque; owned by the room, worker only). */
+typedef struct sfu__router_taps sfu__router_taps;
+sfu__router_taps **sfu__router_taps_of(sfu_router *r);
+/* A (throttled) keyframe request for a layer of a publisher track. */
+void sfu__router_pli_layer(sfu_peer *pub, sfu_peer_track *t, int layer);
+/* Peers of the room (for notices). */
+GPtrArray *sfu__router_peers(sfu_router *r);
+
 #endif

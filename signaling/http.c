@@ -10,6 +10,7 @@
  * are answered directly; other GETs serve files from web_dir.
  */
 #include "signaling/http.h"
+#include "signaling/recording.h"
 #include "common/log.h"
 #include "signaling/pool.h"
 #include "signaling/ws.h"
@@ -354,8 +355,10 @@ not_found:
 
 static void metrics(http_req *r)
 {
-    char text[2048];
-    snprintf(text, sizeof text,
+    char text[3072];
+    sig_rec_metrics rm;
+    sig_rec_get_metrics(&rm);
+    int n = snprintf(text, sizeof text,
              "# TYPE mentorlink_http_requests_total counter\n"
              "mentorlink_http_requests_total %llu\n"
              "mentorlink_http_responses_total{class=\"2xx\"} %llu\n"
@@ -367,6 +370,16 @@ static void metrics(http_req *r)
              "mentorlink_pool_in_flight %d\n",
              srv.requests, srv.status_2xx, srv.status_4xx, srv.status_5xx, sig_ws_connections(),
              sig_pool_in_flight(srv.pool));
+    if (n > 0 && (size_t)n < sizeof text)
+        snprintf(text + n, sizeof text - (size_t)n,
+                 "# TYPE mentorlink_recordings_active gauge\n"
+                 "mentorlink_recordings_active %llu\n"
+                 "# TYPE mentorlink_recording_tap_packets_total counter\n"
+                 "mentorlink_recording_tap_packets_total %llu\n"
+                 "# TYPE mentorlink_recording_tap_drops_total counter\n"
+                 "mentorlink_recording_tap_drops_total %llu\n",
+                 (unsigned long long)rm.active, (unsigned long long)rm.tap_packets,
+                 (unsigned long long)rm.tap_drops);
     ctl_response resp;
     memset(&resp, 0, sizeof resp);
     resp.status = 200;

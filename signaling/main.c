@@ -22,7 +22,9 @@
 #include "control/redis.h"
 #include "control/room_token.h"
 #include "ml_build_config.h"
+#include "control/recording.h"
 #include "signaling/http.h"
+#include "signaling/recording.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -152,11 +154,17 @@ static int cmd_serve(ml_config *cfg)
         }
         ctl_redis_close(&r);
     }
-    if (sig_http_start(cfg, db_url, redis_url, err, sizeof err) != 0)
+    ctl_recording_set_presigner(sig_rec_presign);
+    if (cfg->recording_enabled && sig_rec_start(cfg, db_url, err, sizeof err) != 0)
         goto fail;
+    if (sig_http_start(cfg, db_url, redis_url, err, sizeof err) != 0) {
+        sig_rec_stop();
+        goto fail;
+    }
     ctl_jobs *jobs = ctl_jobs_start(cfg, db_url, redis_url, err, sizeof err);
     if (!jobs) {
         sig_http_destroy();
+        sig_rec_stop();
         goto fail;
     }
     pthread_t st;
@@ -165,6 +173,7 @@ static int cmd_serve(ml_config *cfg)
             cfg->listen_port);
     sig_http_run(&stop_flag);
     sig_http_destroy();
+    sig_rec_stop(); /* after the workers: closes what is left, queues processing */
     ctl_jobs_stop(jobs); /* waits for running jobs; interrupted ones are reclaimed by lease */
     finished = 1;
     pthread_join(st, NULL);

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "sfu/peer.h"
 #include "sfu/turn.h"
+#include "signaling/recording.h"
 #include "signaling/ws_internal.h"
 #include "signaling/ws_proto.h"
 
@@ -635,6 +636,7 @@ void sig_ws_shutdown(void)
         return;
     for (sig_conn *c = g.conns; c; c = c->next)
         release_peer(c);
+    sig_rec_quiesce(); /* recordings of the closed rooms detach their taps */
     /* Workers run the close tasks, then stop. */
     if (g.env_ok)
         sfu_peer_env_free(&g.env);

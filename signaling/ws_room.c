@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "control/room_token.h"
 #include "sfu/router.h"
+#include "signaling/recording.h"
 
 #include <glib.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@ struct sig_room {
     GPtrArray *members;      /* sig_conn * */
     json_t *tracks;          /* track id -> track-added fields */
     uint64_t active_speaker; /* last active-speaker, 0 none */
+    int recording;           /* the room is being recorded (last "recording" notice) */
 };
 
 static GHashTable *rooms; /* name -> sig_room */
@@ -137,11 +139,12 @@ void sig__room_join(sig_conn *c, const sig_msg *m)
             r->name, c->role, r->members->len);
     sig__ws_send_fields(
         c, "joined", m->id,
-        json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "peer_id", (json_int_t)c->peer_id,
+        json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:b}", "peer_id", (json_int_t)c->peer_id,
                   "room", r->name, "mode", "room", "role", c->role, "name", c->name, "ice_servers",
                   sig__ws_ice_servers(c->peer_id), "participants", parts, "tracks", tracks,
                   "active_speaker",
-                  r->active_speaker ? json_integer((json_int_t)r->active_speaker) : json_null()));
+                  r->active_speaker ? json_integer((json_int_t)r->active_speaker) : json_null(),
+                  "recording", r->recording));
     broadcast(r, c, "participant-joined", json_pack("{s:o}", "participant", participant_json(c)));
 }
 
@@ -175,7 +178,7 @@ void sig__room_release(sig_room *r)
     if (!r || r->members->len > 0)
         return;
     g_hash_table_remove(rooms, r->name);
-    sfu_router_destroy(r->router); /* after the peers' close tasks */
+    sig_rec_room_closed(r->router); /* destroyed after its recording taps, if any */
     g_ptr_array_free(r->members, TRUE);
     json_decref(r->tracks);
     free(r);
@@ -308,12 +311,20 @@ void sig__room_notify(sig_conn *c, const char *text, int bcast)
         return;
     }
     const char *track = json_string_value(json_object_get(o, "track"));
-    if (track && !strcmp(t, "track-added"))
+    if (track && !strcmp(t, "track-added")) {
         json_object_set(r->tracks, track, o);
+        const char *colon = strchr(track, ':');
+        if (!strcmp(c->role, "mentor") && colon)
+            sig_rec_track_published(r->router, r->name, c->peer_id, colon + 1);
+    }
     else if (track && !strcmp(t, "track-removed"))
         json_object_del(r->tracks, track);
     if (!strcmp(t, "active-speaker"))
         r->active_speaker = c->peer_id;
-    /* The speaker learns that it is the active speaker too. */
-    broadcast(r, strcmp(t, "active-speaker") ? c : NULL, t, o);
+    int to_all = !strcmp(t, "active-speaker") || !strcmp(t, "recording");
+    if (!strcmp(t, "recording"))
+        r->recording = !strcmp(json_string_value(json_object_get(o, "state")) ?: "", "on");
+    /* The speaker learns that it is the active speaker too; every member
+     * hears that recording is on or off. */
+    broadcast(r, to_all ? NULL : c, t, o);
 }

@@ -36,6 +36,8 @@
     floor: false,
     events: [],
     negotiations: 0,
+    recording: false, // the room is being recorded (server notices)
+    recordingNotices: [],
     pc: { ice: 'new', connection: 'new' },
   };
   window.roomState = state;
@@ -153,6 +155,11 @@
       case 'layers': applyLayers(m); break;
       case 'floor': if (m.participant === state.peerId) takeFloor(m.granted); break;
       case 'active-speaker': state.activeSpeaker = m.participant; if ($('speaker')) $('speaker').textContent = 'speaking: #' + m.participant; break;
+      case 'recording':
+        state.recording = m.state === 'on';
+        state.recordingNotices.push({ state: m.state, at: Date.now() });
+        if ($('recording')) $('recording').textContent = state.recording ? '● recording' : '';
+        break;
       case 'closed': setPhase('closed'); break;
       case 'error': state.errors.push(m.code + ': ' + m.message); log('error', m); break;
       default: break;
@@ -186,6 +193,8 @@
       ...(opt.token ? { token: opt.token } : {}) });
     state.peerId = joined.peer_id;
     state.activeSpeaker = joined.active_speaker;
+    state.recording = !!joined.recording;
+    if (state.recording) state.recordingNotices.push({ state: 'on', at: Date.now(), joined: true });
     if ($('me')) $('me').textContent = `${opt.role} #${joined.peer_id}`;
     for (const p of joined.participants) state.participants[p.id] = p;
     setPhase('joined');
