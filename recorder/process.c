@@ -242,7 +242,7 @@ int rec_process_session(const char *dir, const char *out_dir, const rec_process_
         snprintf(err, errlen, "%s: no usable audio or video (VP8/Opus) in %d raw file(s)", dir, n);
         goto fail;
     }
-    if (r->has_audio && r->has_video)
+    if (o->align_start && r->has_audio && r->has_video)
         trim_leading(&audio, video.v[0].t_us);
     int64_t t0 = INT64_MAX;
     if (r->has_audio && audio.v[0].t_us < t0)

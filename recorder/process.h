@@ -22,6 +22,8 @@ typedef struct rec_process_opts {
     bool mp4;            /* transcode to MP4 */
     bool thumbnail;      /* make thumbnail.jpg */
     int timeout_s;       /* per ffmpeg run; 0 means 3600 */
+    bool align_start;    /* drop audio heard before the first video frame, so that
+                            both tracks start together (the daemon's recordings) */
 } rec_process_opts;
 
 /* What processing found in one track. */

@@ -136,6 +136,7 @@ int sig_rec_process_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errl
                           .ffprobe = cfg->recording_ffprobe,
                           .mp4 = true,
                           .thumbnail = true,
+                          .align_start = true,
                           .timeout_s = cfg->recording_process_timeout_s};
     rec_process_result *res = calloc(1, sizeof *res);
     if (!res) {
