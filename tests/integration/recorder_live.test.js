@@ -7,7 +7,9 @@
 // becomes ready. ffprobe checks the MP4 (one audio and one video stream,
 // duration, A/V start); the REST API gives the mentor and the attendee a
 // signed, expiring link and an outsider nothing; access is audited. A
-// session type that is not recorded records nothing.
+// recording also stops when the room empties, and a participant who joins
+// while it runs learns it from the join reply. A session type that is not
+// recorded records nothing.
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert');
@@ -117,4 +119,23 @@ test('a session type that is not recorded records nothing', { timeout: 120000 },
   assert.deepStrictEqual(await R.recordingRows(d, s.sid), []);
   await mentor.close();
   await mentee.close();
+});
+
+test('the room empties: the recording stops and is processed; a late joiner is told it is on', { timeout: 240000 }, async () => {
+  const s = await R.makeSession(d);
+  const room = String(s.sid);
+  const mentor = await openRoom(browser, d, { room, token: await R.roomToken(d, s.sid, s.mentor), name: 'M' });
+  await R.until(() => mentor.evaluate(() => window.roomState.recording), 30000, 'the recording-on notice (mentor)');
+  const mentee = await openRoom(browser, d, { room, token: await R.roomToken(d, s.sid, s.mentee), name: 'S' });
+  const notices = await mentee.evaluate(() => window.roomState.recordingNotices);
+  assert.strictEqual(notices[0].state, 'on');
+  assert.strictEqual(notices[0].joined, true, 'told by the join reply');
+  await R.sleep(5000);
+  await mentee.close();
+  await mentor.close();
+  const ready = await R.waitRecording(d, s.sid, ['ready', 'failed']);
+  assert.strictEqual(ready.status, 'ready', `failed: ${ready.failure_reason}`);
+  assert.ok(ready.duration_ms > 4000 && ready.duration_ms < 9000, `duration ${ready.duration_ms} ms`);
+  const sess = await d.sql(`SELECT status FROM sessions WHERE id = ${s.sid}`);
+  assert.strictEqual(sess, 'live', 'the session itself goes on');
 });
