@@ -47,7 +47,9 @@ test('kill -9 mid-recording, restart: the raw files are salvaged into a playable
   // Same config (port, data folder, database, Redis): recovery at start-up.
   d2 = await startDaemon({ port: d.port, config: { ...d.config } });
   d2.sql = d.sql;
-  const ready = await R.waitRecording(d2, s.sid, ['ready', 'failed']);
+  const ready = await R.waitRecording(d2, s.sid, ['ready', 'failed'], 300000).catch(async (e) => {
+    throw new Error(`${e.message}\nrows: ${JSON.stringify(await R.recordingRows(d2, s.sid))}\nlogs:\n${d2.logs().slice(-4000)}`);
+  });
   assert.strictEqual(ready.status, 'ready', `failed: ${ready.failure_reason}\n${d2.logs().slice(-3000)}`);
   assert.match(d2.logs(), /interrupted .*salvaged/);
   for (const f of ready.track_files) {
