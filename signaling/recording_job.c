@@ -25,6 +25,7 @@
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void one_line(char *s)
 {
@@ -111,7 +112,7 @@ int sig_rec_process_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errl
     snprintf(sid, sizeof sid, "%lld", id);
     const char *p[1] = {sid};
     PGresult *r = PQexecParams(ctx->db.conn,
-                               "SELECT status, raw_dir, public_id::text FROM recordings WHERE id "
+                               "SELECT status, raw_dir, public_id::text, node_id FROM recordings WHERE id "
                                "= $1::bigint",
                                1, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
@@ -121,11 +122,20 @@ int sig_rec_process_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errl
         PQclear(r);
         return transient ? CTL_JOB_RETRY : CTL_JOB_PERMANENT;
     }
-    char status[16], raw[1024], uuid[64];
+    char status[16], raw[1024], uuid[64], node[160], me[160];
     snprintf(status, sizeof status, "%s", PQgetvalue(r, 0, 0));
     snprintf(raw, sizeof raw, "%s", PQgetvalue(r, 0, 1));
     snprintf(uuid, sizeof uuid, "%s", PQgetvalue(r, 0, 2));
+    snprintf(node, sizeof node, "%s", PQgetvalue(r, 0, 3));
     PQclear(r);
+    sig_rec_node_id(cfg, me, sizeof me);
+    struct stat sb;
+    if (node[0] && strcmp(node, me) != 0 && stat(raw, &sb) != 0) {
+        /* The raw files live on another node (no shared recording_dir):
+         * leave the job to a runner there. */
+        snprintf(err, errlen, "recording %lld: raw files are on node %s", id, node);
+        return CTL_JOB_RETRY;
+    }
     if (strcmp(status, "processing") != 0)
         return CTL_JOB_OK; /* done already, or failed and not retried */
     ctl_jobs_extend_lease(ctx, job, cfg->recording_process_timeout_s * 3 + 60, err, errlen);
