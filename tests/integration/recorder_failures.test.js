@@ -3,8 +3,10 @@
 // way the recording manager queues them (row processing + a job). A
 // folder whose raw file is corrupt, and a folder processed with an ffmpeg
 // that fails (recording_ffmpeg points at a failing script), end `failed`
-// with the reason; the raw files stay byte for byte. (The same path with
-// the real ffmpeg is recorder_live.test.js.)
+// with the reason; the raw files stay byte for byte. An S3 that refuses
+// the uploads (wrong secret: 403 SignatureDoesNotMatch) makes the job
+// retry, then fail the row with S3's reason. (The path that succeeds is
+// recorder_live*.test.js.)
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert');
@@ -13,6 +15,7 @@ const path = require('path');
 const crypto = require('crypto');
 const { mlrec } = require('./lib/mlrec');
 const { tmpDir } = require('./lib/servers');
+const { startS3 } = require('./lib/s3');
 const A = require('./lib/auth');
 const R = require('./lib/recording');
 
@@ -28,12 +31,13 @@ after(async () => { if (d) await d.stop(); });
 
 const digest = (f) => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
 
-async function queue(dir, session) {
-  const id = await d.sql(`INSERT INTO recordings (room_id, session_ref, raw_dir) VALUES ('${session}', '${session}', '${dir}') RETURNING id`);
-  await d.sql(`UPDATE recordings SET status = 'processing', ended_at = now() WHERE id = ${id}`);
-  await d.sql(`INSERT INTO jobs (kind, payload, dedupe_key) VALUES ('recording.process', '{"recording_id": ${id}}', 'recording:${id}')`);
+async function queue(dir, session, dd = d) {
+  const sql = (q) => dd.sql(q);
+  const id = await sql(`INSERT INTO recordings (room_id, session_ref, raw_dir) VALUES ('${session}', '${session}', '${dir}') RETURNING id`);
+  await sql(`UPDATE recordings SET status = 'processing', ended_at = now() WHERE id = ${id}`);
+  await sql(`INSERT INTO jobs (kind, payload, dedupe_key) VALUES ('recording.process', '{"recording_id": ${id}}', 'recording:${id}')`);
   return R.until(async () => {
-    const r = JSON.parse(await d.sql(`SELECT row_to_json(r) FROM recordings r WHERE id = ${id}`));
+    const r = JSON.parse(await sql(`SELECT row_to_json(r) FROM recordings r WHERE id = ${id}`));
     return r.status === 'ready' || r.status === 'failed' ? r : null;
   }, 120000, `recording ${id} to finish`);
 }
@@ -76,4 +80,26 @@ test('a missing raw folder fails with a reason', { timeout: 180000 }, async () =
   const r = await queue(path.join(work, 'nope'), '9003');
   assert.strictEqual(r.status, 'failed');
   assert.match(r.failure_reason, /processing: /);
+});
+
+test('S3 refusing the upload: retried, then failed with S3\'s reason; raw files kept', { timeout: 240000 }, async () => {
+  const s3 = await startS3({ bucket: 'recordings' });
+  const d2 = await A.startAuthDaemon({ s3_endpoint: s3.endpoint, s3_bucket: s3.bucket,
+    s3_access_key: s3.accessKey, s3_secret_key: 'not-the-secret', s3_path_style: true,
+    s3_max_attempts: 1, job_max_attempts: 2, job_retry_base_ms: 100 });
+  try {
+    const dir = await synth('s3refused');
+    const before = ['video.mlrec', 'audio.mlrec'].map((f) => digest(path.join(dir, f)));
+    const r = await queue(dir, '9004', d2);
+    assert.strictEqual(r.status, 'failed');
+    assert.match(r.failure_reason, /storage: .*(SignatureDoesNotMatch|403)/, r.failure_reason);
+    assert.strictEqual(r.attempts, 1, 'one processing attempt of the row');
+    const job = await d2.sql(`SELECT attempts || ' ' || state FROM jobs WHERE kind = 'recording.process'`);
+    assert.strictEqual(job, '2 failed', 'the job was retried once');
+    assert.deepStrictEqual(['video.mlrec', 'audio.mlrec'].map((f) => digest(path.join(dir, f))), before);
+    assert.deepStrictEqual(await s3.listKeys(), []);
+  } finally {
+    await d2.stop();
+    await s3.stop();
+  }
 });
