@@ -19,8 +19,8 @@
 #include "common/config.h"
 
 /* Presign a GET of object `key` valid ttl_s seconds. 0 or -1 + err. */
-typedef int (*ctl_recording_presign_fn)(const ml_config *cfg, const char *key, int ttl_s,
-                                        char *url, size_t cap, char *err, size_t errlen);
+typedef int (*ctl_recording_presign_fn)(const ml_config *cfg, const char *key, int ttl_s, char *url,
+                                        size_t cap, char *err, size_t errlen);
 
 /* Install the S3 presigner (at start-up, before requests are served). */
 void ctl_recording_set_presigner(ctl_recording_presign_fn fn);

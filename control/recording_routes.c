@@ -248,7 +248,8 @@ static json_t *playback_link(ctl_ctx *ctx, const char *id, const char *kind, con
     char url[4096], err[256];
     if (!strcmp(kind, "s3")) {
         if (!presigner || presigner(cfg, key, ttl, url, sizeof url, err, sizeof err) != 0) {
-            ML_WARN("api", "recording %s: no presigned link: %s", id, presigner ? err : "no presigner");
+            ML_WARN("api", "recording %s: no presigned link: %s", id,
+                    presigner ? err : "no presigner");
             return NULL;
         }
     } else {
@@ -256,8 +257,8 @@ static json_t *playback_link(ctl_ctx *ctx, const char *id, const char *kind, con
         if (link_sig(cfg, id, file, exp, sig) != 0)
             return NULL;
         base_url(cfg, base, sizeof base);
-        snprintf(url, sizeof url, "%s/api/v1/recordings/%s/media?file=%s&exp=%lld&sig=%s", base,
-                 id, file, exp, sig);
+        snprintf(url, sizeof url, "%s/api/v1/recordings/%s/media?file=%s&exp=%lld&sig=%s", base, id,
+                 file, exp, sig);
     }
     char when[32];
     time_t t = (time_t)exp;
@@ -303,8 +304,8 @@ static void get_one(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
         json_t *l = playback_link(ctx, id, PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3), "recording");
         json_object_set_new(o, "playback", l ? l : json_null());
         if (PQgetvalue(r, 0, 4)[0]) {
-            json_t *t = playback_link(ctx, id, PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 4),
-                                      "thumbnail");
+            json_t *t =
+                playback_link(ctx, id, PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 4), "thumbnail");
             json_object_set_new(o, "thumbnail", t ? t : json_null());
         }
     }
@@ -399,4 +400,5 @@ const ctl_route ctl_recording_routes[] = {
     {"GET", "/api/v1/recordings/{id}/media", media, CTL_PERM_PUBLIC,
      "A locally stored recording file behind a signed, expiring link"},
 };
-const size_t ctl_recording_routes_count = sizeof ctl_recording_routes / sizeof ctl_recording_routes[0];
+const size_t ctl_recording_routes_count =
+    sizeof ctl_recording_routes / sizeof ctl_recording_routes[0];

@@ -110,9 +110,8 @@ static void remove_at(sfu_router *r, sfu__router_taps *ts, int i)
     ts->v[i] = ts->v[--ts->n];
     if (x.live && --ts->live == 0)
         notice(r, 0);
-    ML_INFO("room", "tap off track %llu:%s: %llu packets, %llu drops",
-            (unsigned long long)x.peer, x.mid, (unsigned long long)x.st.packets,
-            (unsigned long long)x.st.drops);
+    ML_INFO("room", "tap off track %llu:%s: %llu packets, %llu drops", (unsigned long long)x.peer,
+            x.mid, (unsigned long long)x.st.packets, (unsigned long long)x.st.drops);
     x.ops->detached(x.sink, &x.st);
 }
 

@@ -122,8 +122,8 @@ static int op_sr(void *sink, uint64_t t_us, uint32_t ssrc, uint64_t ntp, uint32_
     rec_ring *r = atomic_load_explicit(&s->ring, memory_order_acquire);
     if (!r)
         return 1;
-    rec_sr sr = {.ssrc = ssrc, .ntp = ntp, .rtp_ts = rtp_ts, .packet_count = packets,
-                 .octet_count = octets};
+    rec_sr sr = {
+        .ssrc = ssrc, .ntp = ntp, .rtp_ts = rtp_ts, .packet_count = packets, .octet_count = octets};
     if (rec_tap_sr(r, t_us, &sr) != 0) {
         atomic_fetch_add_explicit(&M.drops, 1, memory_order_relaxed);
         return -1;
@@ -294,8 +294,7 @@ static recording *start_recording(sfu_router *router, const char *room, long lon
                                "VALUES ($1, $2, $3, $4) RETURNING id",
                                4, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        ML_ERROR("rec", "room %s: cannot insert the recording: %s", room,
-                 PQresultErrorMessage(r));
+        ML_ERROR("rec", "room %s: cannot insert the recording: %s", room, PQresultErrorMessage(r));
         PQclear(r);
         rmdir(R->raw_dir);
         free(R);
@@ -318,8 +317,7 @@ static void on_track(cmd *c)
         long long sid = 0;
         if (skipped(c->router))
             return;
-        if (!session_recorded(c->room, &sid) ||
-            !(R = start_recording(c->router, c->room, sid))) {
+        if (!session_recorded(c->room, &sid) || !(R = start_recording(c->router, c->room, sid))) {
             skip_add(c->router);
             return;
         }
@@ -395,8 +393,7 @@ static void finish(recording *R)
                 ML_ERROR("rec", "recording %lld: %s", R->row, err);
             else if (st.drops)
                 ML_WARN("rec", "recording %lld: track %llu:%s dropped %llu records (ring full)",
-                        R->row, (unsigned long long)s->peer, s->mid,
-                        (unsigned long long)st.drops);
+                        R->row, (unsigned long long)s->peer, s->mid, (unsigned long long)st.drops);
             s->wt = NULL;
         }
     char err[512];

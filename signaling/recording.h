@@ -48,9 +48,9 @@ void sig_rec_stop(void);
 
 /* Counters for /metrics. */
 typedef struct sig_rec_metrics {
-    uint64_t active;     /* recordings running */
-    uint64_t started;    /* since start-up */
-    uint64_t tap_drops;  /* records the media workers could not hand over (ring full) */
+    uint64_t active;    /* recordings running */
+    uint64_t started;   /* since start-up */
+    uint64_t tap_drops; /* records the media workers could not hand over (ring full) */
     uint64_t tap_packets;
 } sig_rec_metrics;
 void sig_rec_get_metrics(sig_rec_metrics *m);

@@ -100,8 +100,8 @@ static json_t *track_files(const char *dir, long long *bytes)
     return a;
 }
 
-static int exec_ok(PGconn *c, const char *sql, int n, const char *const *p, char *err, size_t errlen,
-                   int *rows)
+static int exec_ok(PGconn *c, const char *sql, int n, const char *const *p, char *err,
+                   size_t errlen, int *rows)
 {
     PGresult *r = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
     int st = PQresultStatus(r);
@@ -188,8 +188,10 @@ int sig__rec_recover(PGconn *conn, const char *node, char *err, size_t errlen)
         if (sig__rec_close_row(conn, id, PQgetvalue(r, i, 1), e, sizeof e) != 0)
             ML_ERROR("rec", "recording %lld: cannot recover: %s", id, e);
         else
-            ML_WARN("rec", "recording %lld was interrupted (daemon stopped): raw files "
-                    "salvaged, processing queued", id);
+            ML_WARN("rec",
+                    "recording %lld was interrupted (daemon stopped): raw files "
+                    "salvaged, processing queued",
+                    id);
     }
     PQclear(r);
     return 0;

@@ -54,8 +54,8 @@ static int mark_failed(ctl_ctx *ctx, long long id, const char *reason)
 }
 
 static int mark_ready(ctl_ctx *ctx, long long id, const rec_process_result *res,
-                      const rec_storage *st, const char *key, const char *thumb_key,
-                      uint64_t bytes, char *err, size_t errlen)
+                      const rec_storage *st, const char *key, const char *thumb_key, uint64_t bytes,
+                      char *err, size_t errlen)
 {
     char sid[32], dur[32], ao[32], vo[32], ob[32];
     snprintf(sid, sizeof sid, "%lld", id);
@@ -65,8 +65,8 @@ static int mark_ready(ctl_ctx *ctx, long long id, const rec_process_result *res,
     snprintf(ao, sizeof ao, "%lld", a > 0 ? a : 0);
     snprintf(vo, sizeof vo, "%lld", v > 0 ? v : 0);
     snprintf(ob, sizeof ob, "%llu", (unsigned long long)bytes);
-    const char *p[8] = {sid, dur, ao, vo, ob, st->s3 ? "s3" : "local", key,
-                        thumb_key[0] ? thumb_key : NULL};
+    const char *p[8] = {
+        sid, dur, ao, vo, ob, st->s3 ? "s3" : "local", key, thumb_key[0] ? thumb_key : NULL};
     PGresult *r = PQexecParams(
         ctx->db.conn,
         "UPDATE recordings SET status = 'ready', duration_ms = $2::integer, audio_offset_ms = "
@@ -111,10 +111,11 @@ int sig_rec_process_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errl
     char sid[32];
     snprintf(sid, sizeof sid, "%lld", id);
     const char *p[1] = {sid};
-    PGresult *r = PQexecParams(ctx->db.conn,
-                               "SELECT status, raw_dir, public_id::text, node_id FROM recordings WHERE id "
-                               "= $1::bigint",
-                               1, NULL, p, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(ctx->db.conn,
+                     "SELECT status, raw_dir, public_id::text, node_id FROM recordings WHERE id "
+                     "= $1::bigint",
+                     1, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         snprintf(err, errlen, "recording %lld: %s", id,
                  PQresultStatus(r) == PGRES_TUPLES_OK ? "no such row" : PQresultErrorMessage(r));
@@ -181,8 +182,7 @@ int sig_rec_process_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errl
         goto done;
     }
     ML_INFO("rec", "recording %lld ready: %.2f s, %llu bytes, %s (A/V start %.3f s apart)", id,
-            res->duration_s, (unsigned long long)pi.bytes, pi.location,
-            res->probe_av_start_diff_s);
+            res->duration_s, (unsigned long long)pi.bytes, pi.location, res->probe_av_start_diff_s);
     rc = CTL_JOB_OK;
 done:
     free(res);
