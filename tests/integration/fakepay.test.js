@@ -310,3 +310,357 @@ test('Idempotency-Key: replay, 400 on a different body, 409 while the first is i
     assert.strictEqual(created.length, 4, JSON.stringify(created.map((e) => e.data.object.id)));
   } finally { await done(); }
 });
+
+test('refunds: pending then succeeded exactly once, partial and full, amount checks, forced failure', async () => {
+  const { fp, rx, done } = await setup();
+  try {
+    const pi = (await createIntent(fp, { payment_method: 'pm_card_visa', confirm: 'true' })).body;
+    assert.strictEqual(pi.status, 'succeeded');
+    let r = await fp.api('POST', '/v1/refunds', { payment_intent: pi.id, amount: 300, metadata: { why: 'late' } });
+    assert.strictEqual(r.status, 200, r.text);
+    const re = r.body;
+    assert.match(re.id, /^re_/);
+    assert.strictEqual(re.object, 'refund');
+    assert.strictEqual(re.status, 'pending');
+    assert.strictEqual(re.amount, 300);
+    assert.strictEqual(re.currency, 'usd');
+    assert.strictEqual(re.payment_intent, pi.id);
+    await until(async () => (await fp.api('GET', `/v1/refunds/${re.id}`)).body.status === 'succeeded', 10000, 'refund');
+    r = await fp.api('POST', '/v1/refunds', { payment_intent: pi.id, amount: 701 });
+    assert.strictEqual(r.status, 400);
+    assert.strictEqual(r.body.error.code, 'amount_too_large');
+    r = await fp.api('POST', '/v1/refunds', { payment_intent: pi.id, amount: 200, metadata: { fakepay_fail: '1' } });
+    assert.strictEqual(r.body.status, 'pending');
+    const failing = r.body.id;
+    await until(async () => (await fp.api('GET', `/v1/refunds/${failing}`)).body.status === 'failed', 10000, 'failure');
+    r = await fp.api('POST', '/v1/refunds', { payment_intent: pi.id }); // default: all that is left
+    assert.strictEqual(r.status, 200, r.text);
+    assert.strictEqual(r.body.amount, 700);
+    const rest = r.body.id;
+    r = await fp.api('POST', '/v1/refunds', { payment_intent: pi.id });
+    assert.strictEqual(r.status, 400);
+    assert.strictEqual(r.body.error.code, 'charge_already_refunded');
+    await until(async () => (await fp.api('GET', `/v1/refunds/${rest}`)).body.status === 'succeeded', 10000, 'refund 2');
+    await sleep(700); // time for any repeated settlement to show
+    const refundEvents = (id) => rx.received.filter((w) => w.body.data.object.id === id).map((w) => `${w.body.type}:${w.body.data.object.status}`);
+    await rx.waitFor(() => rx.received.filter((w) => w.body.type === 'charge.refunded').length >= 2);
+    assert.deepStrictEqual(refundEvents(re.id), ['refund.created:pending', 'refund.updated:succeeded']);
+    assert.deepStrictEqual(refundEvents(failing), ['refund.created:pending', 'refund.updated:failed']);
+    assert.deepStrictEqual(refundEvents(rest), ['refund.created:pending', 'refund.updated:succeeded']);
+    const charges = rx.received.filter((w) => w.body.type === 'charge.refunded').map((w) => w.body.data.object);
+    assert.strictEqual(charges.length, 2);
+    assert.deepStrictEqual(charges.map((c) => c.amount_refunded), [300, 1000]);
+    assert.deepStrictEqual(charges.map((c) => c.refunded), [false, true]);
+    assert.strictEqual(charges[0].payment_intent, pi.id);
+    // refunds of an unpaid or unknown intent
+    const unpaid = (await createIntent(fp)).body;
+    r = await fp.api('POST', '/v1/refunds', { payment_intent: unpaid.id });
+    assert.strictEqual(r.status, 400);
+    r = await fp.api('POST', '/v1/refunds', { payment_intent: 'pi_nope' });
+    assert.strictEqual(r.status, 404);
+    r = await fp.api('GET', '/v1/refunds/re_nope');
+    assert.strictEqual(r.status, 404);
+    assert.strictEqual(r.body.error.code, 'resource_missing');
+  } finally { await done(); }
+});
+
+test('webhook retries: the receiver answers 500 then 200; back-off between attempts; log records both', async () => {
+  let first = true;
+  const { fp, rx, done } = await setup({
+    respond: (rec) => {
+      if (rec.body && rec.body.type === 'payment_intent.created' && first) { first = false; return 500; }
+      return undefined;
+    },
+  });
+  try {
+    const pi = (await createIntent(fp)).body;
+    await rx.waitFor((l) => l.filter((w) => w.body.type === 'payment_intent.created').length >= 2);
+    const tries = rx.received.filter((w) => w.body.type === 'payment_intent.created');
+    assert.strictEqual(tries[0].body.id, tries[1].body.id);
+    assert.deepStrictEqual(tries.map((w) => w.status), [500, 200]);
+    assert.ok(tries[1].at - tries[0].at >= 400, `retry came after ${tries[1].at - tries[0].at} ms`);
+    assert.ok(tries.every((w) => w.valid));
+    const ev = await until(async () => (await fp.events()).find((e) => e.data.object.id === pi.id && e.delivered));
+    assert.deepStrictEqual(ev.deliveries.map((d) => [d.attempt, d.status]), [[1, 500], [2, 200]]);
+    assert.strictEqual(ev.deliveries[0].will_retry, true);
+  } finally { await done(); }
+});
+
+test('webhook retries stop after 8 attempts; a timeout counts as a failure', async () => {
+  const { fp, rx, done } = await setup({ respond: () => 503 });
+  try {
+    await createIntent(fp);
+    // 0.5+1+2+4+8+16+32 s of back-off would be too long for a test: check the first attempts and growth
+    await rx.waitFor((l) => l.length >= 4, 30000);
+    const gaps = rx.received.slice(1, 4).map((w, i) => w.at - rx.received[i].at);
+    assert.ok(gaps[1] > gaps[0] && gaps[2] > gaps[1], `back-off grows: ${gaps}`);
+    const ev = (await fp.events())[0];
+    assert.ok(ev.deliveries.length >= 3);
+    assert.ok(ev.deliveries.every((d) => d.status === 503 && d.will_retry));
+    assert.strictEqual(ev.delivered, false);
+  } finally { await done(); }
+});
+
+test('duplicate, reordered and delayed webhooks are switchable', async () => {
+  const { fp, rx, done } = await setup();
+  try {
+    let cfg = await fp.config({ duplicate_webhooks: true });
+    assert.strictEqual(cfg.duplicate_webhooks, true);
+    const a = (await createIntent(fp)).body;
+    await rx.waitFor((l) => l.length >= 2);
+    await sleep(300);
+    assert.strictEqual(rx.received.length, 2);
+    assert.strictEqual(rx.received[0].body.id, rx.received[1].body.id);
+    assert.strictEqual(rx.received[0].body.data.object.id, a.id);
+
+    await fp.config({ duplicate_webhooks: false, reorder_webhooks: true });
+    rx.received.length = 0;
+    const b = (await createIntent(fp, { payment_method: 'pm_card_visa', confirm: 'true' })).body;
+    await rx.waitFor((l) => l.length >= 2);
+    assert.deepStrictEqual(rx.received.map((w) => w.body.type), ['payment_intent.succeeded', 'payment_intent.created']);
+    assert.ok(rx.received.every((w) => w.body.data.object.id === b.id));
+    assert.ok(rx.received[0].body.created >= rx.received[1].body.created);
+
+    cfg = await fp.config({ reorder_webhooks: false, webhook_delay_ms: 1200 });
+    assert.strictEqual(cfg.webhook_delay_ms, 1200);
+    rx.received.length = 0;
+    const t0 = Date.now();
+    await createIntent(fp);
+    await rx.waitFor((l) => l.length >= 1);
+    assert.ok(rx.received[0].at - t0 >= 1000, `delivered after ${rx.received[0].at - t0} ms`);
+    await fp.config({ webhook_delay_ms: 0 });
+    // in-order again
+    rx.received.length = 0;
+    await createIntent(fp, { payment_method: 'pm_card_visa', confirm: 'true' });
+    await rx.waitFor((l) => l.length >= 2);
+    assert.deepStrictEqual(rx.received.map((w) => w.body.type), ['payment_intent.created', 'payment_intent.succeeded']);
+  } finally { await done(); }
+});
+
+test('webhook secrets and URLs can be changed at run time; a wrong secret fails verification', async () => {
+  const { fp, rx, done } = await setup();
+  const rx2 = await startWebhookReceiver({ secrets: ['whsec_other'] });
+  try {
+    const cfg = await fp.config({ webhook_secrets: ['whsec_unknown'], webhook_urls: [rx.url, rx2.url] });
+    assert.deepStrictEqual(cfg.webhook_urls, [rx.url, rx2.url]);
+    await createIntent(fp);
+    await rx.waitFor((l) => l.length >= 1);
+    assert.strictEqual(rx.received[0].valid, false);
+    assert.deepStrictEqual(rx.received[0].validFor, []);
+    await fp.config({ webhook_secrets: ['whsec_other'] });
+    await createIntent(fp);
+    await rx2.waitFor((l) => l.some((w) => w.valid));
+  } finally { await rx2.close(); await done(); }
+});
+
+test('fail_next: 500 api_error or a hang for the next n API requests only', async () => {
+  const { fp, done } = await setup();
+  try {
+    await fp.config({ fail_next: { count: 2, status: 500 } });
+    for (let i = 0; i < 2; i++) {
+      const r = await createIntent(fp);
+      assert.strictEqual(r.status, 500);
+      assert.strictEqual(r.body.error.type, 'api_error');
+    }
+    // test control and pages are not counted
+    assert.strictEqual((await fetch(fp.url + '/_fakepay/healthz')).status, 200);
+    assert.strictEqual((await createIntent(fp)).status, 200);
+    await fp.config({ fail_next: { count: 1, status: 'timeout' } });
+    const t0 = Date.now();
+    const r = await createIntent(fp, {}, { signal: AbortSignal.timeout(1500) }).catch((e) => e);
+    assert.ok(r instanceof Error, 'no answer');
+    assert.ok(Date.now() - t0 >= 1400);
+    assert.strictEqual((await createIntent(fp)).status, 200);
+    assert.strictEqual((await fp.events()).filter((e) => e.type === 'payment_intent.created').length, 2);
+  } finally { await done(); }
+});
+
+test('resend: same event id with a fresh signature, or signed with a chosen (stale) timestamp', async () => {
+  const { fp, rx, done } = await setup();
+  try {
+    await createIntent(fp);
+    await rx.waitFor((l) => l.length >= 1);
+    const evt = rx.received[0].body.id;
+    const old = Math.floor(Date.now() / 1000) - 3600;
+    await fp.resend(evt, old);
+    await rx.waitFor((l) => l.length >= 2);
+    assert.strictEqual(rx.received[1].body.id, evt);
+    assert.strictEqual(rx.received[1].t, old);
+    assert.deepStrictEqual(rx.received[1].validFor, [0, 1]); // signature right ...
+    assert.strictEqual(rx.received[1].valid, false); // ... but outside the tolerance
+    assert.strictEqual(rx.received[1].raw, rx.received[0].raw);
+    await fp.resend(evt);
+    await rx.waitFor((l) => l.length >= 3);
+    assert.strictEqual(rx.received[2].valid, true);
+    assert.ok(rx.received[2].t >= rx.received[0].t);
+    const ev = await until(async () => {
+      const e = (await fp.events()).find((x) => x.id === evt);
+      return e.deliveries.length === 3 && e;
+    });
+    assert.deepStrictEqual(ev.deliveries.map((d) => d.status), [200, 400, 200]);
+    assert.strictEqual(ev.deliveries[1].signed_t, old);
+    const nf = await fetch(`${fp.url}/_fakepay/events/evt_nope/resend`, { method: 'POST' });
+    assert.strictEqual(nf.status, 404);
+  } finally { await done(); }
+});
+
+test('state survives SIGKILL and restart on the same state file', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-fakepay-'));
+  const stateFile = path.join(dir, 'state.json');
+  const rx = await startWebhookReceiver({ secrets: SECRETS });
+  let fp = await startFakepay({ webhookUrls: [rx.url], webhookSecrets: SECRETS, stateFile });
+  const secretKey = fp.secretKey;
+  try {
+    const paid = (await createIntent(fp, { payment_method: 'pm_card_visa', confirm: 'true' }, { idempotencyKey: 'persist-1' })).body;
+    const re = (await fp.api('POST', '/v1/refunds', { payment_intent: paid.id, amount: 100 })).body;
+    const open = (await createIntent(fp, { metadata: { k: 'v' } })).body;
+    const proc = (await createIntent(fp, { payment_method: 'pm_card_processing', confirm: 'true' })).body;
+    assert.strictEqual(proc.status, 'processing');
+    const eventsBefore = (await fp.events()).map((e) => e.id);
+    await fp.kill(); // no chance to save anything more
+    fp = await startFakepay({ webhookUrls: [rx.url], webhookSecrets: SECRETS, stateFile, secretKey, port: fp.port });
+    let r = await fp.api('GET', `/v1/payment_intents/${paid.id}`);
+    assert.strictEqual(r.status, 200);
+    assert.strictEqual(r.body.status, 'succeeded');
+    assert.strictEqual(r.body.client_secret, paid.client_secret);
+    r = await fp.api('GET', `/v1/payment_intents/${open.id}`);
+    assert.deepStrictEqual(r.body.metadata, { k: 'v' });
+    // the processing intent and the pending refund finish after the restart, once
+    await until(async () => (await fp.api('GET', `/v1/payment_intents/${proc.id}`)).body.status === 'succeeded', 10000);
+    await until(async () => (await fp.api('GET', `/v1/refunds/${re.id}`)).body.status === 'succeeded', 10000);
+    r = await createIntent(fp, { payment_method: 'pm_card_visa', confirm: 'true' }, { idempotencyKey: 'persist-1' });
+    assert.strictEqual(r.body.id, paid.id);
+    assert.strictEqual(r.headers.get('idempotent-replayed'), 'true');
+    const after = await fp.events();
+    for (const id of eventsBefore) assert.ok(after.some((e) => e.id === id), `event ${id} kept`);
+    await sleep(500);
+    const ev = await fp.events();
+    assert.strictEqual(ev.filter((e) => e.type === 'payment_intent.succeeded' && e.data.object.id === proc.id).length, 1);
+    assert.strictEqual(ev.filter((e) => e.type === 'refund.updated' && e.data.object.id === re.id).length, 1);
+    // a clean stop and another start keep everything too
+    await fp.stop();
+    fp = await startFakepay({ webhookUrls: [rx.url], webhookSecrets: SECRETS, stateFile, secretKey });
+    assert.strictEqual((await fp.api('GET', `/v1/refunds/${re.id}`)).body.status, 'succeeded');
+    assert.strictEqual((await fp.events()).length, ev.length);
+  } finally {
+    await fp.stop();
+    await rx.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bad input: Stripe-style errors with the right status, never a crash', async () => {
+  const { fp, done } = await setup();
+  try {
+    const cases = [
+      [{ key: null }, { amount: 10, currency: 'usd' }, 401, 'api_key_invalid'],
+      [{ key: 'sk_test_wrong' }, { amount: 10, currency: 'usd' }, 401, 'api_key_invalid'],
+      [{ key: fp.secretKey + 'x' }, { amount: 10, currency: 'usd' }, 401, 'api_key_invalid'],
+      [{}, { amount: -5, currency: 'usd' }, 400, 'amount_too_small'],
+      [{}, { amount: 0, currency: 'usd' }, 400, 'amount_too_small'],
+      [{}, { amount: 100000000, currency: 'usd' }, 400, 'amount_too_large'],
+      [{}, { amount: '99999999999999999999999', currency: 'usd' }, 400, 'parameter_invalid_integer'],
+      [{}, { amount: '12.5', currency: 'usd' }, 400, 'parameter_invalid_integer'],
+      [{}, { amount: '1e3', currency: 'usd' }, 400, 'parameter_invalid_integer'],
+      [{}, { amount: '', currency: 'usd' }, 400, 'parameter_missing'],
+      [{}, { currency: 'usd' }, 400, 'parameter_missing'],
+      [{}, { amount: 10 }, 400, 'parameter_missing'],
+      [{}, { amount: 10, currency: 'xyz' }, 400, 'parameter_invalid_string'],
+      [{}, { amount: 10, currency: 'USD' }, 400, 'parameter_invalid_string'],
+      [{}, { amount: 10, currency: 'usd', confirm: 'yes' }, 400, 'parameter_invalid_boolean'],
+      [{}, { amount: 10, currency: 'usd', bogus: 1 }, 400, 'parameter_unknown'],
+      [{}, { amount: 10, currency: 'usd', payment_method: 'pm_card_amex' }, 404, 'resource_missing'],
+      [{}, { amount: 10, currency: 'usd', return_url: 'javascript:x' }, 400, 'url_invalid'],
+      [{}, { amount: 10, currency: 'usd', metadata: { ['k'.repeat(41)]: 'v' } }, 400, 'parameter_invalid_string'],
+      [{}, { amount: 10, currency: 'usd', metadata: { k: 'v'.repeat(501) } }, 400, 'parameter_invalid_string'],
+      [{ raw: 'amount=%zz&currency=usd' }, null, 400, 'parameter_invalid_encoding'],
+      [{ raw: 'amount=10&currency=usd&amount=20' }, null, 400, 'parameter_invalid_encoding'],
+      [{ raw: 'amount=10&currency=%FF%FE' }, null, 400, 'parameter_invalid_encoding'],
+      [{ raw: 'amount=10&currency=us%00d' }, null, 400, 'parameter_invalid_encoding'],
+      [{ raw: '=&=&' }, null, 400, 'parameter_invalid_encoding'],
+      [{ raw: 'a=' + 'x'.repeat(70 * 1024) }, null, 413, 'request_too_large'],
+    ];
+    for (const [opts, params, status, code] of cases) {
+      const r = await fp.api('POST', '/v1/payment_intents', params, opts);
+      const label = JSON.stringify({ opts: { ...opts, raw: opts.raw && opts.raw.slice(0, 40) }, params }).slice(0, 200);
+      assert.strictEqual(r.status, status, `${label}: ${r.text.slice(0, 300)}`);
+      assert.ok(r.body && r.body.error, label);
+      assert.strictEqual(r.body.error.code, code, label);
+      assert.ok(['invalid_request_error', 'card_error', 'idempotency_error', 'api_error'].includes(r.body.error.type));
+      assert.ok(r.body.error.message.length > 0);
+    }
+    let r = await fp.api('GET', '/v1/payment_intents/pi_doesnotexist');
+    assert.strictEqual(r.status, 404);
+    assert.strictEqual(r.body.error.code, 'resource_missing');
+    r = await fp.api('POST', '/v1/payment_intents/pi_doesnotexist/confirm', { payment_method: 'pm_card_visa' });
+    assert.strictEqual(r.status, 404);
+    r = await fp.api('POST', '/v1/payment_intents/pi_doesnotexist/cancel');
+    assert.strictEqual(r.status, 404);
+    r = await fp.api('GET', '/v1/customers');
+    assert.strictEqual(r.status, 404);
+    r = await fp.api('DELETE', '/v1/payment_intents');
+    assert.strictEqual(r.status, 404);
+    const pi = (await createIntent(fp)).body;
+    r = await fp.api('POST', `/v1/payment_intents/${pi.id}/confirm`);
+    assert.strictEqual(r.status, 400);
+    assert.strictEqual(r.body.error.code, 'payment_intent_unexpected_state');
+    r = await fp.api('POST', `/v1/payment_intents/${pi.id}/cancel`, { cancellation_reason: 'bored' });
+    assert.strictEqual(r.status, 400);
+    r = await fp.api('POST', '/v1/refunds', { payment_intent: pi.id, amount: 'x' });
+    assert.strictEqual(r.status, 400);
+    r = await fp.api('POST', '/v1/payment_intents', { amount: 10, currency: 'usd' }, { idempotencyKey: 'k'.repeat(300) });
+    assert.strictEqual(r.status, 400);
+    // test control
+    const post = (p, body) => fetch(fp.url + p, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } });
+    for (const body of ['{', '[]', '{"fail_next":{"count":-1}}', '{"fail_next":{"count":1,"status":404}}',
+      '{"webhook_urls":["http://10.0.0.1/x"]}', '{"webhook_urls":["file:///etc/passwd"]}',
+      '{"webhook_delay_ms":"soon"}', '{"nope":true}', '{"duplicate_webhooks":1}']) {
+      const c = await post('/_fakepay/config', body);
+      assert.strictEqual(c.status, 400, body);
+      assert.ok((await c.json()).error, body);
+    }
+    const cfg = await fp.config();
+    assert.strictEqual(cfg.fail_next.count, 0);
+    assert.strictEqual(cfg.webhook_urls.length, 1);
+    r = await fetch(`${fp.url}/_fakepay/events/x/resend?t=abc`, { method: 'POST' });
+    assert.strictEqual(r.status, 404);
+    // pages
+    r = await fetch(`${fp.url}/checkout/pi_nope?client_secret=x`);
+    assert.strictEqual(r.status, 404);
+    r = await fetch(`${fp.url}/authenticate/${pi.id}`);
+    assert.strictEqual(r.status, 400);
+    r = await fetch(`${fp.url}/authenticate/${pi.id}`, { method: 'POST', body: 'action=%zz',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+    assert.strictEqual(r.status, 400);
+    // still alive and consistent
+    assert.strictEqual((await fetch(fp.url + '/_fakepay/healthz')).status, 200);
+    assert.strictEqual((await fp.events()).filter((e) => e.type === 'payment_intent.created').length, 1);
+  } finally { await done(); }
+});
+
+test('command line: only loopback addresses, required options, SIGTERM exits 0', async () => {
+  const bin = fakepayBin();
+  const run = (args) => spawnSync(bin, args, { encoding: 'utf8', timeout: 10000 });
+  let r = run(['--listen', '0.0.0.0:0', '--secret-key', 'sk_test_12345678']);
+  assert.notStrictEqual(r.status, 0);
+  assert.match(r.stderr, /loopback/);
+  r = run(['--listen', '127.0.0.1:0', '--secret-key', 'sk_test_12345678', '--webhook-url', 'http://example.com/hook']);
+  assert.notStrictEqual(r.status, 0);
+  assert.match(r.stderr, /loopback/);
+  r = run(['--listen', '127.0.0.1:0']);
+  assert.notStrictEqual(r.status, 0);
+  r = run(['--listen', '127.0.0.1:99999', '--secret-key', 'sk_test_12345678']);
+  assert.notStrictEqual(r.status, 0);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-fakepay-'));
+  fs.writeFileSync(path.join(dir, 'bad.json'), '{"version": 99}');
+  r = run(['--listen', '127.0.0.1:0', '--secret-key', 'sk_test_12345678', '--state-file', path.join(dir, 'bad.json')]);
+  assert.notStrictEqual(r.status, 0);
+  assert.match(r.stderr, /state/);
+  fs.rmSync(dir, { recursive: true, force: true });
+  const fp = await startFakepay({ publicUrl: 'http://127.0.0.1:1/' });
+  const pi = (await fp.api('POST', '/v1/payment_intents',
+    { amount: 5, currency: 'jpy', payment_method: 'pm_card_authenticationRequired', confirm: 'true' })).body;
+  assert.strictEqual(pi.next_action.redirect_to_url.url, `http://127.0.0.1:1/authenticate/${pi.id}`);
+  const res = await fp.stop();
+  assert.strictEqual(res.code, 0);
+});

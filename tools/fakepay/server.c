@@ -30,6 +30,7 @@ typedef struct conn {
     char *body;
     size_t body_len, body_limit;
     int too_large;
+    int idem_too_long;
     int routed;
     fp_resp resp;
     int have_resp;
@@ -133,6 +134,9 @@ static void dispatch(struct lws *wsi, conn *c)
     if (c->too_large)
         fp_resp_error(&c->resp, 413, "invalid_request_error", "request_too_large", NULL,
                       "The request body exceeds %d bytes.", FP_MAX_BODY);
+    else if (c->idem_too_long)
+        fp_resp_error(&c->resp, 400, "invalid_request_error", "idempotency_key_too_long", NULL,
+                      "Idempotency-Key may have at most 255 characters.");
     else
         fp_route(&req, &c->resp, c->held_key, sizeof c->held_key);
     fp_state_save(); /* before the client can see the answer */
@@ -159,7 +163,9 @@ static int on_http(struct lws *wsi, session *s, const char *path)
         lws_hdr_copy(wsi, c->auth, sizeof c->auth, WSI_TOKEN_HTTP_AUTHORIZATION);
     if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE) > 0)
         lws_hdr_copy(wsi, c->ctype, sizeof c->ctype, WSI_TOKEN_HTTP_CONTENT_TYPE);
-    if (lws_hdr_custom_copy(wsi, c->idem_key, sizeof c->idem_key, "idempotency-key:", 16) < 0)
+    if (lws_hdr_custom_length(wsi, "idempotency-key:", 16) > 255)
+        c->idem_too_long = 1;
+    else if (lws_hdr_custom_copy(wsi, c->idem_key, sizeof c->idem_key, "idempotency-key:", 16) < 0)
         c->idem_key[0] = '\0';
     int has_body = m && strcmp(m, "POST") == 0;
     if (has_body && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
