@@ -386,17 +386,26 @@ test('webhook retries: the receiver answers 500 then 200; back-off between attem
   } finally { await done(); }
 });
 
-test('webhook retries stop after 8 attempts; a timeout counts as a failure', async () => {
-  const { fp, rx, done } = await setup({ respond: () => 503 });
+test('webhook retries: a timeout counts as a failure and the back-off grows', async () => {
+  // the first attempt gets no answer (mlfakepay gives up after 5 s), the next ones a 503
+  const { fp, rx, done } = await setup({ respond: (rec, i) => (i === 0 ? 'hang' : 503) });
   try {
     await createIntent(fp);
     // 0.5+1+2+4+8+16+32 s of back-off would be too long for a test: check the first attempts and growth
-    await rx.waitFor((l) => l.length >= 4, 30000);
-    const gaps = rx.received.slice(1, 4).map((w, i) => w.at - rx.received[i].at);
+    await rx.waitFor((l) => l.length >= 5, 40000);
+    const r = rx.received;
+    assert.ok(r[1].at - r[0].at >= 4500, `timed out after ${r[1].at - r[0].at} ms`);
+    const gaps = r.slice(2, 5).map((w, i) => w.at - r[i + 1].at);
     assert.ok(gaps[1] > gaps[0] && gaps[2] > gaps[1], `back-off grows: ${gaps}`);
-    const ev = (await fp.events())[0];
-    assert.ok(ev.deliveries.length >= 3);
-    assert.ok(ev.deliveries.every((d) => d.status === 503 && d.will_retry));
+    assert.ok(r.every((w) => w.body.id === r[0].body.id));
+    const ev = await until(async () => {
+      const e = (await fp.events())[0];
+      return e.deliveries.length >= 4 && e;
+    });
+    assert.strictEqual(ev.deliveries[0].error, 'timeout');
+    assert.strictEqual(ev.deliveries[0].status, null);
+    assert.ok(ev.deliveries.slice(1).every((d) => d.status === 503));
+    assert.ok(ev.deliveries.every((d) => d.will_retry));
     assert.strictEqual(ev.delivered, false);
   } finally { await done(); }
 });
