@@ -11,6 +11,7 @@
 const test = require('node:test');
 const assert = require('node:assert');
 const fs = require('fs');
+const http = require('http');
 const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
@@ -619,6 +620,28 @@ test('bad input: Stripe-style errors with the right status, never a crash', asyn
     assert.strictEqual(r.status, 400);
     r = await fp.api('POST', '/v1/payment_intents', { amount: 10, currency: 'usd' }, { idempotencyKey: 'k'.repeat(300) });
     assert.strictEqual(r.status, 400);
+    // Basic auth as Stripe's curl examples use it (-u sk_test_...:)
+    const basic = (k) => ({ Authorization: 'Basic ' + Buffer.from(k + ':').toString('base64') });
+    r = await fetch(`${fp.url}/v1/payment_intents/${pi.id}`, { headers: basic(fp.secretKey) });
+    assert.strictEqual(r.status, 200);
+    r = await fetch(`${fp.url}/v1/payment_intents/${pi.id}`, { headers: basic('sk_test_other') });
+    assert.strictEqual(r.status, 401);
+    r = await fetch(`${fp.url}/v1/payment_intents/${pi.id}`, { headers: { Authorization: 'Basic %%%%' } });
+    assert.strictEqual(r.status, 401);
+    // a chunked body is refused with 411 and the connection closed
+    const chunked = await new Promise((resolve, reject) => {
+      const req = http.request(`${fp.url}/v1/payment_intents`, { method: 'POST', headers: {
+        Authorization: `Bearer ${fp.secretKey}`, 'Content-Type': 'application/x-www-form-urlencoded' } }, (res) => {
+        let b = '';
+        res.on('data', (d) => { b += d; });
+        res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(b) }));
+      });
+      req.on('error', reject);
+      req.write('amount=10&');
+      req.end('currency=usd');
+    });
+    assert.strictEqual(chunked.status, 411);
+    assert.strictEqual(chunked.body.error.code, 'length_required');
     // test control
     const post = (p, body) => fetch(fp.url + p, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } });
     for (const body of ['{', '[]', '{"fail_next":{"count":-1}}', '{"fail_next":{"count":1,"status":404}}',

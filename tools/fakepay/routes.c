@@ -7,6 +7,7 @@
  */
 #include "tools/fakepay/fakepay.h"
 
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,12 +186,29 @@ static int is_loopback_peer(const char *peer)
            strncmp(peer, "::ffff:127.", 11) == 0;
 }
 
+/* "Bearer <key>", or "Basic base64(<key>:)" as Stripe's curl examples use. */
 static int auth_ok(const char *auth)
 {
     size_t kl = strlen(fp.secret_key);
-    if (strncmp(auth, "Bearer ", 7) != 0)
+    char basic[400];
+    const char *k;
+    if (strncmp(auth, "Bearer ", 7) == 0) {
+        k = auth + 7;
+    } else if (strncmp(auth, "Basic ", 6) == 0 && strlen(auth + 6) < 520 &&
+               strlen(auth + 6) % 4 == 0) {
+        int n = EVP_DecodeBlock((unsigned char *)basic, (const unsigned char *)auth + 6,
+                                (int)strlen(auth + 6));
+        if (n <= 0)
+            return 0;
+        basic[n] = '\0'; /* the decoded length counts '=' padding as zero bytes */
+        char *colon = strchr(basic, ':');
+        if (!colon)
+            return 0;
+        *colon = '\0';
+        k = basic;
+    } else {
         return 0;
-    const char *k = auth + 7;
+    }
     /* constant-time compare of equal-length strings */
     if (strlen(k) != kl)
         return 0;

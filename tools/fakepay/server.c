@@ -31,6 +31,7 @@ typedef struct conn {
     size_t body_len, body_limit;
     int too_large;
     int idem_too_long;
+    int close_after; /* close the connection once answered */
     int routed;
     fp_resp resp;
     int have_resp;
@@ -168,8 +169,13 @@ static int on_http(struct lws *wsi, session *s, const char *path)
     else if (lws_hdr_custom_copy(wsi, c->idem_key, sizeof c->idem_key, "idempotency-key:", 16) < 0)
         c->idem_key[0] = '\0';
     int has_body = m && strcmp(m, "POST") == 0;
-    if (has_body && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
-        c->body_limit = FP_MAX_BODY; /* chunked: read up to the limit */
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        /* Stripe clients send Content-Length; a chunked body is refused and
+         * the connection closed (its bytes must not be read as a request) */
+        fp_resp_error(&c->resp, 411, "invalid_request_error", "length_required", NULL,
+                      "Send the body with a Content-Length.");
+        c->routed = c->have_resp = c->close_after = 1;
+        lws_callback_on_writable(wsi);
         return 0;
     }
     if (has_body && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
@@ -256,8 +262,13 @@ static int write_response(struct lws *wsi, session *s)
         }
     }
 done:
-    conn_free(c);
-    s->c = NULL;
+    {
+        int close_after = c->close_after;
+        conn_free(c);
+        s->c = NULL;
+        if (close_after)
+            return -1;
+    }
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
