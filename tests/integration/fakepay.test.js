@@ -688,6 +688,9 @@ test('command line: only loopback addresses, required options, SIGTERM exits 0',
   r = run(['--listen', '127.0.0.1:0', '--secret-key', 'sk_test_12345678', '--state-file', path.join(dir, 'bad.json')]);
   assert.notStrictEqual(r.status, 0);
   assert.match(r.stderr, /state/);
+  r = run(['--listen', '127.0.0.1:0', '--secret-key', 'sk_test_12345678', '--state-file', path.join(dir, 'no', 'such', 'dir.json')]);
+  assert.notStrictEqual(r.status, 0);
+  assert.match(r.stderr, /cannot write the state file/);
   fs.rmSync(dir, { recursive: true, force: true });
   const fp = await startFakepay({ publicUrl: 'http://127.0.0.1:1/' });
   const pi = (await fp.api('POST', '/v1/payment_intents',

@@ -143,6 +143,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "mlfakepay: %s\n", err);
         goto out;
     }
+    fp.dirty = 1; /* write it once now: an unwritable path fails here, not on every change */
+    if (fp_state_save() != 0) {
+        fprintf(stderr, "mlfakepay: cannot write the state file %s\n", fp.state_file);
+        goto out;
+    }
     int bound = 0;
     if (fp_server_start(host, port, &bound) != 0 || bound <= 0) {
         fprintf(stderr, "mlfakepay: cannot listen on %s:%d\n", host, port);

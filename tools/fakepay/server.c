@@ -235,6 +235,11 @@ static int write_response(struct lws *wsi, session *s)
                                          (const unsigned char *)c->resp.location,
                                          (int)strlen(c->resp.location), &p, end))
             return -1;
+        char rid[40];
+        fp_new_id("req_", 14, rid, sizeof rid);
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)"request-id:",
+                                        (const unsigned char *)rid, (int)strlen(rid), &p, end))
+            return -1;
         if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                         (const unsigned char *)"no-store", 8, &p, end))
             return -1;
