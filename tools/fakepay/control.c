@@ -41,10 +41,10 @@ static json_t *config_json(void)
     json_t *fail = json_pack("{s:I}", "count", (json_int_t)fp.fail_next_count);
     json_object_set_new(fail, "status",
                         fp.fail_next_timeout ? json_string("timeout") : json_integer(500));
-    return json_pack("{s:b, s:b, s:I, s:o, s:O, s:O}", "duplicate_webhooks",
-                     fp.duplicate_webhooks, "reorder_webhooks", fp.reorder_webhooks,
-                     "webhook_delay_ms", (json_int_t)fp.webhook_delay_ms, "fail_next", fail,
-                     "webhook_secrets", fp.webhook_secrets, "webhook_urls", fp.webhook_urls);
+    return json_pack("{s:b, s:b, s:I, s:o, s:O, s:O}", "duplicate_webhooks", fp.duplicate_webhooks,
+                     "reorder_webhooks", fp.reorder_webhooks, "webhook_delay_ms",
+                     (json_int_t)fp.webhook_delay_ms, "fail_next", fail, "webhook_secrets",
+                     fp.webhook_secrets, "webhook_urls", fp.webhook_urls);
 }
 
 static int bad(fp_resp *resp, const char *field, const char *why)
@@ -98,7 +98,8 @@ static int validate(json_t *in, fp_resp *resp)
         json_t *c = json_object_get(v, "count"), *s = json_object_get(v, "status");
         if (!json_is_object(v) || !json_is_integer(c) || json_integer_value(c) < 0 ||
             json_integer_value(c) > 1000)
-            return bad(resp, "fail_next", "must be {\"count\":0..1000, \"status\":500|\"timeout\"}");
+            return bad(resp, "fail_next",
+                       "must be {\"count\":0..1000, \"status\":500|\"timeout\"}");
         if (s && !(json_is_integer(s) && json_integer_value(s) == 500) &&
             !(json_is_string(s) && strcmp(json_string_value(s), "timeout") == 0))
             return bad(resp, "fail_next.status", "must be 500 or \"timeout\"");
@@ -138,8 +139,8 @@ void fp_control_config(const fp_request *req, const ml_form *f, fp_resp *resp)
 {
     if (strcmp(req->method, "POST") == 0) {
         json_error_t jerr;
-        json_t *in = json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES,
-                                &jerr);
+        json_t *in =
+            json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES, &jerr);
         if (!json_is_object(in)) {
             json_decref(in);
             fp_resp_error(resp, 400, "invalid_request_error", "parameter_invalid_json", NULL,

@@ -28,7 +28,7 @@ typedef struct fp_globals {
     json_t *intents; /* id -> {"pi":PaymentIntent, "x":{private bookkeeping}} */
     json_t *refunds; /* id -> {"re":Refund, "x":{...}} */
     json_t *events;  /* array of {"event":Event, "deliveries":[...], "delivered":bool} */
-    json_t *idem;    /* key -> {"fp":fingerprint, "status":n, "body":s, "created":ms, "busy":bool} */
+    json_t *idem; /* key -> {"fp":fingerprint, "status":n, "body":s, "created":ms, "busy":bool} */
     /* test control (config.c), not persisted */
     json_t *webhook_urls;    /* array of strings */
     json_t *webhook_secrets; /* array of strings */
@@ -74,7 +74,7 @@ long long fp_now_s(void);
 void fp_new_id(const char *prefix, int n, char *out, size_t cap);
 
 /* --- responses (routes.c) --- */
-void fp_resp_json(fp_resp *r, int status, json_t *body); /* steals body */
+void fp_resp_json(fp_resp *r, int status, json_t *body);                  /* steals body */
 void fp_resp_text(fp_resp *r, int status, const char *ctype, char *body); /* steals body */
 /* Stripe-style {"error":{type, code, message[, param]}}. */
 void fp_resp_error(fp_resp *r, int status, const char *type, const char *code, const char *param,

@@ -47,9 +47,9 @@ fp_idem_result fp_idem_begin(const char *key, const fp_request *req, fp_resp *re
         rec = NULL;
     }
     if (!rec) {
-        json_object_set_new(fp.idem, key,
-                            json_pack("{s:s, s:I, s:b}", "fp", fpr, "created",
-                                      (json_int_t)fp_now_ms(), "busy", 1));
+        json_object_set_new(
+            fp.idem, key,
+            json_pack("{s:s, s:I, s:b}", "fp", fpr, "created", (json_int_t)fp_now_ms(), "busy", 1));
         return FP_IDEM_NEW;
     }
     if (json_is_true(json_object_get(rec, "busy")))

@@ -15,6 +15,7 @@
 #define OK FP_PI_SUCCEEDED
 #define CA FP_PI_CANCELED
 
+/* clang-format off */
 /* rows: from-state; columns: fp_pi_event in enum order
  *                 ATTACH CONF_OK DECLINE ACTION PROCESS AUTH_OK AUTH_FAIL SETTLE CANCEL */
 static const signed char table[FP_PI_NSTATES][FP_EV_N] = {
@@ -25,10 +26,15 @@ static const signed char table[FP_PI_NSTATES][FP_EV_N] = {
     [OK] = {X, X, X, X, X, X, X, X, X},
     [CA] = {X, X, X, X, X, X, X, X, X},
 };
+/* clang-format on */
 
 static const char *const names[FP_PI_NSTATES] = {
-    "requires_payment_method", "requires_confirmation", "requires_action",
-    "processing",              "succeeded",             "canceled",
+    "requires_payment_method",
+    "requires_confirmation",
+    "requires_action",
+    "processing",
+    "succeeded",
+    "canceled",
 };
 
 static const struct {

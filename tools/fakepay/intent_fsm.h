@@ -24,8 +24,8 @@ typedef enum {
 } fp_pi_state;
 
 typedef enum {
-    FP_EV_ATTACH = 0,   /* a payment method is set without confirming */
-    FP_EV_CONFIRM_OK,   /* confirm, card succeeds at once */
+    FP_EV_ATTACH = 0, /* a payment method is set without confirming */
+    FP_EV_CONFIRM_OK, /* confirm, card succeeds at once */
     FP_EV_CONFIRM_DECLINE,
     FP_EV_CONFIRM_ACTION, /* card needs authentication */
     FP_EV_CONFIRM_PROCESSING,

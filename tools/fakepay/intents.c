@@ -17,8 +17,18 @@
 static const char *const currencies[] = {"usd", "eur", "gbp", "jpy", "inr", "cad", "aud"};
 
 static const char *const create_params[] = {
-    "amount", "currency", "payment_method", "confirm", "metadata[", "description", "return_url",
-    "payment_method_types[", "automatic_payment_methods[", "expand[", "receipt_email", NULL,
+    "amount",
+    "currency",
+    "payment_method",
+    "confirm",
+    "metadata[",
+    "description",
+    "return_url",
+    "payment_method_types[",
+    "automatic_payment_methods[",
+    "expand[",
+    "receipt_email",
+    NULL,
 };
 static const char *const confirm_params[] = {"payment_method", "return_url", "expand[", NULL};
 static const char *const cancel_params[] = {"cancellation_reason", "expand[", NULL};
@@ -191,8 +201,8 @@ int fp_intent_confirm_pm(json_t *rec, const char *pm, const char *return_url, fp
         char url[1024];
         snprintf(url, sizeof url, "%s/authenticate/%s", fp.public_url, id);
         set_state(rec, FP_PI_REQUIRES_ACTION);
-        json_t *na = json_pack("{s:s, s:{s:s}}", "type", "redirect_to_url", "redirect_to_url",
-                               "url", url);
+        json_t *na =
+            json_pack("{s:s, s:{s:s}}", "type", "redirect_to_url", "redirect_to_url", "url", url);
         const char *ru = str_of(x, "return_url");
         if (ru)
             json_object_set_new(json_object_get(na, "redirect_to_url"), "return_url",
@@ -278,14 +288,13 @@ void fp_intents_create(const fp_request *req, const ml_form *f, fp_resp *resp)
     fp_new_id("_secret_", 25, tail, sizeof tail);
     snprintf(secret, sizeof secret, "%s%s", id, tail);
     const char *desc = ml_form_get(f, "description");
-    json_t *pi = json_pack("{s:s, s:s, s:I, s:i, s:s, s:s, s:s, s:o, s:n, s:n, s:n, s:I, s:b, "
-                           "s:n, s:n, s:n}",
-                           "id", id, "object", "payment_intent", "amount", (json_int_t)amount,
-                           "amount_received", 0, "currency", cur, "status",
-                           "requires_payment_method", "client_secret", secret, "metadata", md,
-                           "last_payment_error", "next_action", "latest_charge", "created",
-                           (json_int_t)fp_now_s(), "livemode", 0, "payment_method",
-                           "description", "canceled_at");
+    json_t *pi = json_pack(
+        "{s:s, s:s, s:I, s:i, s:s, s:s, s:s, s:o, s:n, s:n, s:n, s:I, s:b, "
+        "s:n, s:n, s:n}",
+        "id", id, "object", "payment_intent", "amount", (json_int_t)amount, "amount_received", 0,
+        "currency", cur, "status", "requires_payment_method", "client_secret", secret, "metadata",
+        md, "last_payment_error", "next_action", "latest_charge", "created", (json_int_t)fp_now_s(),
+        "livemode", 0, "payment_method", "description", "canceled_at");
     json_object_set_new(pi, "description", desc ? json_string(desc) : json_null());
     json_t *rec = json_pack("{s:o, s:{}}", "pi", pi, "x");
     json_object_set_new(fp.intents, id, rec);
@@ -324,8 +333,7 @@ void fp_intents_confirm(const fp_request *req, const ml_form *f, fp_resp *resp)
         not_found(resp, "payment_intent", req->args[0], "intent");
         return;
     }
-    fp_intent_confirm_pm(rec, ml_form_get(f, "payment_method"), ml_form_get(f, "return_url"),
-                         resp);
+    fp_intent_confirm_pm(rec, ml_form_get(f, "payment_method"), ml_form_get(f, "return_url"), resp);
 }
 
 void fp_intents_cancel(const fp_request *req, const ml_form *f, fp_resp *resp)

@@ -92,8 +92,7 @@ int main(int argc, char **argv)
         switch (c) {
         case 'l':
             if (parse_listen(optarg, host, sizeof host, &port) != 0) {
-                fprintf(stderr, "mlfakepay: --listen must be a loopback IP:PORT, not %s\n",
-                        optarg);
+                fprintf(stderr, "mlfakepay: --listen must be a loopback IP:PORT, not %s\n", optarg);
                 goto out;
             }
             break;
@@ -154,9 +153,8 @@ int main(int argc, char **argv)
         goto out;
     }
     if (!fp.public_url[0])
-        snprintf(fp.public_url, sizeof fp.public_url, strchr(host, ':') ? "http://[%s]:%d"
-                                                                        : "http://%s:%d",
-                 host, bound);
+        snprintf(fp.public_url, sizeof fp.public_url,
+                 strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, bound);
     size_t pl = strlen(fp.public_url);
     while (pl && fp.public_url[pl - 1] == '/')
         fp.public_url[--pl] = '\0';
@@ -172,7 +170,8 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    printf(strchr(host, ':') ? "mlfakepay listening on [%s]:%d\n" : "mlfakepay listening on %s:%d\n",
+    printf(strchr(host, ':') ? "mlfakepay listening on [%s]:%d\n"
+                             : "mlfakepay listening on %s:%d\n",
            host, bound);
     fp_server_run(&stop_flag);
     fp_webhooks_stop();

@@ -53,12 +53,23 @@ static void sb_esc(sbuf *b, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
-        case '<': sb_add(b, "&lt;", 4); break;
-        case '>': sb_add(b, "&gt;", 4); break;
-        case '&': sb_add(b, "&amp;", 5); break;
-        case '"': sb_add(b, "&quot;", 6); break;
-        case '\'': sb_add(b, "&#39;", 5); break;
-        default: sb_add(b, s, 1);
+        case '<':
+            sb_add(b, "&lt;", 4);
+            break;
+        case '>':
+            sb_add(b, "&gt;", 4);
+            break;
+        case '&':
+            sb_add(b, "&amp;", 5);
+            break;
+        case '"':
+            sb_add(b, "&quot;", 6);
+            break;
+        case '\'':
+            sb_add(b, "&#39;", 5);
+            break;
+        default:
+            sb_add(b, s, 1);
         }
     }
 }
@@ -181,10 +192,10 @@ static void finish(fp_resp *resp, json_t *rec)
 {
     json_t *pi = json_object_get(rec, "pi");
     const char *st = str_of(pi, "status");
-    const char *rs = !st                                 ? "failed"
-                     : strcmp(st, "succeeded") == 0      ? "succeeded"
-                     : strcmp(st, "processing") == 0     ? "processing"
-                                                         : "failed";
+    const char *rs = !st                             ? "failed"
+                     : strcmp(st, "succeeded") == 0  ? "succeeded"
+                     : strcmp(st, "processing") == 0 ? "processing"
+                                                     : "failed";
     const char *ru = str_of(json_object_get(rec, "x"), "return_url");
     if (!ru) {
         message_page(resp, 200, "Payment finished", rs);

@@ -15,8 +15,8 @@
 
 #define SETTLE_MS 200
 
-static const char *const create_params[] = {"payment_intent", "amount", "metadata[", "reason",
-                                            "charge", "expand[", NULL};
+static const char *const create_params[] = {"payment_intent", "amount",  "metadata[", "reason",
+                                            "charge",         "expand[", NULL};
 static const char *const get_params[] = {"expand[", NULL};
 
 void fp_refunds_create(const fp_request *req, const ml_form *f, fp_resp *resp)
@@ -38,8 +38,7 @@ void fp_refunds_create(const fp_request *req, const ml_form *f, fp_resp *resp)
     json_t *pi = json_object_get(rec, "pi");
     const char *status = json_string_value(json_object_get(pi, "status"));
     if (!status || strcmp(status, "succeeded") != 0) {
-        fp_resp_error(resp, 400, "invalid_request_error", "charge_not_refundable",
-                      "payment_intent",
+        fp_resp_error(resp, 400, "invalid_request_error", "charge_not_refundable", "payment_intent",
                       "This PaymentIntent has a status of %s; only succeeded payments can be "
                       "refunded.",
                       status ? status : "unknown");
@@ -60,8 +59,8 @@ void fp_refunds_create(const fp_request *req, const ml_form *f, fp_resp *resp)
         char *end = NULL;
         long long v = strtoll(a, &end, 10);
         if (!*a || *end || a[0] == '+' || a[0] == ' ' || strlen(a) > 12) {
-            fp_resp_error(resp, 400, "invalid_request_error", "parameter_invalid_integer",
-                          "amount", "Invalid integer: %.40s", a);
+            fp_resp_error(resp, 400, "invalid_request_error", "parameter_invalid_integer", "amount",
+                          "Invalid integer: %.40s", a);
             return;
         }
         if (v < 1) {
@@ -89,12 +88,11 @@ void fp_refunds_create(const fp_request *req, const ml_form *f, fp_resp *resp)
     int fail = failflag && strcmp(failflag, "1") == 0;
     char id[40];
     fp_new_id("re_", 24, id, sizeof id);
-    json_t *re = json_pack("{s:s, s:s, s:I, s:O, s:s, s:O, s:s, s:o, s:I, s:o}", "id", id,
-                           "object", "refund", "amount", (json_int_t)amount, "currency",
-                           json_object_get(pi, "currency"), "payment_intent", pi_id, "charge",
-                           json_object_get(pi, "latest_charge"), "status", "pending", "metadata",
-                           md, "created", (json_int_t)fp_now_s(), "reason",
-                           reason ? json_string(reason) : json_null());
+    json_t *re = json_pack(
+        "{s:s, s:s, s:I, s:O, s:s, s:O, s:s, s:o, s:I, s:o}", "id", id, "object", "refund",
+        "amount", (json_int_t)amount, "currency", json_object_get(pi, "currency"), "payment_intent",
+        pi_id, "charge", json_object_get(pi, "latest_charge"), "status", "pending", "metadata", md,
+        "created", (json_int_t)fp_now_s(), "reason", reason ? json_string(reason) : json_null());
     json_object_set_new(fp.refunds, id,
                         json_pack("{s:o, s:{s:I, s:b}}", "re", re, "x", "due_ms",
                                   (json_int_t)(fp_now_ms() + SETTLE_MS), "fail", fail));
@@ -134,12 +132,11 @@ static json_t *charge_of(json_t *pi_rec)
         if (p && strcmp(p, id) == 0 && st && strcmp(st, "pending") == 0)
             refunded -= json_integer_value(json_object_get(re, "amount"));
     }
-    return json_pack("{s:O, s:s, s:I, s:I, s:b, s:O, s:s, s:O, s:b}", "id",
-                     json_object_get(pi, "latest_charge"), "object", "charge", "amount",
-                     (json_int_t)amount, "amount_refunded", (json_int_t)refunded, "refunded",
-                     refunded >= amount, "currency", json_object_get(pi, "currency"),
-                     "payment_intent", id, "metadata", json_object_get(pi, "metadata"),
-                     "livemode", 0);
+    return json_pack(
+        "{s:O, s:s, s:I, s:I, s:b, s:O, s:s, s:O, s:b}", "id", json_object_get(pi, "latest_charge"),
+        "object", "charge", "amount", (json_int_t)amount, "amount_refunded", (json_int_t)refunded,
+        "refunded", refunded >= amount, "currency", json_object_get(pi, "currency"),
+        "payment_intent", id, "metadata", json_object_get(pi, "metadata"), "livemode", 0);
 }
 
 void fp_refunds_tick(long long now_ms)

@@ -66,9 +66,9 @@ static const char *method_of(struct lws *wsi)
         enum lws_token_indexes tok;
         const char *name;
     } m[] = {
-        {WSI_TOKEN_GET_URI, "GET"},       {WSI_TOKEN_POST_URI, "POST"},
-        {WSI_TOKEN_PUT_URI, "PUT"},       {WSI_TOKEN_PATCH_URI, "PATCH"},
-        {WSI_TOKEN_DELETE_URI, "DELETE"}, {WSI_TOKEN_HEAD_URI, "HEAD"},
+        {WSI_TOKEN_GET_URI, "GET"},         {WSI_TOKEN_POST_URI, "POST"},
+        {WSI_TOKEN_PUT_URI, "PUT"},         {WSI_TOKEN_PATCH_URI, "PATCH"},
+        {WSI_TOKEN_DELETE_URI, "DELETE"},   {WSI_TOKEN_HEAD_URI, "HEAD"},
         {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
     };
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
@@ -266,14 +266,13 @@ static int write_response(struct lws *wsi, session *s)
             return 0;
         }
     }
-done:
-    {
-        int close_after = c->close_after;
-        conn_free(c);
-        s->c = NULL;
-        if (close_after)
-            return -1;
-    }
+done : {
+    int close_after = c->close_after;
+    conn_free(c);
+    s->c = NULL;
+    if (close_after)
+        return -1;
+}
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 

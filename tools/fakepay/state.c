@@ -24,8 +24,7 @@ int fp_state_init(void)
     fp.idem = json_object();
     fp.webhook_urls = json_array();
     fp.webhook_secrets = json_array();
-    return fp.intents && fp.refunds && fp.events && fp.idem && fp.webhook_urls &&
-                   fp.webhook_secrets
+    return fp.intents && fp.refunds && fp.events && fp.idem && fp.webhook_urls && fp.webhook_secrets
                ? 0
                : -1;
 }
@@ -110,7 +109,7 @@ int fp_state_save(void)
         rc = rename(tmp, fp.state_file);
     if (rc != 0) {
         fprintf(stderr, "mlfakepay: cannot save the state to %s: %s\n", fp.state_file,
-                 strerror(errno));
+                strerror(errno));
         unlink(tmp);
         fp.dirty = 1;
         return -1;

@@ -311,10 +311,9 @@ void fp_event_emit(const char *type, const json_t *object)
     char id[48];
     fp_new_id("evt_", 24, id, sizeof id);
     json_t *ev = json_pack("{s:s, s:s, s:s, s:I, s:s, s:{s:o}, s:b, s:i}", "id", id, "object",
-                           "event", "type", type, "created", (json_int_t)fp_now_s(),
-                           "api_version", FP_API_VERSION, "data", "object",
-                           json_deep_copy(object), "livemode", 0, "pending_webhooks",
-                           (int)json_array_size(fp.webhook_urls));
+                           "event", "type", type, "created", (json_int_t)fp_now_s(), "api_version",
+                           FP_API_VERSION, "data", "object", json_deep_copy(object), "livemode", 0,
+                           "pending_webhooks", (int)json_array_size(fp.webhook_urls));
     if (!ev)
         return;
     json_t *rec = json_pack("{s:o, s:[], s:b}", "event", ev, "deliveries", "delivered", 0);
@@ -355,10 +354,10 @@ void fp_webhooks_tick(long long now_ms)
         list = r->next;
         json_t *rec = event_rec(r->evt_id);
         if (rec) {
-            json_t *d = json_pack("{s:s, s:i, s:I, s:I, s:b, s:b}", "url", r->url, "attempt",
-                                  r->attempt, "signed_t", (json_int_t)r->signed_t, "at_ms",
-                                  (json_int_t)r->at_ms, "duplicate", r->duplicate, "will_retry",
-                                  r->will_retry);
+            json_t *d =
+                json_pack("{s:s, s:i, s:I, s:I, s:b, s:b}", "url", r->url, "attempt", r->attempt,
+                          "signed_t", (json_int_t)r->signed_t, "at_ms", (json_int_t)r->at_ms,
+                          "duplicate", r->duplicate, "will_retry", r->will_retry);
             json_object_set_new(d, "status", r->status ? json_integer(r->status) : json_null());
             json_object_set_new(d, "error", r->error[0] ? json_string(r->error) : json_null());
             json_array_append_new(json_object_get(rec, "deliveries"), d);

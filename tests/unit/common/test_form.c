@@ -54,9 +54,8 @@ TEST(form_utf8_is_kept)
 TEST(form_rejects_bad_input)
 {
     static const char *const bad[] = {
-        "a=%",          "a=%4",         "a=%zz",        "a=%00",         "%00=1",
-        "=1",           "a=%C3",        "a=%C0%AF",     "a=%ED%A0%80",   "a=%F5%80%80%80",
-        "a=%FF",        "a=1&a=2",      "a=\xC3(",      "%=1",
+        "a=%",      "a=%4",        "a=%zz",          "a=%00", "%00=1",   "=1",      "a=%C3",
+        "a=%C0%AF", "a=%ED%A0%80", "a=%F5%80%80%80", "a=%FF", "a=1&a=2", "a=\xC3(", "%=1",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ml_form f;

@@ -13,6 +13,7 @@
 
 TEST(fsm_every_transition)
 {
+    /* clang-format off */
     /* expected next state per (from, event); -1 = refused */
     static const int want[FP_PI_NSTATES][FP_EV_N] = {
         /*        ATTACH OK  DECL ACT PROC AUOK AUFAIL SETTLE CANCEL */
@@ -23,6 +24,7 @@ TEST(fsm_every_transition)
         [OK] = {-1, -1, -1, -1, -1, -1, -1, -1, -1},
         [CA] = {-1, -1, -1, -1, -1, -1, -1, -1, -1},
     };
+    /* clang-format on */
     for (int s = 0; s < FP_PI_NSTATES; s++)
         for (int e = 0; e < FP_EV_N; e++)
             if (fp_pi_next((fp_pi_state)s, (fp_pi_event)e) != want[s][e])
