@@ -12,6 +12,7 @@ const test = require('node:test');
 const assert = require('node:assert');
 const fs = require('fs');
 const http = require('http');
+const net = require('net');
 const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
@@ -193,6 +194,35 @@ test('cancel: from requires_payment_method / requires_confirmation; confirm afte
     c = await fp.api('POST', `/v1/payment_intents/${r.body.id}/cancel`);
     assert.strictEqual(c.body.status, 'canceled');
     await rx.waitFor((l) => typesFor(rx, r.body.id).includes('payment_intent.canceled'));
+  } finally { await done(); }
+});
+
+test('update: metadata merges (empty removes), amount and payment method only before paying', async () => {
+  const { fp, done } = await setup();
+  try {
+    const pi = (await createIntent(fp, { metadata: { a: '1', b: '2' } })).body;
+    let r = await fp.api('POST', `/v1/payment_intents/${pi.id}`, { amount: 4200, metadata: { b: '', c: '3' } });
+    assert.strictEqual(r.status, 200, r.text);
+    assert.strictEqual(r.body.amount, 4200);
+    assert.deepStrictEqual(r.body.metadata, { a: '1', c: '3' });
+    r = await fp.api('POST', `/v1/payment_intents/${pi.id}`, { payment_method: 'pm_card_visa' });
+    assert.strictEqual(r.body.status, 'requires_confirmation');
+    r = await fp.api('POST', `/v1/payment_intents/${pi.id}/confirm`);
+    assert.strictEqual(r.body.status, 'succeeded');
+    assert.strictEqual(r.body.amount_received, 4200);
+    r = await fp.api('POST', `/v1/payment_intents/${pi.id}`, { amount: 1 });
+    assert.strictEqual(r.status, 400);
+    assert.strictEqual(r.body.error.code, 'payment_intent_unexpected_state');
+    r = await fp.api('POST', `/v1/payment_intents/${pi.id}`, { metadata: { refunded_by: 'admin' } });
+    assert.strictEqual(r.status, 200);
+    assert.strictEqual(r.body.metadata.refunded_by, 'admin');
+    const many = {};
+    for (let i = 0; i < 49; i++) many['k' + i] = 'v';
+    r = await fp.api('POST', `/v1/payment_intents/${pi.id}`, { metadata: many });
+    assert.strictEqual(r.status, 400);
+    assert.strictEqual((await fp.api('GET', `/v1/payment_intents/${pi.id}`)).body.metadata.k0, undefined);
+    r = await fp.api('POST', '/v1/payment_intents/pi_nope', { amount: 5 });
+    assert.strictEqual(r.status, 404);
   } finally { await done(); }
 });
 
@@ -664,6 +694,21 @@ test('bad input: Stripe-style errors with the right status, never a crash', asyn
     r = await fetch(`${fp.url}/authenticate/${pi.id}`, { method: 'POST', body: 'action=%zz',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
     assert.strictEqual(r.status, 400);
+    // garbage on the socket: malformed request lines, huge headers, a lying Content-Length
+    const raw = (bytes) => new Promise((resolve) => {
+      const sock = net.connect(fp.port, '127.0.0.1', () => sock.end(bytes));
+      let got = '';
+      sock.on('data', (d) => { got += d; });
+      sock.on('error', () => resolve(got));
+      sock.on('close', () => resolve(got));
+      setTimeout(() => { sock.destroy(); resolve(got); }, 3000);
+    });
+    await raw(Buffer.from([0, 1, 2, 255, 13, 10, 13, 10]));
+    await raw('GET /' + 'a'.repeat(20000) + ' HTTP/1.1\r\nHost: x\r\n\r\n');
+    await raw('POST /v1/payment_intents HTTP/1.1\r\nHost: x\r\nX-Big: ' + 'b'.repeat(20000) + '\r\n\r\n');
+    await raw('POST /v1/payment_intents HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\namount=1');
+    await raw('POST /v1/payment_intents HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n');
+    await raw('GARBAGE\r\n\r\n');
     // still alive and consistent
     assert.strictEqual((await fetch(fp.url + '/_fakepay/healthz')).status, 200);
     assert.strictEqual((await fp.events()).filter((e) => e.type === 'payment_intent.created').length, 1);

@@ -99,6 +99,7 @@ void fp_intents_create(const fp_request *req, const ml_form *f, fp_resp *resp);
 void fp_intents_get(const fp_request *req, const ml_form *f, fp_resp *resp);
 void fp_intents_confirm(const fp_request *req, const ml_form *f, fp_resp *resp);
 void fp_intents_cancel(const fp_request *req, const ml_form *f, fp_resp *resp);
+void fp_intents_update(const fp_request *req, const ml_form *f, fp_resp *resp);
 /* The record {"pi":..,"x":..} or NULL. */
 json_t *fp_intent_find(const char *id);
 /* Confirm intent `id` with payment method `pm` (pages and API).

@@ -33,6 +33,8 @@ static const char *const create_params[] = {
 static const char *const confirm_params[] = {"payment_method", "return_url", "expand[", NULL};
 static const char *const cancel_params[] = {"cancellation_reason", "expand[", NULL};
 static const char *const get_params[] = {"expand[", "client_secret", NULL};
+static const char *const update_params[] = {
+    "amount", "currency", "payment_method", "description", "metadata[", "expand[", NULL};
 
 json_t *fp_intent_find(const char *id)
 {
@@ -334,6 +336,80 @@ void fp_intents_confirm(const fp_request *req, const ml_form *f, fp_resp *resp)
         return;
     }
     fp_intent_confirm_pm(rec, ml_form_get(f, "payment_method"), ml_form_get(f, "return_url"), resp);
+}
+
+/* Stripe's update: metadata and description at any time (metadata keys
+ * merge; an empty value removes the key), amount, currency and
+ * payment_method only before the payment is attempted. No event. */
+void fp_intents_update(const fp_request *req, const ml_form *f, fp_resp *resp)
+{
+    if (fp_check_params(f, update_params, resp) != 0)
+        return;
+    json_t *rec = fp_intent_find(req->args[0]);
+    if (!rec) {
+        not_found(resp, "payment_intent", req->args[0], "intent");
+        return;
+    }
+    json_t *pi = pi_of(rec);
+    const char *a = ml_form_get(f, "amount"), *cur = ml_form_get(f, "currency");
+    const char *pm = ml_form_get(f, "payment_method"), *desc = ml_form_get(f, "description");
+    fp_pi_state st = state_of(rec);
+    long long amount = 0;
+    if ((a || cur || pm) && fp_pi_next(st, FP_EV_ATTACH) < 0) {
+        fp_resp_error(resp, 400, "invalid_request_error", "payment_intent_unexpected_state", NULL,
+                      "You cannot update the amount, currency or payment method of a "
+                      "PaymentIntent with a status of %s.",
+                      fp_pi_state_name(st));
+        return;
+    }
+    if (a && parse_amount(a, "amount", &amount, resp) != 0)
+        return;
+    if (cur && !valid_currency(cur)) {
+        fp_resp_error(resp, 400, "invalid_request_error", "parameter_invalid_string", "currency",
+                      "Invalid currency: %.16s.", cur);
+        return;
+    }
+    if (pm && fp_pm_kind_of(pm) == FP_PM_UNKNOWN) {
+        not_found(resp, "PaymentMethod", pm, "payment_method");
+        return;
+    }
+    json_t *add;
+    if (fp_parse_metadata(f, &add, resp) != 0)
+        return;
+    json_t *md = json_deep_copy(json_object_get(pi, "metadata"));
+    json_object_update(md, add);
+    json_decref(add);
+    for (size_t i = 0; i < f->n; i++) {
+        const char *sub;
+        size_t sl;
+        char key[41];
+        if (!f->pairs[i].value[0] && ml_form_subkey(f->pairs[i].key, "metadata", &sub, &sl) &&
+            sl < sizeof key) {
+            memcpy(key, sub, sl);
+            key[sl] = '\0';
+            json_object_del(md, key);
+        }
+    }
+    if (json_object_size(md) > 50) {
+        json_decref(md);
+        fp_resp_error(resp, 400, "invalid_request_error", "parameter_invalid_string", "metadata",
+                      "Metadata can have up to 50 keys");
+        return;
+    }
+    json_object_set_new(pi, "metadata", md);
+    if (a)
+        json_object_set_new(pi, "amount", json_integer(amount));
+    if (cur)
+        json_object_set_new(pi, "currency", json_string(cur));
+    if (desc)
+        json_object_set_new(pi, "description", desc[0] ? json_string(desc) : json_null());
+    if (pm) {
+        json_object_set_new(json_object_get(rec, "x"), "pm", json_string(pm));
+        json_object_set_new(pi, "payment_method", json_string(pm));
+        set_state(rec, (fp_pi_state)fp_pi_next(st, FP_EV_ATTACH));
+    }
+    fp.dirty = 1;
+    respond_intent(resp, rec);
 }
 
 void fp_intents_cancel(const fp_request *req, const ml_form *f, fp_resp *resp)

@@ -27,6 +27,7 @@ typedef struct route {
 static const route routes[] = {
     {"POST", "/v1/payment_intents", KIND_API, fp_intents_create},
     {"GET", "/v1/payment_intents/*", KIND_API, fp_intents_get},
+    {"POST", "/v1/payment_intents/*", KIND_API, fp_intents_update},
     {"POST", "/v1/payment_intents/*/confirm", KIND_API, fp_intents_confirm},
     {"POST", "/v1/payment_intents/*/cancel", KIND_API, fp_intents_cancel},
     {"POST", "/v1/refunds", KIND_API, fp_refunds_create},
