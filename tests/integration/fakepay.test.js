@@ -38,7 +38,9 @@ async function setup(opts = {}) {
   const fp = await startFakepay({ webhookUrls: [rx.url], webhookSecrets: SECRETS, ...opts });
   return {
     fp, rx,
-    async done() { await fp.stop(); await rx.close(); },
+    async done() {
+      try { await fp.stop(); } finally { await rx.close(); }
+    },
   };
 }
 
@@ -583,9 +585,10 @@ test('state survives SIGKILL and restart on the same state file', async () => {
     assert.strictEqual((await fp.api('GET', `/v1/refunds/${re.id}`)).body.status, 'succeeded');
     assert.strictEqual((await fp.events()).length, ev.length);
   } finally {
-    await fp.stop();
-    await rx.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    try { await fp.stop(); } finally {
+      await rx.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }
 });
 

@@ -170,8 +170,14 @@ int fp_intent_confirm_pm(json_t *rec, const char *pm, const char *return_url, fp
                       fp_pi_state_name(st));
         return -1;
     }
-    if (!pm || !*pm)
+    char pm_copy[64]; /* the stored string is replaced below */
+    if (!pm || !*pm) {
         pm = str_of(x, "pm");
+        if (pm) {
+            snprintf(pm_copy, sizeof pm_copy, "%s", pm);
+            pm = pm_copy;
+        }
+    }
     if (!pm) {
         fp_resp_error(resp, 400, "invalid_request_error", "payment_intent_unexpected_state",
                       "payment_method",
