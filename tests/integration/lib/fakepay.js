@@ -65,6 +65,10 @@ function sanitizerReport(text) {
   return m ? m[0] : null;
 }
 
+// Providers still running when the test process exits are killed with it.
+const live = new Set();
+process.on('exit', () => { for (const p of live) p.kill('SIGKILL'); });
+
 async function startFakepay(opts = {}) {
   const secretKey = opts.secretKey || 'sk_test_' + crypto.randomBytes(12).toString('hex');
   const args = ['--listen', `127.0.0.1:${opts.port || 0}`, '--secret-key', secretKey];
@@ -75,8 +79,12 @@ async function startFakepay(opts = {}) {
   const proc = spawn(opts.bin || fakepayBin(), args, {
     env: { ...process.env, ...(opts.env || {}) }, stdio: ['ignore', 'pipe', 'pipe'],
   });
+  live.add(proc);
   let output = '';
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => {
+    live.delete(proc);
+    resolve({ code, signal });
+  }));
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('mlfakepay did not start: ' + output)), 20000);
     proc.stderr.on('data', (d) => { output += d; });
