@@ -581,7 +581,7 @@ test('state survives SIGKILL and restart on the same state file', async () => {
     assert.strictEqual(ev.filter((e) => e.type === 'refund.updated' && e.data.object.id === re.id).length, 1);
     // a clean stop and another start keep everything too
     await fp.stop();
-    fp = await startFakepay({ webhookUrls: [rx.url], webhookSecrets: SECRETS, stateFile, secretKey });
+    fp = await startFakepay({ webhookUrls: [rx.url], webhookSecrets: SECRETS, stateFile, secretKey, fsync: true });
     assert.strictEqual((await fp.api('GET', `/v1/refunds/${re.id}`)).body.status, 'succeeded');
     assert.strictEqual((await fp.events()).length, ev.length);
   } finally {

@@ -25,6 +25,7 @@ typedef struct fp_globals {
     char secret_key[256];
     char public_url[512];
     char state_file[1024];
+    int state_fsync; /* --fsync: fsync the state file and its folder */
     json_t *intents; /* id -> {"pi":PaymentIntent, "x":{private bookkeeping}} */
     json_t *refunds; /* id -> {"re":Refund, "x":{...}} */
     json_t *events;  /* array of {"event":Event, "deliveries":[...], "delivered":bool} */

@@ -4,7 +4,7 @@
  *
  *   mlfakepay --listen 127.0.0.1:PORT --secret-key sk_test_...
  *             [--webhook-url URL]... [--webhook-secret whsec_...]...
- *             [--state-file PATH] [--public-url URL]
+ *             [--state-file PATH [--fsync]] [--public-url URL]
  *
  * Prints "mlfakepay listening on 127.0.0.1:PORT" once it accepts
  * connections; SIGTERM/SIGINT stop it cleanly (the state is saved).
@@ -35,7 +35,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: mlfakepay --listen 127.0.0.1:PORT --secret-key sk_test_...\n"
                "                 [--webhook-url http://127.0.0.1:P/path]...\n"
                "                 [--webhook-secret whsec_...]...\n"
-               "                 [--state-file PATH] [--public-url http://127.0.0.1:PORT]\n");
+               "                 [--state-file PATH [--fsync]] [--public-url http://127.0.0.1:PORT]\n");
 }
 
 /* Split "host:port" / "[::1]:port"; the host must be a loopback address. */
@@ -77,6 +77,7 @@ int main(int argc, char **argv)
         {"webhook-secret", required_argument, NULL, 'w'},
         {"state-file", required_argument, NULL, 's'},
         {"public-url", required_argument, NULL, 'p'},
+        {"fsync", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -123,6 +124,9 @@ int main(int argc, char **argv)
             break;
         case 'p':
             snprintf(fp.public_url, sizeof fp.public_url, "%s", optarg);
+            break;
+        case 'f':
+            fp.state_fsync = 1;
             break;
         case 'h':
             usage(stdout);

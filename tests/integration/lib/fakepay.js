@@ -15,7 +15,8 @@
 //
 // startFakepay(opts) options (all optional):
 //   webhookUrls: [url], webhookSecrets: [secret]  -> --webhook-url / --webhook-secret (repeated)
-//   secretKey    (default a random sk_test_...),  stateFile (default: none, in-memory state)
+//   secretKey    (default a random sk_test_...),  stateFile (default: none, in-memory state),
+//   fsync        (also fsync the state file: --fsync)
 //   port         (default 0: mlfakepay picks one), publicUrl, env, bin
 // It returns { url, port, secretKey, stateFile, proc, logs(), api(), config(), events(),
 //   resend(id, t), stop(), kill() }. kill() is SIGKILL (for crash tests); stop() throws if the
@@ -75,6 +76,7 @@ async function startFakepay(opts = {}) {
   for (const u of opts.webhookUrls || []) args.push('--webhook-url', u);
   for (const s of opts.webhookSecrets || []) args.push('--webhook-secret', s);
   if (opts.stateFile) args.push('--state-file', opts.stateFile);
+  if (opts.fsync) args.push('--fsync');
   if (opts.publicUrl) args.push('--public-url', opts.publicUrl);
   const proc = spawn(opts.bin || fakepayBin(), args, {
     env: { ...process.env, ...(opts.env || {}) }, stdio: ['ignore', 'pipe', 'pipe'],
