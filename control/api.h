@@ -157,5 +157,8 @@ extern const ctl_route ctl_booking_routes[];
 extern const size_t ctl_booking_routes_count;
 extern const ctl_route ctl_session_routes[];
 extern const size_t ctl_session_routes_count;
+/* Payments: pay_routes.c (with the webhook of pay_webhook.c) */
+extern const ctl_route ctl_pay_routes[];
+extern const size_t ctl_pay_routes_count;
 
 #endif
