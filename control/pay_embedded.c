@@ -11,7 +11,8 @@
  *     log in data_dir/fakepay/fakepay.log;
  *   - --listen 127.0.0.1:0 on the first start; the port it prints is kept
  *     for restarts, so URLs stay valid;
- *   - webhooks to http://127.0.0.1:<listen_port>/api/v1/payments/webhook.
+ *   - webhooks to http://127.0.0.1:<listen_port>/api/v1/payments/webhook,
+ *     verified with the generated secret and any payments_webhook_secrets.
  *
  * A supervisor thread forks (PR_SET_PDEATHSIG is tied to the forking
  * thread, so it must be long-lived), reads the "listening on" line,
@@ -53,6 +54,7 @@ struct ctl_pay_embedded {
     char secret[80];
     char whsec[80];
     char webhook_url[256];
+    char extra_secrets[1024]; /* payments_webhook_secrets, also accepted */
     int port; /* 0 until the first start printed it */
     pid_t pid;
     int out_fd; /* child's stdout */
@@ -209,7 +211,8 @@ static void publish(struct ctl_pay_embedded *e, int ready)
     snprintf(s.url, sizeof s.url, "http://127.0.0.1:%d", e->port);
     snprintf(s.public_url, sizeof s.public_url, "%s", s.url);
     snprintf(s.secret_key, sizeof s.secret_key, "%s", e->secret);
-    snprintf(s.webhook_secrets, sizeof s.webhook_secrets, "%s", e->whsec);
+    snprintf(s.webhook_secrets, sizeof s.webhook_secrets, "%s%s%s", e->whsec,
+             e->extra_secrets[0] ? "," : "", e->extra_secrets);
     ctl_pay_settings_set(&s);
 }
 
@@ -337,6 +340,7 @@ ctl_pay_embedded *ctl_pay_embedded_start(const ml_config *cfg, char *err, size_t
         free(e);
         return NULL;
     }
+    snprintf(e->extra_secrets, sizeof e->extra_secrets, "%s", cfg->payments_webhook_secrets);
     snprintf(e->webhook_url, sizeof e->webhook_url,
              "http://127.0.0.1:%d/api/v1/payments/webhook", cfg->listen_port);
     pthread_mutex_init(&e->mu, NULL);
