@@ -237,3 +237,51 @@ test('bad input: 4xx problem bodies, nothing stored', async () => {
   assert.ok(await t.num('SELECT count(*) FROM idempotency_keys') <= keys + 4, 'only answered 4xx keys kept');
   assert.strictEqual(await status(b.id, u), 'held');
 });
+
+test('a payment that succeeds after the hold expired is refunded automatically', async () => {
+  const m = await t.mentor({ price_cents: 1100 });
+  const u = await t.user();
+  const b = await t.book(u, m);
+  const r = await t.pay(u, b.id, { method: 'card' });
+  assert.strictEqual(r.status, 201, JSON.stringify(r.body));
+  // The checkout takes longer than the hold: let the hold run out and the
+  // booking's own release run.
+  await t.sql(`UPDATE bookings SET expires_at = now() - interval '1 second' WHERE id = ${b.id}`);
+  await t.sql('SELECT booking_release_expired()');
+  assert.strictEqual(await status(b.id, u), 'expired');
+  const c = await fetch(`${t.fakepayUrl}/checkout/${r.body.provider_intent_id}`, { method: 'POST', redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `card_number=4242424242424242&client_secret=${encodeURIComponent(r.body.client_secret)}` });
+  assert.ok([200, 303].includes(c.status));
+  await t.waitFor(async () => (await t.api('GET', `/api/v1/payments/${r.body.id}`, { token: u.access })).body.refund?.status === 'succeeded', 20000, 'the automatic refund');
+  const p = (await t.api('GET', `/api/v1/payments/${r.body.id}`, { token: u.access })).body;
+  assert.strictEqual(p.status, 'succeeded');
+  assert.strictEqual(p.refund.amount_cents, 1100);
+  assert.strictEqual(await status(b.id, u), 'expired', 'never confirmed');
+  assert.strictEqual(await t.num(`SELECT count(*) FROM pay_transactions WHERE payment_id = ${r.body.id}`), 2, 'charge and refund');
+  assert.strictEqual(await t.num(`SELECT count(*) FROM audit_log WHERE action = 'payment.refund_requested' AND target_id = '${r.body.id}' AND actor_role = 'system'`), 1);
+  const earn = await t.api('GET', '/api/v1/mentor/earnings', { token: m.access });
+  assert.strictEqual(earn.body.balance_cents, 0);
+});
+
+test('the embedded mlfakepay is restarted on its port when it dies, and dies with the daemon', async () => {
+  const m = t.d.logs().match(/embedded mlfakepay on http:\/\/127\.0\.0\.1:\d+ \(pid (\d+)\)/);
+  assert.ok(m);
+  const pid = Number(m[1]);
+  process.kill(pid, 'SIGKILL');
+  await t.waitFor(async () => /mlfakepay restarted on port/.test(t.d.logs()), 20000, 'the restart');
+  const again = await t.fakepay('GET', '/_fakepay/healthz');
+  assert.strictEqual(again.status, 200);
+  const mentor = await t.mentor({ price_cents: 1000 });
+  const u = await t.user();
+  const b = await t.book(u, mentor);
+  const r = await t.pay(u, b.id, { method: 'card', payment_method: 'pm_card_visa' });
+  assert.strictEqual(r.status, 201, JSON.stringify(r.body));
+  assert.strictEqual(r.body.status, 'succeeded');
+  // A second daemon killed with SIGKILL takes its provider with it.
+  const t2 = await P.start();
+  const pid2 = Number(t2.d.logs().match(/embedded mlfakepay on \S+ \(pid (\d+)\)/)[1]);
+  process.kill(pid2, 0);
+  await t2.d.stop({ signal: 'SIGKILL' });
+  await t.waitFor(async () => { try { process.kill(pid2, 0); return false; } catch { return true; } }, 10000, 'the provider to die with its daemon');
+});
