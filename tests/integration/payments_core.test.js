@@ -285,3 +285,21 @@ test('the embedded mlfakepay is restarted on its port when it dies, and dies wit
   await t2.d.stop({ signal: 'SIGKILL' });
   await t.waitFor(async () => { try { process.kill(pid2, 0); return false; } catch { return true; } }, 10000, 'the provider to die with its daemon');
 });
+
+test('idempotency keys expire after 24 h: the claim and the sweep job forget them', async () => {
+  const u = await t.user();
+  const key = 'expiring-key';
+  const r1 = await t.buyCredits(u, 500, key);
+  assert.strictEqual(r1.status, 201, JSON.stringify(r1.body));
+  // Another body under the same key: refused while the key lives.
+  assert.strictEqual((await t.buyCredits(u, 600, key)).status, 422);
+  await t.sql(`UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE user_id = ${u.id} AND key = '${key}'`);
+  const r2 = await t.buyCredits(u, 600, key);
+  assert.strictEqual(r2.status, 201, 'an expired key is a new key');
+  assert.notStrictEqual(r2.body.id, r1.body.id);
+  assert.strictEqual(await t.balance(u), 1100);
+  // The sweep job deletes expired keys of everyone.
+  await t.sql(`UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE user_id = ${u.id}`);
+  await t.sql(`INSERT INTO jobs (kind) VALUES ('payments.sweep'); NOTIFY ml_jobs`);
+  await t.waitFor(async () => (await t.num(`SELECT count(*) FROM idempotency_keys WHERE user_id = ${u.id}`)) === 0, 15000, 'the sweep');
+});

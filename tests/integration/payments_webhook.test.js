@@ -5,7 +5,8 @@
 // (rotation); out-of-order and duplicated deliveries converge; a provider
 // 500 or timeout gives a clear 5xx problem and a pending_provider payment
 // that the reconcile job completes, charging once. After every test the
-// ledger sums to zero and no user balance is negative.
+// ledger sums to zero and no user balance is negative. Money routes are
+// rate limited per user.
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert');
@@ -17,7 +18,7 @@ const P = require('./lib/payments');
 const ROTATED = 'whsec_rotated_old_secret_for_tests';
 let t, secret;
 test.before(async () => {
-  t = await P.start({ config: { payments_webhook_secrets: `whsec_unused, ${ROTATED}` } });
+  t = await P.start({ config: { payments_webhook_secrets: `whsec_unused, ${ROTATED}`, payments_rate_per_minute: 5 } });
   const keys = fs.readFileSync(path.join(t.d.config.data_dir, 'fakepay', 'keys'), 'utf8').split('\n');
   secret = keys[1];
   assert.match(secret, /^whsec_/);
@@ -177,4 +178,16 @@ test('provider 500 or timeout: a clear 5xx problem, a retryable pending payment,
     assert.strictEqual(created.length, 1, `${failure}: one intent at the provider`);
     assert.strictEqual(await t.num(`SELECT count(*) FROM pay_transactions WHERE payment_id = ${r.body.payment_id}`), 1);
   }
+});
+
+test('money routes are rate limited per user (429 with Retry-After), other users unaffected', async () => {
+  const u = await t.user();
+  const rs = [];
+  for (let i = 0; i < 7; i++) rs.push(await t.buyCredits(u, 100));
+  assert.deepStrictEqual(rs.map((r) => r.status), [201, 201, 201, 201, 201, 429, 429]);
+  assert.ok(Number(rs[6].headers.get('retry-after')) >= 1);
+  assert.match(rs[6].headers.get('content-type'), /problem\+json/);
+  assert.strictEqual(await t.balance(u), 500);
+  const v = await t.user();
+  assert.strictEqual((await t.buyCredits(v, 100)).status, 201);
 });
