@@ -76,7 +76,8 @@ int ctl_idem_begin(ctl_ctx *ctx, const ctl_request *req, ctl_idem *st, ctl_respo
                                    "key = $2 AND created_at < now() - interval '24 hours'",
                                    2, NULL, p, NULL, NULL, 0);
         PQclear(r);
-        r = PQexecParams(ctx->db.conn,
+        r = PQexecParams(
+            ctx->db.conn,
             "INSERT INTO idempotency_keys (user_id, key, request_hash, state) "
             "VALUES ($1::bigint, $2, $3, 'running') ON CONFLICT DO NOTHING RETURNING 1",
             3, NULL, p, NULL, NULL, 0);
@@ -110,9 +111,9 @@ int ctl_idem_begin(ctl_ctx *ctx, const ctl_request *req, ctl_idem *st, ctl_respo
             ctl_response_problem(resp, 422, "idempotency-key-reused", "Unprocessable Content",
                                  "this Idempotency-Key was used for a different request", req);
         } else if (strcmp(PQgetvalue(r, 0, 1), "running") == 0) {
-            ctl_response_problem(resp, 409, "idempotency-key-in-use", "Conflict",
-                                 "a request with this Idempotency-Key is still running; retry later",
-                                 req);
+            ctl_response_problem(
+                resp, 409, "idempotency-key-in-use", "Conflict",
+                "a request with this Idempotency-Key is still running; retry later", req);
             ctl_response_add_header(resp, "Retry-After", "1");
         } else {
             resp->status = atoi(PQgetvalue(r, 0, 2));
@@ -159,7 +160,8 @@ void ctl_idem_finish(ctl_ctx *ctx, ctl_idem *st, const ctl_response *resp)
 
 long long ctl_idem_sweep(PGconn *c, char *err, size_t errlen)
 {
-    PGresult *r = PQexec(c, "DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'");
+    PGresult *r =
+        PQexec(c, "DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'");
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         snprintf(err, errlen, "%s", PQerrorMessage(c));
         PQclear(r);

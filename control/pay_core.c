@@ -91,8 +91,11 @@ int ctl_pay__enqueue_reconcile(PGconn *c, long long payment_id, long long delay_
     char key[64];
     snprintf(key, sizeof key, "payment:%lld:reconcile", payment_id);
     json_t *pl = json_pack("{s:I}", "payment_id", (json_int_t)payment_id);
-    ctl_job_spec s = {.kind = "payments.reconcile", .payload = pl, .delay_ms = delay_ms,
-                      .max_attempts = 12, .dedupe_key = key};
+    ctl_job_spec s = {.kind = "payments.reconcile",
+                      .payload = pl,
+                      .delay_ms = delay_ms,
+                      .max_attempts = 12,
+                      .dedupe_key = key};
     int rc = ctl_jobs_enqueue(c, &s, NULL, err, errlen);
     json_decref(pl);
     return rc;
@@ -104,15 +107,18 @@ int ctl_pay__enqueue_refund(PGconn *c, long long refund_id, long long delay_ms, 
     char key[64];
     snprintf(key, sizeof key, "refund:%lld", refund_id);
     json_t *pl = json_pack("{s:I}", "refund_id", (json_int_t)refund_id);
-    ctl_job_spec s = {.kind = "payments.refund", .payload = pl, .delay_ms = delay_ms,
-                      .max_attempts = 12, .dedupe_key = key};
+    ctl_job_spec s = {.kind = "payments.refund",
+                      .payload = pl,
+                      .delay_ms = delay_ms,
+                      .max_attempts = 12,
+                      .dedupe_key = key};
     int rc = ctl_jobs_enqueue(c, &s, NULL, err, errlen);
     json_decref(pl);
     return rc;
 }
 
-int ctl_pay__audit_refund(PGconn *c, const ctl_request *req, const json_t *refund,
-                          const char *why, char *err, size_t errlen)
+int ctl_pay__audit_refund(PGconn *c, const ctl_request *req, const json_t *refund, const char *why,
+                          char *err, size_t errlen)
 {
     ctl_audit_entry e;
     memset(&e, 0, sizeof e);
@@ -121,7 +127,8 @@ int ctl_pay__audit_refund(PGconn *c, const ctl_request *req, const json_t *refun
     else
         e.actor_role = "system";
     char pid[32];
-    snprintf(pid, sizeof pid, "%lld", (long long)json_integer_value(json_object_get(refund, "payment_id")));
+    snprintf(pid, sizeof pid, "%lld",
+             (long long)json_integer_value(json_object_get(refund, "payment_id")));
     json_t *d = json_pack("{s:O, s:O, s:O, s:s}", "refund_id", json_object_get(refund, "id"),
                           "amount_cents", json_object_get(refund, "amount_cents"), "method",
                           json_object_get(refund, "method"), "why", why);
@@ -148,8 +155,9 @@ static int refund_orphan(PGconn *c, long long payment_id, char *err, size_t errl
     int rc = 0;
     if (json_is_true(json_object_get(ref, "created")))
         rc = ctl_pay__audit_refund(c, NULL, ref, "paid after the hold was released", err, errlen);
-    if (rc == 0 && strcmp(json_string_value(json_object_get(ref, "status")) ?
-                          json_string_value(json_object_get(ref, "status")) : "",
+    if (rc == 0 && strcmp(json_string_value(json_object_get(ref, "status"))
+                              ? json_string_value(json_object_get(ref, "status"))
+                              : "",
                           "pending_provider") == 0)
         rc = ctl_pay__enqueue_refund(c, json_integer_value(json_object_get(ref, "id")), 0, err,
                                      errlen);
@@ -164,8 +172,9 @@ int ctl_pay__apply_intent(PGconn *c, long long payment_id, const ctl_pay_intent 
         *out = NULL;
     char pid[32], amount[32];
     snprintf(pid, sizeof pid, "%lld", payment_id ? payment_id : pi->payment_id);
-    long long received = pi->amount_received > 0 ? pi->amount_received
-                         : strcmp(status, "succeeded") == 0 ? pi->amount : 0;
+    long long received = pi->amount_received > 0            ? pi->amount_received
+                         : strcmp(status, "succeeded") == 0 ? pi->amount
+                                                            : 0;
     snprintf(amount, sizeof amount, "%lld", received);
     const char *errtext = pi->error_message[0] ? pi->error_message
                           : pi->error_code[0]  ? pi->error_code
@@ -179,9 +188,9 @@ int ctl_pay__apply_intent(PGconn *c, long long payment_id, const ctl_pay_intent 
                         pi->next_action_url[0] ? pi->next_action_url : NULL,
                         errtext};
     json_t *res;
-    if (ctl_pay__json(c,
-                      "SELECT pay_apply_intent($1::bigint, $2, $3, $4::bigint, $5, $6, $7, $8)::text",
-                      8, p, &res, NULL, 0, err, errlen) != 0)
+    if (ctl_pay__json(
+            c, "SELECT pay_apply_intent($1::bigint, $2, $3, $4::bigint, $5, $6, $7, $8)::text", 8,
+            p, &res, NULL, 0, err, errlen) != 0)
         return -1;
     int rc = 0;
     long long bid = json_integer_value(json_object_get(res, "booking_id"));
@@ -221,10 +230,10 @@ int ctl_pay__apply_intent(PGconn *c, long long payment_id, const ctl_pay_intent 
 int ctl_pay__apply_refund(PGconn *c, long long refund_id, const ctl_pay_refund *re, char *err,
                           size_t errlen)
 {
-    const char *st = re->status == CTL_RE_SUCCEEDED ? "succeeded"
+    const char *st = re->status == CTL_RE_SUCCEEDED                                 ? "succeeded"
                      : re->status == CTL_RE_FAILED || re->status == CTL_RE_CANCELED ? "failed"
-                     : re->status == CTL_RE_PENDING ? "pending"
-                                                    : NULL;
+                     : re->status == CTL_RE_PENDING                                 ? "pending"
+                                                                                    : NULL;
     if (!st)
         return 0;
     char rid[32];

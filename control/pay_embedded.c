@@ -55,7 +55,7 @@ struct ctl_pay_embedded {
     char whsec[80];
     char webhook_url[256];
     char extra_secrets[1024]; /* payments_webhook_secrets, also accepted */
-    int port; /* 0 until the first start printed it */
+    int port;                 /* 0 until the first start printed it */
     pid_t pid;
     int out_fd; /* child's stdout */
     int restarts;
@@ -146,8 +146,9 @@ static pid_t spawn(struct ctl_pay_embedded *e)
     snprintf(listen, sizeof listen, "127.0.0.1:%d", e->port);
     snprintf(state, sizeof state, "%s/state.json", e->dir);
     snprintf(logp, sizeof logp, "%s/fakepay.log", e->dir);
-    char *argv[] = {e->bin, "--listen", listen, "--secret-key", e->secret, "--webhook-url",
-                    e->webhook_url, "--webhook-secret", e->whsec, "--state-file", state, NULL};
+    char *argv[] = {e->bin,    "--listen",      listen,         "--secret-key",
+                    e->secret, "--webhook-url", e->webhook_url, "--webhook-secret",
+                    e->whsec,  "--state-file",  state,          NULL};
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) != 0)
         return -1;
@@ -322,8 +323,9 @@ ctl_pay_embedded *ctl_pay_embedded_start(const ml_config *cfg, char *err, size_t
     }
     e->out_fd = -1;
     if (find_bin(cfg, e->bin, sizeof e->bin) != 0) {
-        snprintf(err, errlen, "mlfakepay not found (set payments_fakepay_bin or "
-                              "payments_provider_url); payments are disabled");
+        snprintf(err, errlen,
+                 "mlfakepay not found (set payments_fakepay_bin or "
+                 "payments_provider_url); payments are disabled");
         free(e);
         return NULL;
     }
@@ -341,8 +343,8 @@ ctl_pay_embedded *ctl_pay_embedded_start(const ml_config *cfg, char *err, size_t
         return NULL;
     }
     snprintf(e->extra_secrets, sizeof e->extra_secrets, "%s", cfg->payments_webhook_secrets);
-    snprintf(e->webhook_url, sizeof e->webhook_url,
-             "http://127.0.0.1:%d/api/v1/payments/webhook", cfg->listen_port);
+    snprintf(e->webhook_url, sizeof e->webhook_url, "http://127.0.0.1:%d/api/v1/payments/webhook",
+             cfg->listen_port);
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
     if (pthread_create(&e->thread, NULL, supervise, e) != 0) {

@@ -39,8 +39,8 @@ int ctl_pay__enqueue_refund(PGconn *c, long long refund_id, long long delay_ms, 
                             size_t errlen);
 
 /* Audit a refund request (actor from req, or the system when req is NULL). */
-int ctl_pay__audit_refund(PGconn *c, const ctl_request *req, const json_t *refund,
-                          const char *why, char *err, size_t errlen);
+int ctl_pay__audit_refund(PGconn *c, const ctl_request *req, const json_t *refund, const char *why,
+                          char *err, size_t errlen);
 
 /* Run one statement returning one jsonb cell; *out a new reference (NULL
  * cell -> JSON null). 0, or -1 with r's error in err; *state gets the

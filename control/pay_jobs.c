@@ -33,9 +33,8 @@ int ctl_pay_on_bookings_cancelled(PGconn *c, const ctl_request *req, const char 
                                   size_t errlen)
 {
     const char *p[1] = {ids};
-    PGresult *r = PQexecParams(c,
-                               "SELECT unnest(pay_on_cancelled($1::bigint[]))",
-                               1, NULL, p, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(c, "SELECT unnest(pay_on_cancelled($1::bigint[]))", 1, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "refunds: %s", PQerrorMessage(c));
         PQclear(r);
@@ -46,12 +45,13 @@ int ctl_pay_on_bookings_cancelled(PGconn *c, const ctl_request *req, const char 
         rc = ctl_pay__enqueue_refund(c, strtoll(PQgetvalue(r, i, 0), NULL, 10), 0, err, errlen);
     PQclear(r);
     /* Audit every refund these cancellations created (credits ones too). */
-    r = PQexecParams(c,
-                     "SELECT jsonb_build_object('id', rf.id, 'payment_id', rf.payment_id, "
-                     "'amount_cents', rf.amount_cents, 'method', rf.method)::text FROM pay_refunds rf "
-                     "JOIN payments p ON p.id = rf.payment_id WHERE p.booking_id = ANY ($1::bigint[]) "
-                     "AND rf.created_at = now()",
-                     1, NULL, p, NULL, NULL, 0);
+    r = PQexecParams(
+        c,
+        "SELECT jsonb_build_object('id', rf.id, 'payment_id', rf.payment_id, "
+        "'amount_cents', rf.amount_cents, 'method', rf.method)::text FROM pay_refunds rf "
+        "JOIN payments p ON p.id = rf.payment_id WHERE p.booking_id = ANY ($1::bigint[]) "
+        "AND rf.created_at = now()",
+        1, NULL, p, NULL, NULL, 0);
     if (rc == 0 && PQresultStatus(r) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "refund audit: %s", PQerrorMessage(c));
         rc = -1;
@@ -78,11 +78,12 @@ int ctl_pay_reconcile_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t er
     char pid[32];
     snprintf(pid, sizeof pid, "%lld", id);
     const char *p[1] = {pid};
-    PGresult *r = PQexecParams(c,
-                               "SELECT status, coalesce(provider_intent_id, ''), amount_cents, currency, "
-                               "coalesce(payment_method, ''), coalesce(booking_id, 0), method "
-                               "FROM payments WHERE id = $1::bigint",
-                               1, NULL, p, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(c,
+                     "SELECT status, coalesce(provider_intent_id, ''), amount_cents, currency, "
+                     "coalesce(payment_method, ''), coalesce(booking_id, 0), method "
+                     "FROM payments WHERE id = $1::bigint",
+                     1, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         int missing = PQresultStatus(r) == PGRES_TUPLES_OK;
         snprintf(err, errlen, missing ? "no such payment" : "%s", PQerrorMessage(c));
@@ -113,8 +114,11 @@ int ctl_pay_reconcile_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t er
             snprintf(desc, sizeof desc, "MentorLink booking %lld", bid);
         else
             snprintf(desc, sizeof desc, "MentorLink credits");
-        ctl_pay_create cr = {.amount = amount, .currency = cur, .payment_method = pm[0] ? pm : NULL,
-                             .payment_id = id, .description = desc};
+        ctl_pay_create cr = {.amount = amount,
+                             .currency = cur,
+                             .payment_method = pm[0] ? pm : NULL,
+                             .payment_id = id,
+                             .description = desc};
         rc = ctl_pay_create_intent(ctx->cfg, &cr, key, &pi, &pe);
     }
     if (rc == CTL_PAY_UNAVAILABLE) {
@@ -147,11 +151,12 @@ int ctl_pay_refund_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errle
     char rid[32];
     snprintf(rid, sizeof rid, "%lld", id);
     const char *p[1] = {rid};
-    PGresult *r = PQexecParams(c,
-                               "SELECT r.status, coalesce(r.provider_refund_id, ''), r.amount_cents, "
-                               "coalesce(p.provider_intent_id, ''), r.method FROM pay_refunds r "
-                               "JOIN payments p ON p.id = r.payment_id WHERE r.id = $1::bigint",
-                               1, NULL, p, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(c,
+                     "SELECT r.status, coalesce(r.provider_refund_id, ''), r.amount_cents, "
+                     "coalesce(p.provider_intent_id, ''), r.method FROM pay_refunds r "
+                     "JOIN payments p ON p.id = r.payment_id WHERE r.id = $1::bigint",
+                     1, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         int missing = PQresultStatus(r) == PGRES_TUPLES_OK;
         snprintf(err, errlen, missing ? "no such refund" : "%s", PQerrorMessage(c));
@@ -219,13 +224,14 @@ int ctl_pay_sweep_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errlen
     char age[16];
     snprintf(age, sizeof age, "%d", ctx->cfg->payments_reconcile_s);
     const char *p[1] = {age};
-    PGresult *r = PQexecParams(c,
-                               "SELECT id FROM payments WHERE status IN ('pending_provider', "
-                               "'requires_confirmation', 'processing', 'requires_action', "
-                               "'requires_payment_method') AND method = 'card' AND updated_at < now() - "
-                               "make_interval(secs => $1::int) AND created_at > now() - interval '7 days' "
-                               "ORDER BY id LIMIT 500",
-                               1, NULL, p, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(c,
+                     "SELECT id FROM payments WHERE status IN ('pending_provider', "
+                     "'requires_confirmation', 'processing', 'requires_action', "
+                     "'requires_payment_method') AND method = 'card' AND updated_at < now() - "
+                     "make_interval(secs => $1::int) AND created_at > now() - interval '7 days' "
+                     "ORDER BY id LIMIT 500",
+                     1, NULL, p, NULL, NULL, 0);
     int rc = PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : -1;
     for (int i = 0; rc == 0 && i < PQntuples(r); i++)
         rc = ctl_pay__enqueue_reconcile(c, strtoll(PQgetvalue(r, i, 0), NULL, 10), 0, err, errlen);

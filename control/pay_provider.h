@@ -90,11 +90,11 @@ int ctl_pay_refund_from_json(const json_t *o, ctl_pay_refund *out);
 
 /* Where the provider is. */
 typedef struct ctl_pay_settings {
-    int ready;            /* a provider is configured or the embedded one runs */
-    char url[512];        /* base URL without trailing slash */
+    int ready;     /* a provider is configured or the embedded one runs */
+    char url[512]; /* base URL without trailing slash */
     char secret_key[256];
     char webhook_secrets[1024]; /* comma list */
-    char public_url[512]; /* for checkout links (= url for the embedded one) */
+    char public_url[512];       /* for checkout links (= url for the embedded one) */
 } ctl_pay_settings;
 
 /* Set the process-wide settings (thread-safe). */

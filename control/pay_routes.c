@@ -3,11 +3,10 @@
  * limited per user):
  *
  *   POST /api/v1/bookings/{id}/pay            {method: card|credits, payment_method?, return_url?}
- *   POST /api/v1/credits/purchase             {amount_cents, currency?, payment_method?, return_url?}
- *   GET  /api/v1/credits                      balance + entries (cursor pagination)
- *   GET  /api/v1/mentor/earnings              the mentor's statement
- *   GET  /api/v1/payments/{id}                one payment (its owner or an admin)
- *   GET  /api/v1/admin/payments/report        ?from=YYYY-MM-DD&to=YYYY-MM-DD
+ *   POST /api/v1/credits/purchase             {amount_cents, currency?, payment_method?,
+ * return_url?} GET  /api/v1/credits                      balance + entries (cursor pagination) GET
+ * /api/v1/mentor/earnings              the mentor's statement GET  /api/v1/payments/{id} one
+ * payment (its owner or an admin) GET  /api/v1/admin/payments/report ?from=YYYY-MM-DD&to=YYYY-MM-DD
  *   POST /api/v1/admin/payments/{id}/refund   refund a payment once
  *
  * A card payment is written as `pending_provider` and committed before the
@@ -110,8 +109,9 @@ static json_t *payment_view(ctl_ctx *ctx, long long id, const char *return_url)
     snprintf(pid, sizeof pid, "%lld", id);
     const char *p[1] = {pid};
     json_t *o;
-    if (ctl_pay__json(ctx->db.conn, "SELECT pay_json(p)::text FROM payments p WHERE id = $1::bigint",
-                      1, p, &o, NULL, 0, err, sizeof err) != 0)
+    if (ctl_pay__json(ctx->db.conn,
+                      "SELECT pay_json(p)::text FROM payments p WHERE id = $1::bigint", 1, p, &o,
+                      NULL, 0, err, sizeof err) != 0)
         return NULL;
     const char *st = json_string_value(json_object_get(o, "status"));
     const char *pi = json_string_value(json_object_get(o, "provider_intent_id"));
@@ -169,9 +169,9 @@ static void card_step(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, 
         char pid[32], pm[128] = "", key[64], desc[96];
         snprintf(pid, sizeof pid, "%lld", id);
         const char *p[1] = {pid};
-        PGresult *r = PQexecParams(ctx->db.conn,
-                                   "SELECT coalesce(payment_method, '') FROM payments WHERE id = $1::bigint",
-                                   1, NULL, p, NULL, NULL, 0);
+        PGresult *r = PQexecParams(
+            ctx->db.conn, "SELECT coalesce(payment_method, '') FROM payments WHERE id = $1::bigint",
+            1, NULL, p, NULL, NULL, 0);
         if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
             snprintf(pm, sizeof pm, "%s", PQgetvalue(r, 0, 0));
         PQclear(r);
@@ -199,8 +199,8 @@ static void card_step(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, 
                      pe.http_status ? "error" : "timeout or connection failure");
             problem_with(resp, pe.http_status >= 500 ? 502 : 503, "payment-provider-unavailable",
                          pe.http_status >= 500 ? "Bad Gateway" : "Service Unavailable", detail, req,
-                         json_pack("{s:I, s:s, s:b}", "payment_id", (json_int_t)id, "payment_status",
-                                   "pending_provider", "retryable", 1));
+                         json_pack("{s:I, s:s, s:b}", "payment_id", (json_int_t)id,
+                                   "payment_status", "pending_provider", "retryable", 1));
             ctl_response_add_header(resp, "Retry-After", "5");
             return;
         }
@@ -294,9 +294,9 @@ static void pay_booking(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp
         db_problem(resp, req);
         goto done;
     }
-    PGresult *r = PQexecParams(c,
-                               "SELECT pay_begin_booking($1::bigint, $2::bigint, $3, $4, $5::int, $6)::text",
-                               6, NULL, p, NULL, NULL, 0);
+    PGresult *r = PQexecParams(
+        c, "SELECT pay_begin_booking($1::bigint, $2::bigint, $3, $4, $5::int, $6)::text", 6, NULL,
+        p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         ctl_bk__tx(c, "ROLLBACK");
         sql_problem(r, req, resp);
@@ -317,8 +317,8 @@ static void pay_booking(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp
             goto done;
         }
     } else if (!existing) {
-        rc = ctl_pay__enqueue_reconcile(c, id, (long long)ctx->cfg->payments_reconcile_s * 1000, err,
-                                        sizeof err);
+        rc = ctl_pay__enqueue_reconcile(c, id, (long long)ctx->cfg->payments_reconcile_s * 1000,
+                                        err, sizeof err);
     }
     if (rc != 0 || ctl_bk__tx(c, "COMMIT") != 0) {
         ctl_bk__tx(c, "ROLLBACK");
@@ -425,8 +425,8 @@ static void get_credits(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp
     const char *p[4] = {uid, ctx->cfg->payments_currency, page.has_cursor ? before : NULL, lim};
     json_t *o;
     if (ctl_pay__json(ctx->db.conn,
-                      "SELECT pay_credits_json($1::bigint, $2, $3::bigint, $4::int)::text", 4, p, &o,
-                      NULL, 0, err, sizeof err) != 0) {
+                      "SELECT pay_credits_json($1::bigint, $2, $3::bigint, $4::int)::text", 4, p,
+                      &o, NULL, 0, err, sizeof err) != 0) {
         db_problem(resp, req);
         return;
     }

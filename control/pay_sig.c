@@ -79,8 +79,7 @@ int ctl_pay_sig_parse(const char *header, ctl_pay_sig *out)
     return have_t && out->nv1 > 0 ? 0 : -1;
 }
 
-static int mac(const char *secret, long long t, const char *body, size_t len,
-                unsigned char out[32])
+static int mac(const char *secret, long long t, const char *body, size_t len, unsigned char out[32])
 {
     char prefix[32];
     int n = snprintf(prefix, sizeof prefix, "%lld.", t);
@@ -91,7 +90,8 @@ static int mac(const char *secret, long long t, const char *body, size_t len,
     memcpy(msg, prefix, (size_t)n);
     if (len)
         memcpy(msg + n, body, len);
-    int ok = HMAC(EVP_sha256(), secret, (int)strlen(secret), msg, (size_t)n + len, out, &olen) != NULL;
+    int ok =
+        HMAC(EVP_sha256(), secret, (int)strlen(secret), msg, (size_t)n + len, out, &olen) != NULL;
     free(msg);
     return ok ? 0 : -1;
 }
@@ -105,8 +105,8 @@ void ctl_pay_sig_sign(const char *secret, long long t, const char *body, size_t 
         snprintf(hex + 2 * i, 3, "%02x", m[i]);
 }
 
-int ctl_pay_sig_verify(const char *header, const char *body, size_t len,
-                       const char *const *secrets, int nsecrets, long long now, int tolerance_s)
+int ctl_pay_sig_verify(const char *header, const char *body, size_t len, const char *const *secrets,
+                       int nsecrets, long long now, int tolerance_s)
 {
     ctl_pay_sig sig;
     if (ctl_pay_sig_parse(header, &sig) != 0)

@@ -39,7 +39,7 @@ void ctl_pay_sig_sign(const char *secret, long long t, const char *body, size_t 
 /* Verify a delivery: header value (NULL = missing), raw body, the
  * secrets, our clock `now` and the tolerance in seconds (|now - t| must be
  * <= tolerance). Returns one of CTL_PAY_SIG_*. */
-int ctl_pay_sig_verify(const char *header, const char *body, size_t len,
-                       const char *const *secrets, int nsecrets, long long now, int tolerance_s);
+int ctl_pay_sig_verify(const char *header, const char *body, size_t len, const char *const *secrets,
+                       int nsecrets, long long now, int tolerance_s);
 
 #endif

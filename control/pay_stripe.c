@@ -52,8 +52,13 @@ void ctl_pay_settings_from_config(const ml_config *cfg)
 
 /* ---- names ---- */
 
-static const char *const pi_names[] = {"unknown",    "requires_payment_method", "requires_confirmation",
-                                       "requires_action", "processing", "succeeded", "canceled"};
+static const char *const pi_names[] = {"unknown",
+                                       "requires_payment_method",
+                                       "requires_confirmation",
+                                       "requires_action",
+                                       "processing",
+                                       "succeeded",
+                                       "canceled"};
 static const char *const re_names[] = {"unknown", "pending", "succeeded", "failed", "canceled"};
 
 const char *ctl_pi_status_name(ctl_pi_status s)
@@ -102,7 +107,9 @@ int ctl_pay_intent_from_json(const json_t *o, ctl_pay_intent *out)
 {
     memset(out, 0, sizeof *out);
     if (!json_is_object(o) ||
-        strcmp(json_string_value(json_object_get(o, "object")) ? json_string_value(json_object_get(o, "object")) : "",
+        strcmp(json_string_value(json_object_get(o, "object"))
+                   ? json_string_value(json_object_get(o, "object"))
+                   : "",
                "payment_intent") != 0 ||
         !json_is_string(json_object_get(o, "id")))
         return -1;
@@ -235,7 +242,8 @@ static ctl_pay_rc intent_rc(int status, json_t *a, ctl_pay_intent *out, ctl_pay_
             snprintf(e->message, sizeof e->message, "the provider's answer is not a PaymentIntent");
     } else if (status == 402) {
         /* card_error: Stripe puts the intent in error.payment_intent */
-        ctl_pay_intent_from_json(json_object_get(json_object_get(a, "error"), "payment_intent"), out);
+        ctl_pay_intent_from_json(json_object_get(json_object_get(a, "error"), "payment_intent"),
+                                 out);
         rc = CTL_PAY_DECLINED;
     } else if (status >= 400 && status < 500 && status != 409 && status != 429) {
         rc = CTL_PAY_REJECTED;

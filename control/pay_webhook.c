@@ -77,7 +77,7 @@ static int verify(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
                                 ctx->cfg->payments_webhook_tolerance_s);
     if (rc == CTL_PAY_SIG_OK)
         return 0;
-    const char *why = rc == CTL_PAY_SIG_STALE      ? "the signature's timestamp is outside the tolerance"
+    const char *why = rc == CTL_PAY_SIG_STALE ? "the signature's timestamp is outside the tolerance"
                       : rc == CTL_PAY_SIG_MISMATCH ? "no signature matches"
                                                    : "missing or malformed Stripe-Signature header";
     ML_WARN("payments", "webhook refused from %s: %s", req->remote_addr, why);
@@ -138,10 +138,11 @@ void ctl_pay_webhook(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
         json_decref(ev);
         return;
     }
-    PGresult *r = PQexecParams(c,
-                               "INSERT INTO pay_webhook_events (id, type, object_id) VALUES ($1, $2, $3) "
-                               "ON CONFLICT DO NOTHING RETURNING 1",
-                               3, NULL, p, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(c,
+                     "INSERT INTO pay_webhook_events (id, type, object_id) VALUES ($1, $2, $3) "
+                     "ON CONFLICT DO NOTHING RETURNING 1",
+                     3, NULL, p, NULL, NULL, 0);
     int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
     int fresh = ok && PQntuples(r) == 1;
     PQclear(r);

@@ -307,8 +307,16 @@ CREATE FUNCTION pay_apply_intent(p_payment bigint, p_intent text, p_status text,
                                  p_next_url text, p_error text) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE p payments; s sessions; mentor bigint; fee bigint; now_succeeded boolean := false;
-        released boolean := false;
+        released boolean := false; bk bigint;
 BEGIN
+    -- Lock order booking -> payment, as the pay and cancel paths do, so a
+    -- webhook racing a cancellation waits instead of deadlocking.
+    SELECT booking_id INTO bk FROM payments
+     WHERE (p_payment IS NOT NULL AND id = p_payment)
+        OR (p_payment IS NULL AND provider_intent_id = p_intent);
+    IF bk IS NOT NULL THEN
+        PERFORM 1 FROM bookings WHERE id = bk FOR UPDATE;
+    END IF;
     IF p_payment IS NOT NULL THEN
         SELECT * INTO p FROM payments WHERE id = p_payment FOR UPDATE;
     ELSE
@@ -377,6 +385,8 @@ CREATE FUNCTION pay_request_refund(p_payment bigint, p_reason text) RETURNS json
 LANGUAGE plpgsql AS $$
 DECLARE p payments; r pay_refunds; created boolean := false;
 BEGIN
+    PERFORM 1 FROM bookings WHERE id = (SELECT booking_id FROM payments WHERE id = p_payment)
+        FOR UPDATE;
     SELECT * INTO p FROM payments WHERE id = p_payment FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no such payment' USING ERRCODE = 'MB404';

@@ -107,7 +107,8 @@ TEST(malformed_headers)
         "t=1700000000,v1=22d8",
         "t=1700000000,v1=zzd8dc182f5c588077683bd378368e29765bfe5df2560112b4f28fef120f0e31",
         "t=1,t=2,v1=22d8dc182f5c588077683bd378368e29765bfe5df2560112b4f28fef120f0e31",
-        "t=99999999999999999999,v1=22d8dc182f5c588077683bd378368e29765bfe5df2560112b4f28fef120f0e31",
+        "t=99999999999999999999,v1="
+        "22d8dc182f5c588077683bd378368e29765bfe5df2560112b4f28fef120f0e31",
         "garbage,v1=22d8dc182f5c588077683bd378368e29765bfe5df2560112b4f28fef120f0e31",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -152,11 +153,12 @@ TEST(provider_objects)
     CHECK(ctl_pi_status_parse(NULL) == CTL_PI_UNKNOWN);
     CHECK_STR_EQ(ctl_pi_status_name(CTL_PI_CANCELED), "canceled");
     CHECK(ctl_re_status_parse("pending") == CTL_RE_PENDING);
-    json_t *o = json_loads("{\"id\":\"pi_1\",\"object\":\"payment_intent\",\"amount\":2500,"
-                           "\"amount_received\":2500,\"currency\":\"eur\",\"status\":\"succeeded\","
-                           "\"client_secret\":\"pi_1_secret_x\",\"metadata\":{\"payment_id\":\"42\"},"
-                           "\"last_payment_error\":null,\"next_action\":null}",
-                           0, NULL);
+    json_t *o =
+        json_loads("{\"id\":\"pi_1\",\"object\":\"payment_intent\",\"amount\":2500,"
+                   "\"amount_received\":2500,\"currency\":\"eur\",\"status\":\"succeeded\","
+                   "\"client_secret\":\"pi_1_secret_x\",\"metadata\":{\"payment_id\":\"42\"},"
+                   "\"last_payment_error\":null,\"next_action\":null}",
+                   0, NULL);
     ctl_pay_intent pi;
     REQUIRE(ctl_pay_intent_from_json(o, &pi) == 0);
     CHECK_STR_EQ(pi.id, "pi_1");
@@ -164,7 +166,8 @@ TEST(provider_objects)
     CHECK_INT_EQ(pi.payment_id, 42);
     CHECK(pi.status == CTL_PI_SUCCEEDED);
     json_decref(o);
-    o = json_loads("{\"id\":\"re_1\",\"object\":\"refund\",\"metadata\":{\"refund_id\":\"1x\"}}", 0, NULL);
+    o = json_loads("{\"id\":\"re_1\",\"object\":\"refund\",\"metadata\":{\"refund_id\":\"1x\"}}", 0,
+                   NULL);
     ctl_pay_intent pj;
     CHECK(ctl_pay_intent_from_json(o, &pj) == -1);
     ctl_pay_refund re;
