@@ -15,6 +15,7 @@ const ctl_job_kind ctl_job_kinds[] = {
     {"booking.expire_holds", ctl_booking_expire_job},
     {"payments.reconcile", ctl_pay_reconcile_job},
     {"payments.refund", ctl_pay_refund_job},
+    {"payments.cancel", ctl_pay_cancel_job},
     {"payments.sweep", ctl_pay_sweep_job},
 };
 const size_t ctl_job_kinds_count = sizeof ctl_job_kinds / sizeof ctl_job_kinds[0];

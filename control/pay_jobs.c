@@ -4,7 +4,9 @@
  *                       state (re-send the create with the same
  *                       Idempotency-Key when it never got an answer)
  *   payments.refund     create or look up a card refund at the provider
- *   payments.sweep      expire idempotency keys, reconcile stale payments
+ *   payments.cancel     cancel the intent of a payment whose seat is gone
+ *   payments.sweep      expire idempotency keys, reconcile stale payments,
+ *                       cancel intents left open by expired holds
  * and the booking-cancel hook that turns refund decisions into refunds.
  * Every handler is idempotent: provider calls carry keys derived from our
  * ids and the SQL moves states forward only.
@@ -29,6 +31,18 @@ static int tx(PGconn *c, const char *what)
     return ok ? 0 : -1;
 }
 
+static int enqueue_cancel(PGconn *c, long long payment_id, char *err, size_t errlen)
+{
+    char key[64];
+    snprintf(key, sizeof key, "payment:%lld:cancel", payment_id);
+    json_t *pl = json_pack("{s:I}", "payment_id", (json_int_t)payment_id);
+    ctl_job_spec s = {
+        .kind = "payments.cancel", .payload = pl, .max_attempts = 12, .dedupe_key = key};
+    int rc = ctl_jobs_enqueue(c, &s, NULL, err, errlen);
+    json_decref(pl);
+    return rc;
+}
+
 int ctl_pay_on_bookings_cancelled(PGconn *c, const ctl_request *req, const char *ids, char *err,
                                   size_t errlen)
 {
@@ -43,6 +57,20 @@ int ctl_pay_on_bookings_cancelled(PGconn *c, const ctl_request *req, const char 
     int rc = 0;
     for (int i = 0; rc == 0 && i < PQntuples(r); i++)
         rc = ctl_pay__enqueue_refund(c, strtoll(PQgetvalue(r, i, 0), NULL, 10), 0, err, errlen);
+    PQclear(r);
+    /* Card payments still waiting for the customer: cancel their intents
+     * so that nobody pays for a seat that is gone. */
+    r = PQexecParams(c,
+                     "SELECT id FROM payments WHERE booking_id = ANY ($1::bigint[]) AND method = "
+                     "'card' AND status IN ('pending_provider', 'requires_payment_method', "
+                     "'requires_confirmation', 'requires_action')",
+                     1, NULL, p, NULL, NULL, 0);
+    if (rc == 0 && PQresultStatus(r) != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "pending payments: %s", PQerrorMessage(c));
+        rc = -1;
+    }
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+        rc = enqueue_cancel(c, strtoll(PQgetvalue(r, i, 0), NULL, 10), err, errlen);
     PQclear(r);
     /* Audit every refund these cancellations created (credits ones too). */
     r = PQexecParams(
@@ -203,6 +231,62 @@ int ctl_pay_refund_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errle
     return CTL_JOB_OK;
 }
 
+int ctl_pay_cancel_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errlen)
+{
+    long long id = json_integer_value(json_object_get(job->payload, "payment_id"));
+    if (id <= 0) {
+        snprintf(err, errlen, "bad payload");
+        return CTL_JOB_PERMANENT;
+    }
+    if (ctl_db_ensure(&ctx->db, err, errlen) != 0)
+        return CTL_JOB_RETRY;
+    PGconn *c = ctx->db.conn;
+    char pid[32];
+    snprintf(pid, sizeof pid, "%lld", id);
+    const char *p[1] = {pid};
+    PGresult *r = PQexecParams(c,
+                               "SELECT p.status, coalesce(p.provider_intent_id, ''), "
+                               "coalesce(b.status, '') FROM payments p LEFT JOIN bookings b ON "
+                               "b.id = p.booking_id WHERE p.id = $1::bigint",
+                               1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        int missing = PQresultStatus(r) == PGRES_TUPLES_OK;
+        snprintf(err, errlen, missing ? "no such payment" : "%s", PQerrorMessage(c));
+        PQclear(r);
+        return missing ? CTL_JOB_PERMANENT : CTL_JOB_RETRY;
+    }
+    char status[32], intent[128], bstatus[32];
+    snprintf(status, sizeof status, "%s", PQgetvalue(r, 0, 0));
+    snprintf(intent, sizeof intent, "%s", PQgetvalue(r, 0, 1));
+    snprintf(bstatus, sizeof bstatus, "%s", PQgetvalue(r, 0, 2));
+    PQclear(r);
+    if (!strcmp(status, "succeeded") || !strcmp(status, "failed") || !strcmp(status, "canceled") ||
+        !strcmp(bstatus, "held") || !strcmp(bstatus, "confirmed"))
+        return CTL_JOB_OK; /* final, or the seat is still wanted */
+    if (!intent[0]) {
+        snprintf(err, errlen, "payment %lld has no intent yet", id);
+        return CTL_JOB_RETRY; /* the reconcile job creates it first */
+    }
+    char key[64];
+    snprintf(key, sizeof key, "ml-pay-%lld-cancel", id);
+    ctl_pay_intent pi;
+    ctl_pay_error pe;
+    ctl_pay_rc rc = ctl_pay_cancel_intent(ctx->cfg, intent, key, &pi, &pe);
+    if (rc == CTL_PAY_REJECTED) /* e.g. it succeeded meanwhile: take its state */
+        rc = ctl_pay_get_intent(ctx->cfg, intent, &pi, &pe);
+    if (rc != CTL_PAY_OK) {
+        snprintf(err, errlen, "cancel: %s", pe.message);
+        return CTL_JOB_RETRY;
+    }
+    if (tx(c, "BEGIN") != 0 ||
+        ctl_pay__apply_intent(c, id, &pi, ctl_pay__status_of(&pi, NULL), NULL, err, errlen) != 0 ||
+        tx(c, "COMMIT") != 0) {
+        tx(c, "ROLLBACK");
+        return CTL_JOB_RETRY;
+    }
+    return CTL_JOB_OK;
+}
+
 static int enqueue_sweep(PGconn *c, long long delay_ms, char *err, size_t errlen)
 {
     char key[64];
@@ -235,6 +319,16 @@ int ctl_pay_sweep_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errlen
     int rc = PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : -1;
     for (int i = 0; rc == 0 && i < PQntuples(r); i++)
         rc = ctl_pay__enqueue_reconcile(c, strtoll(PQgetvalue(r, i, 0), NULL, 10), 0, err, errlen);
+    PQclear(r);
+    /* Intents still open for seats that are gone (hold expired). */
+    r = PQexec(c, "SELECT p.id FROM payments p JOIN bookings b ON b.id = p.booking_id WHERE "
+                  "p.method = 'card' AND p.status IN ('requires_payment_method', "
+                  "'requires_confirmation', 'requires_action') AND b.status NOT IN ('held', "
+                  "'confirmed') ORDER BY p.id LIMIT 500");
+    if (rc == 0 && PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = -1;
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+        rc = enqueue_cancel(c, strtoll(PQgetvalue(r, i, 0), NULL, 10), err, errlen);
     PQclear(r);
     if (rc == 0)
         rc = enqueue_sweep(c, 3600 * 1000LL, err, errlen);

@@ -32,8 +32,12 @@ int ctl_pay_init(const ml_config *cfg, const char *database_url, char *err, size
 int ctl_pay_reconcile_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errlen);
 /* payments.refund {refund_id}: create (or look up) the refund at the provider. */
 int ctl_pay_refund_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errlen);
-/* payments.sweep {}: expire idempotency keys, reconcile stale payments;
- * queues itself again in an hour. */
+/* payments.cancel {payment_id}: cancel the open intent of a payment whose
+ * booking was cancelled or expired (a success meanwhile is applied and
+ * refunded instead). */
+int ctl_pay_cancel_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errlen);
+/* payments.sweep {}: expire idempotency keys, reconcile stale payments,
+ * cancel intents of released holds; queues itself again in an hour. */
 int ctl_pay_sweep_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errlen);
 
 /* The embedded provider (pay_embedded.c): with no payments_provider_url,

@@ -303,3 +303,23 @@ test('idempotency keys expire after 24 h: the claim and the sweep job forget the
   await t.sql(`INSERT INTO jobs (kind) VALUES ('payments.sweep'); NOTIFY ml_jobs`);
   await t.waitFor(async () => (await t.num(`SELECT count(*) FROM idempotency_keys WHERE user_id = ${u.id}`)) === 0, 15000, 'the sweep');
 });
+
+test('cancelling a booking whose card payment waits for the browser cancels the intent', async () => {
+  const m = await t.mentor({ price_cents: 1600 });
+  const u = await t.user();
+  const b = await t.book(u, m);
+  const r = await t.pay(u, b.id, { method: 'card' });
+  assert.strictEqual(r.status, 201, JSON.stringify(r.body));
+  assert.strictEqual(r.body.status, 'requires_payment_method');
+  const c = await t.api('POST', `/api/v1/bookings/${b.id}/cancel`, { token: u.access });
+  assert.strictEqual(c.status, 200);
+  await t.waitFor(async () => (await t.api('GET', `/api/v1/payments/${r.body.id}`, { token: u.access })).body.status === 'canceled', 15000, 'the intent to be cancelled');
+  const evs = (await t.events()).filter((e) => e.type === 'payment_intent.canceled' && e.data.object.id === r.body.provider_intent_id);
+  assert.strictEqual(evs.length, 1);
+  // The checkout no longer takes money for it.
+  const pay = await fetch(`${t.fakepayUrl}/checkout/${r.body.provider_intent_id}`, { method: 'POST', redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `card_number=4242424242424242&client_secret=${encodeURIComponent(r.body.client_secret)}` });
+  assert.ok(pay.status >= 400, `checkout of a cancelled intent answered ${pay.status}`);
+  assert.strictEqual(await t.num(`SELECT count(*) FROM pay_transactions WHERE payment_id = ${r.body.id}`), 0);
+});
