@@ -323,3 +323,23 @@ test('cancelling a booking whose card payment waits for the browser cancels the 
   assert.ok(pay.status >= 400, `checkout of a cancelled intent answered ${pay.status}`);
   assert.strictEqual(await t.num(`SELECT count(*) FROM pay_transactions WHERE payment_id = ${r.body.id}`), 0);
 });
+
+test('the journal is append-only and balanced, and user balances cannot go negative, in the database itself', async () => {
+  const u = await t.user();
+  assert.strictEqual((await t.buyCredits(u, 400)).status, 201);
+  const entry = await t.num(`SELECT max(e.id) FROM pay_entries e JOIN pay_accounts a ON a.id = e.account_id WHERE a.user_id = ${u.id}`);
+  const refused = (q) => assert.throws(() => t.sqlSync(q),
+    (e) => /append-only|does not balance|unbalanced|pay_accounts_not_negative|insufficient balance/.test(String(e.stderr)), q);
+  refused(`UPDATE pay_entries SET amount = amount + 1 WHERE id = ${entry}`);
+  refused(`DELETE FROM pay_entries WHERE id = ${entry}`);
+  refused('TRUNCATE pay_entries CASCADE');
+  refused(`DELETE FROM pay_transactions WHERE id = (SELECT txn_id FROM pay_entries WHERE id = ${entry})`);
+  // A hand-written unbalanced transaction fails at commit (deferred trigger).
+  refused(`BEGIN; INSERT INTO pay_transactions (kind, currency) VALUES ('credits_purchase', 'eur');
+    INSERT INTO pay_entries (txn_id, account_id, amount) SELECT currval(pg_get_serial_sequence('pay_transactions', 'id')), id, 5 FROM pay_accounts WHERE user_id = ${u.id}; COMMIT;`);
+  refused(`SELECT pay_post('credits_purchase', NULL, NULL, 'eur', 'x', '[{"kind":"card_clearing","amount":-5},{"kind":"mentee_credits","user_id":${u.id},"amount":4}]')`);
+  // Overdraw through the one entry point: refused by the CHECK.
+  refused(`SELECT pay_post('booking_credits', NULL, NULL, 'eur', 'x', '[{"kind":"mentee_credits","user_id":${u.id},"amount":-401},{"kind":"platform_fees","amount":401}]')`);
+  refused(`UPDATE pay_accounts SET balance = -1 WHERE user_id = ${u.id}`);
+  assert.strictEqual(await t.balance(u), 400);
+});

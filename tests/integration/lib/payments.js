@@ -14,6 +14,7 @@
 const assert = require('node:assert');
 const crypto = require('crypto');
 const A = require('./auth');
+const { postgres } = require('./servers');
 
 const H = 3600 * 1000;
 
@@ -22,6 +23,7 @@ async function start({ config = {} } = {}) {
     job_retry_max_ms: 2000, payments_rate_per_minute: 1000, ...config };
   if (process.env.ML_FAKEPAY_BIN) cfg.payments_fakepay_bin = process.env.ML_FAKEPAY_BIN;
   const d = await A.startAuthDaemon(cfg);
+  const pg = await postgres();
   const t = { d };
   const m = d.logs().match(/embedded mlfakepay on (http:\/\/127\.0\.0\.1:\d+)/);
   assert.ok(m, 'the daemon started its embedded mlfakepay:\n' + d.logs().slice(-2000));
@@ -30,6 +32,7 @@ async function start({ config = {} } = {}) {
   const key = await A.signingKey(d);
   let seq = 0;
   t.sql = (q) => d.sql(q);
+  t.sqlSync = (q) => pg.psql(d.db.name, q); // throws with psql's stderr on an SQL error
   t.user = async (role = 'mentee') => {
     seq += 1;
     const email = `pay${seq}.${process.pid}.${Date.now()}@example.com`;
