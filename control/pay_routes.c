@@ -305,6 +305,12 @@ static void pay_booking(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp
     }
     json_t *pay = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
     PQclear(r);
+    if (!json_is_object(pay) || !json_is_string(json_object_get(pay, "method"))) {
+        ctl_bk__tx(c, "ROLLBACK");
+        json_decref(pay);
+        db_problem(resp, req);
+        goto done;
+    }
     int existing = json_is_true(json_object_get(pay, "existing"));
     long long id = json_integer_value(json_object_get(pay, "id"));
     int rc = 0;
@@ -394,6 +400,12 @@ static void buy_credits(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp
     }
     json_t *pay = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
     PQclear(r);
+    if (!json_is_object(pay) || !json_is_string(json_object_get(pay, "method"))) {
+        ctl_bk__tx(c, "ROLLBACK");
+        json_decref(pay);
+        db_problem(resp, req);
+        goto done;
+    }
     long long id = json_integer_value(json_object_get(pay, "id"));
     if (ctl_pay__enqueue_reconcile(c, id, (long long)ctx->cfg->payments_reconcile_s * 1000, err,
                                    sizeof err) != 0 ||
@@ -543,6 +555,12 @@ static void admin_refund(ctl_ctx *ctx, const ctl_request *req, ctl_response *res
     }
     json_t *ref = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
     PQclear(r);
+    if (!json_is_string(json_object_get(ref, "status"))) {
+        ctl_bk__tx(c, "ROLLBACK");
+        json_decref(ref);
+        db_problem(resp, req);
+        goto done;
+    }
     int created = json_is_true(json_object_get(ref, "created"));
     int rc = 0;
     if (created)
