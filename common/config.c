@@ -364,6 +364,14 @@ int ml_config_validate(const ml_config *c, char *err, size_t errlen)
                  c->payments_currency);
         return -1;
     }
+    if (c->payments_provider_url[0] &&
+        ((strncmp(c->payments_provider_url, "http://", 7) != 0 &&
+          strncmp(c->payments_provider_url, "https://", 8) != 0) ||
+         !c->payments_secret_key[0] || !c->payments_webhook_secrets[0])) {
+        snprintf(err, errlen, "payments_provider_url must be an http(s) URL and needs "
+                              "payments_secret_key and payments_webhook_secrets");
+        return -1;
+    }
     if (c->data_dir[0] == '\0') {
         snprintf(err, errlen, "data_dir must not be empty");
         return -1;
