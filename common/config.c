@@ -101,6 +101,17 @@ static const ml_config_key keys[] = {
     INTK(s3_multipart_threshold_bytes, "16777216", 5242880, 2147483647, "Files at least this large are uploaded with a multipart upload."),
     INTK(s3_part_bytes, "8388608", 5242880, 2147483647, "Size of one part of a multipart upload (S3's minimum is 5 MiB)."),
     INTK(s3_max_attempts, "4", 1, 20, "Attempts of one S3 request on connection errors, timeouts and 5xx answers (exponential back-off)."),
+    STRK(payments_provider_url, "", "Base URL of the Stripe-compatible payment API (https://api.stripe.com); empty starts the local mlfakepay provider on a loopback port."),
+    STRK(payments_secret_key, "", "Secret API key of the payment provider (sk_...); generated for the embedded mlfakepay."),
+    STRK(payments_webhook_secrets, "", "Comma list of webhook signing secrets (whsec_...); a delivery signed with any of them is accepted (rotation). Generated for the embedded mlfakepay."),
+    STRK(payments_currency, "eur", "Currency of credits and payments (ISO 4217, lower case); bookings priced in another currency cannot be paid."),
+    INTK(payments_platform_fee_pct, "10", 0, 100, "Platform fee, percent of a booking's price (rounded down); the rest is the mentor's earnings."),
+    INTK(payments_timeout_ms, "10000", 100, 120000, "Timeout of one request to the payment provider; on timeout the payment stays pending_provider and is reconciled later."),
+    INTK(payments_connect_timeout_ms, "3000", 100, 60000, "Connect timeout of requests to the payment provider."),
+    INTK(payments_webhook_tolerance_s, "300", 1, 86400, "Largest difference between a webhook signature's timestamp and our clock."),
+    INTK(payments_reconcile_s, "15", 1, 86400, "Delay before a payment or refund whose provider call failed is asked about again (doubling per attempt)."),
+    INTK(payments_rate_per_minute, "30", 1, 100000, "Money-moving requests (pay, buy credits, refund) per user per minute."),
+    STRK(payments_fakepay_bin, "", "mlfakepay binary for the embedded provider; empty tries ../tools/fakepay/mlfakepay next to the daemon's build folder, then PATH."),
 };
 
 const ml_config_key *ml_config_keys(size_t *n)
@@ -348,6 +359,21 @@ int ml_config_validate(const ml_config *c, char *err, size_t errlen)
     if ((c->ice_port_min == 0) != (c->ice_port_max == 0) || c->ice_port_min > c->ice_port_max) {
         snprintf(err, errlen, "ice_port_min..ice_port_max must both be 0 or a valid range (%d..%d)",
                  c->ice_port_min, c->ice_port_max);
+        return -1;
+    }
+    if (strlen(c->payments_currency) != 3 || !islower((unsigned char)c->payments_currency[0]) ||
+        !islower((unsigned char)c->payments_currency[1]) ||
+        !islower((unsigned char)c->payments_currency[2])) {
+        snprintf(err, errlen, "payments_currency must be three lower-case letters (eur), not \"%s\"",
+                 c->payments_currency);
+        return -1;
+    }
+    if (c->payments_provider_url[0] &&
+        ((strncmp(c->payments_provider_url, "http://", 7) != 0 &&
+          strncmp(c->payments_provider_url, "https://", 8) != 0) ||
+         !c->payments_secret_key[0] || !c->payments_webhook_secrets[0])) {
+        snprintf(err, errlen, "payments_provider_url must be an http(s) URL and needs "
+                              "payments_secret_key and payments_webhook_secrets");
         return -1;
     }
     if (c->data_dir[0] == '\0') {

@@ -107,6 +107,18 @@ typedef struct ml_config {
     int s3_multipart_threshold_bytes;
     int s3_part_bytes;
     int s3_max_attempts;
+    /* Payments (control/pay_*.c) */
+    char payments_provider_url[ML_CFG_STR];
+    char payments_secret_key[ML_CFG_STR];
+    char payments_webhook_secrets[ML_CFG_STR * 4];
+    char payments_currency[8];
+    int payments_platform_fee_pct;
+    int payments_timeout_ms;
+    int payments_connect_timeout_ms;
+    int payments_webhook_tolerance_s;
+    int payments_reconcile_s;
+    int payments_rate_per_minute;
+    char payments_fakepay_bin[ML_CFG_PATH];
 } ml_config;
 
 typedef enum { ML_CFG_T_STRING, ML_CFG_T_INT, ML_CFG_T_BOOL } ml_config_type;

@@ -26,6 +26,7 @@ static const ctl_route_family families[] = {
     {"bookings", ctl_booking_routes, &ctl_booking_routes_count},
     {"sessions", ctl_session_routes, &ctl_session_routes_count},
     {"recordings", ctl_recording_routes, &ctl_recording_routes_count},
+    {"payments", ctl_pay_routes, &ctl_pay_routes_count},
 };
 #define NFAMILIES (sizeof families / sizeof families[0])
 

@@ -160,5 +160,8 @@ extern const size_t ctl_session_routes_count;
 /* Recordings: recording_routes.c */
 extern const ctl_route ctl_recording_routes[];
 extern const size_t ctl_recording_routes_count;
+/* Payments: pay_routes.c (with the webhook of pay_webhook.c) */
+extern const ctl_route ctl_pay_routes[];
+extern const size_t ctl_pay_routes_count;
 
 #endif

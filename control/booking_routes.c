@@ -20,6 +20,7 @@
 #include "control/audit.h"
 #include "control/booking_internal.h"
 #include "control/json.h"
+#include "control/payments.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,8 @@ static void change(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, int
              t = strtok_r(NULL, ",}", &save))
             rc = ctl_bk__on_cancelled(c, strtoll(t, NULL, 10), err, sizeof err);
         free(ids);
+        if (rc == 0) /* refunds owed by the policy, exactly once (payments.h) */
+            rc = ctl_pay_on_bookings_cancelled(c, req, PQgetvalue(r, 0, 0), err, sizeof err);
         snprintf(bid, sizeof bid, "%s", p[0]);
     } else {
         snprintf(bid, sizeof bid, "%s", PQgetvalue(r, 0, 0));

@@ -19,6 +19,7 @@
 #include "control/embedded.h"
 #include "control/jobs.h"
 #include "control/migrate.h"
+#include "control/payments.h"
 #include "control/redis.h"
 #include "control/room_token.h"
 #include "ml_build_config.h"
@@ -137,6 +138,7 @@ static int cmd_serve(ml_config *cfg)
     signal(SIGPIPE, SIG_IGN);
 
     ctl_embedded *emb = NULL;
+    ctl_pay_embedded *pay = NULL;
     if (storage_up(cfg, 1, &emb, db_url, sizeof db_url, redis_url, sizeof redis_url, err,
                    sizeof err) != 0)
         goto fail;
@@ -144,6 +146,12 @@ static int cmd_serve(ml_config *cfg)
         goto fail;
     /* Room-token key before anything can verify a join (lws thread). */
     if (ctl_room_token_init(cfg, err, sizeof err) != 0)
+        goto fail;
+    /* Payments: the embedded mlfakepay when no provider is configured
+     * (missing binary: payments answer 503, the rest runs). */
+    if (!cfg->payments_provider_url[0] && !(pay = ctl_pay_embedded_start(cfg, err, sizeof err)))
+        ML_WARN("main", "payments: %s", err);
+    if (ctl_pay_init(cfg, db_url, err, sizeof err) != 0)
         goto fail;
     {
         ctl_redis r;
@@ -177,11 +185,13 @@ static int cmd_serve(ml_config *cfg)
     ctl_jobs_stop(jobs); /* waits for running jobs; interrupted ones are reclaimed by lease */
     finished = 1;
     pthread_join(st, NULL);
+    ctl_pay_embedded_stop(pay);
     ctl_embedded_stop(emb);
     ML_INFO("main", "stopped");
     return 0;
 fail:
     fprintf(stderr, "mentorlink: %s\n", err);
+    ctl_pay_embedded_stop(pay);
     ctl_embedded_stop(emb);
     return 1;
 }

@@ -1,0 +1,353 @@
+/*
+ * Payment jobs and hooks (see payments.h):
+ *   payments.reconcile  ask the provider about a payment without a final
+ *                       state (re-send the create with the same
+ *                       Idempotency-Key when it never got an answer)
+ *   payments.refund     create or look up a card refund at the provider
+ *   payments.cancel     cancel the intent of a payment whose seat is gone
+ *   payments.sweep      expire idempotency keys, reconcile stale payments,
+ *                       cancel intents left open by expired holds
+ * and the booking-cancel hook that turns refund decisions into refunds.
+ * Every handler is idempotent: provider calls carry keys derived from our
+ * ids and the SQL moves states forward only.
+ */
+#include "control/pay_internal.h"
+#include "control/idempotency.h"
+#include "control/payments.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+
+static int tx(PGconn *c, const char *what)
+{
+    PGresult *r = PQexec(c, what);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+static int enqueue_cancel(PGconn *c, long long payment_id, char *err, size_t errlen)
+{
+    char key[64];
+    snprintf(key, sizeof key, "payment:%lld:cancel", payment_id);
+    json_t *pl = json_pack("{s:I}", "payment_id", (json_int_t)payment_id);
+    ctl_job_spec s = {
+        .kind = "payments.cancel", .payload = pl, .max_attempts = 12, .dedupe_key = key};
+    int rc = ctl_jobs_enqueue(c, &s, NULL, err, errlen);
+    json_decref(pl);
+    return rc;
+}
+
+int ctl_pay_on_bookings_cancelled(PGconn *c, const ctl_request *req, const char *ids, char *err,
+                                  size_t errlen)
+{
+    const char *p[1] = {ids};
+    PGresult *r =
+        PQexecParams(c, "SELECT unnest(pay_on_cancelled($1::bigint[]))", 1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "refunds: %s", PQerrorMessage(c));
+        PQclear(r);
+        return -1;
+    }
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+        rc = ctl_pay__enqueue_refund(c, strtoll(PQgetvalue(r, i, 0), NULL, 10), 0, err, errlen);
+    PQclear(r);
+    /* Card payments still waiting for the customer: cancel their intents
+     * so that nobody pays for a seat that is gone. */
+    r = PQexecParams(c,
+                     "SELECT id FROM payments WHERE booking_id = ANY ($1::bigint[]) AND method = "
+                     "'card' AND status IN ('pending_provider', 'requires_payment_method', "
+                     "'requires_confirmation', 'requires_action')",
+                     1, NULL, p, NULL, NULL, 0);
+    if (rc == 0 && PQresultStatus(r) != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "pending payments: %s", PQerrorMessage(c));
+        rc = -1;
+    }
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+        rc = enqueue_cancel(c, strtoll(PQgetvalue(r, i, 0), NULL, 10), err, errlen);
+    PQclear(r);
+    /* Audit every refund these cancellations created (credits ones too). */
+    r = PQexecParams(
+        c,
+        "SELECT jsonb_build_object('id', rf.id, 'payment_id', rf.payment_id, "
+        "'amount_cents', rf.amount_cents, 'method', rf.method)::text FROM pay_refunds rf "
+        "JOIN payments p ON p.id = rf.payment_id WHERE p.booking_id = ANY ($1::bigint[]) "
+        "AND rf.created_at = now()",
+        1, NULL, p, NULL, NULL, 0);
+    if (rc == 0 && PQresultStatus(r) != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "refund audit: %s", PQerrorMessage(c));
+        rc = -1;
+    }
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+        json_t *ref = json_loads(PQgetvalue(r, i, 0), 0, NULL);
+        rc = ctl_pay__audit_refund(c, req, ref, "booking cancelled", err, errlen);
+        json_decref(ref);
+    }
+    PQclear(r);
+    return rc;
+}
+
+int ctl_pay_reconcile_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errlen)
+{
+    long long id = json_integer_value(json_object_get(job->payload, "payment_id"));
+    if (id <= 0) {
+        snprintf(err, errlen, "bad payload");
+        return CTL_JOB_PERMANENT;
+    }
+    if (ctl_db_ensure(&ctx->db, err, errlen) != 0)
+        return CTL_JOB_RETRY;
+    PGconn *c = ctx->db.conn;
+    char pid[32];
+    snprintf(pid, sizeof pid, "%lld", id);
+    const char *p[1] = {pid};
+    PGresult *r =
+        PQexecParams(c,
+                     "SELECT status, coalesce(provider_intent_id, ''), amount_cents, currency, "
+                     "coalesce(payment_method, ''), coalesce(booking_id, 0), method "
+                     "FROM payments WHERE id = $1::bigint",
+                     1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        int missing = PQresultStatus(r) == PGRES_TUPLES_OK;
+        snprintf(err, errlen, missing ? "no such payment" : "%s", PQerrorMessage(c));
+        PQclear(r);
+        return missing ? CTL_JOB_PERMANENT : CTL_JOB_RETRY;
+    }
+    char status[32], intent[128], cur[8], pm[128];
+    snprintf(status, sizeof status, "%s", PQgetvalue(r, 0, 0));
+    snprintf(intent, sizeof intent, "%s", PQgetvalue(r, 0, 1));
+    long long amount = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    snprintf(cur, sizeof cur, "%s", PQgetvalue(r, 0, 3));
+    snprintf(pm, sizeof pm, "%s", PQgetvalue(r, 0, 4));
+    long long bid = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+    int by_credits = strcmp(PQgetvalue(r, 0, 6), "credits") == 0;
+    PQclear(r);
+    if (by_credits || !strcmp(status, "succeeded") || !strcmp(status, "failed") ||
+        !strcmp(status, "canceled"))
+        return CTL_JOB_OK;
+    ctl_pay_intent pi;
+    ctl_pay_error pe;
+    ctl_pay_rc rc;
+    if (intent[0]) {
+        rc = ctl_pay_get_intent(ctx->cfg, intent, &pi, &pe);
+    } else {
+        char key[64], desc[96];
+        ctl_pay__create_key(id, key, sizeof key);
+        if (bid > 0)
+            snprintf(desc, sizeof desc, "MentorLink booking %lld", bid);
+        else
+            snprintf(desc, sizeof desc, "MentorLink credits");
+        ctl_pay_create cr = {.amount = amount,
+                             .currency = cur,
+                             .payment_method = pm[0] ? pm : NULL,
+                             .payment_id = id,
+                             .description = desc};
+        rc = ctl_pay_create_intent(ctx->cfg, &cr, key, &pi, &pe);
+    }
+    if (rc == CTL_PAY_UNAVAILABLE) {
+        snprintf(err, errlen, "provider unavailable: %s", pe.message);
+        return CTL_JOB_RETRY;
+    }
+    const char *st = rc == CTL_PAY_OK ? ctl_pay__status_of(&pi, NULL) : "failed";
+    if (rc != CTL_PAY_OK && !pi.error_message[0])
+        snprintf(pi.error_message, sizeof pi.error_message, "%s",
+                 pe.message[0] ? pe.message : "refused by the provider");
+    if (tx(c, "BEGIN") != 0 || ctl_pay__apply_intent(c, id, &pi, st, NULL, err, errlen) != 0 ||
+        tx(c, "COMMIT") != 0) {
+        tx(c, "ROLLBACK");
+        return CTL_JOB_RETRY;
+    }
+    ML_INFO("payments", "payment %lld reconciled: %s", id, st);
+    return CTL_JOB_OK;
+}
+
+int ctl_pay_refund_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errlen)
+{
+    long long id = json_integer_value(json_object_get(job->payload, "refund_id"));
+    if (id <= 0) {
+        snprintf(err, errlen, "bad payload");
+        return CTL_JOB_PERMANENT;
+    }
+    if (ctl_db_ensure(&ctx->db, err, errlen) != 0)
+        return CTL_JOB_RETRY;
+    PGconn *c = ctx->db.conn;
+    char rid[32];
+    snprintf(rid, sizeof rid, "%lld", id);
+    const char *p[1] = {rid};
+    PGresult *r =
+        PQexecParams(c,
+                     "SELECT r.status, coalesce(r.provider_refund_id, ''), r.amount_cents, "
+                     "coalesce(p.provider_intent_id, ''), r.method FROM pay_refunds r "
+                     "JOIN payments p ON p.id = r.payment_id WHERE r.id = $1::bigint",
+                     1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        int missing = PQresultStatus(r) == PGRES_TUPLES_OK;
+        snprintf(err, errlen, missing ? "no such refund" : "%s", PQerrorMessage(c));
+        PQclear(r);
+        return missing ? CTL_JOB_PERMANENT : CTL_JOB_RETRY;
+    }
+    char status[32], prov[128], intent[128];
+    snprintf(status, sizeof status, "%s", PQgetvalue(r, 0, 0));
+    snprintf(prov, sizeof prov, "%s", PQgetvalue(r, 0, 1));
+    long long amount = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    snprintf(intent, sizeof intent, "%s", PQgetvalue(r, 0, 3));
+    int card = strcmp(PQgetvalue(r, 0, 4), "card") == 0;
+    PQclear(r);
+    if (!card || !strcmp(status, "succeeded") || !strcmp(status, "failed"))
+        return CTL_JOB_OK;
+    ctl_pay_refund re;
+    ctl_pay_error pe;
+    ctl_pay_rc rc;
+    if (prov[0]) {
+        rc = ctl_pay_get_refund(ctx->cfg, prov, &re, &pe);
+    } else {
+        char key[64];
+        ctl_pay__refund_key(id, key, sizeof key);
+        rc = ctl_pay_create_refund(ctx->cfg, intent, amount, id, key, &re, &pe);
+    }
+    if (rc == CTL_PAY_UNAVAILABLE) {
+        snprintf(err, errlen, "provider unavailable: %s", pe.message);
+        return CTL_JOB_RETRY;
+    }
+    if (rc != CTL_PAY_OK) {
+        memset(&re, 0, sizeof re);
+        re.status = CTL_RE_FAILED;
+        ML_WARN("payments", "refund %lld refused by the provider: %s", id, pe.message);
+    }
+    if (tx(c, "BEGIN") != 0 || ctl_pay__apply_refund(c, id, &re, err, errlen) != 0 ||
+        tx(c, "COMMIT") != 0) {
+        tx(c, "ROLLBACK");
+        return CTL_JOB_RETRY;
+    }
+    if (re.status == CTL_RE_PENDING) {
+        snprintf(err, errlen, "refund %lld still pending at the provider", id);
+        return CTL_JOB_RETRY; /* look again after the back-off (webhooks may be faster) */
+    }
+    return CTL_JOB_OK;
+}
+
+int ctl_pay_cancel_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errlen)
+{
+    long long id = json_integer_value(json_object_get(job->payload, "payment_id"));
+    if (id <= 0) {
+        snprintf(err, errlen, "bad payload");
+        return CTL_JOB_PERMANENT;
+    }
+    if (ctl_db_ensure(&ctx->db, err, errlen) != 0)
+        return CTL_JOB_RETRY;
+    PGconn *c = ctx->db.conn;
+    char pid[32];
+    snprintf(pid, sizeof pid, "%lld", id);
+    const char *p[1] = {pid};
+    PGresult *r = PQexecParams(c,
+                               "SELECT p.status, coalesce(p.provider_intent_id, ''), "
+                               "coalesce(b.status, '') FROM payments p LEFT JOIN bookings b ON "
+                               "b.id = p.booking_id WHERE p.id = $1::bigint",
+                               1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        int missing = PQresultStatus(r) == PGRES_TUPLES_OK;
+        snprintf(err, errlen, missing ? "no such payment" : "%s", PQerrorMessage(c));
+        PQclear(r);
+        return missing ? CTL_JOB_PERMANENT : CTL_JOB_RETRY;
+    }
+    char status[32], intent[128], bstatus[32];
+    snprintf(status, sizeof status, "%s", PQgetvalue(r, 0, 0));
+    snprintf(intent, sizeof intent, "%s", PQgetvalue(r, 0, 1));
+    snprintf(bstatus, sizeof bstatus, "%s", PQgetvalue(r, 0, 2));
+    PQclear(r);
+    if (!strcmp(status, "succeeded") || !strcmp(status, "failed") || !strcmp(status, "canceled") ||
+        !strcmp(bstatus, "held") || !strcmp(bstatus, "confirmed"))
+        return CTL_JOB_OK; /* final, or the seat is still wanted */
+    if (!intent[0]) {
+        snprintf(err, errlen, "payment %lld has no intent yet", id);
+        return CTL_JOB_RETRY; /* the reconcile job creates it first */
+    }
+    char key[64];
+    snprintf(key, sizeof key, "ml-pay-%lld-cancel", id);
+    ctl_pay_intent pi;
+    ctl_pay_error pe;
+    ctl_pay_rc rc = ctl_pay_cancel_intent(ctx->cfg, intent, key, &pi, &pe);
+    if (rc == CTL_PAY_REJECTED) /* e.g. it succeeded meanwhile: take its state */
+        rc = ctl_pay_get_intent(ctx->cfg, intent, &pi, &pe);
+    if (rc != CTL_PAY_OK) {
+        snprintf(err, errlen, "cancel: %s", pe.message);
+        return CTL_JOB_RETRY;
+    }
+    if (tx(c, "BEGIN") != 0 ||
+        ctl_pay__apply_intent(c, id, &pi, ctl_pay__status_of(&pi, NULL), NULL, err, errlen) != 0 ||
+        tx(c, "COMMIT") != 0) {
+        tx(c, "ROLLBACK");
+        return CTL_JOB_RETRY;
+    }
+    return CTL_JOB_OK;
+}
+
+static int enqueue_sweep(PGconn *c, long long delay_ms, char *err, size_t errlen)
+{
+    char key[64];
+    snprintf(key, sizeof key, "payments:sweep:%lld",
+             (long long)(time(NULL) + delay_ms / 1000) / 3600);
+    ctl_job_spec s = {.kind = "payments.sweep", .delay_ms = delay_ms, .dedupe_key = key};
+    return ctl_jobs_enqueue(c, &s, NULL, err, errlen);
+}
+
+int ctl_pay_sweep_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errlen)
+{
+    (void)job;
+    if (ctl_db_ensure(&ctx->db, err, errlen) != 0)
+        return CTL_JOB_RETRY;
+    PGconn *c = ctx->db.conn;
+    long long gone = ctl_idem_sweep(c, err, errlen);
+    if (gone < 0)
+        return CTL_JOB_RETRY;
+    char age[16];
+    snprintf(age, sizeof age, "%d", ctx->cfg->payments_reconcile_s);
+    const char *p[1] = {age};
+    PGresult *r =
+        PQexecParams(c,
+                     "SELECT id FROM payments WHERE status IN ('pending_provider', "
+                     "'requires_confirmation', 'processing', 'requires_action', "
+                     "'requires_payment_method') AND method = 'card' AND updated_at < now() - "
+                     "make_interval(secs => $1::int) AND created_at > now() - interval '7 days' "
+                     "ORDER BY id LIMIT 500",
+                     1, NULL, p, NULL, NULL, 0);
+    int rc = PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : -1;
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+        rc = ctl_pay__enqueue_reconcile(c, strtoll(PQgetvalue(r, i, 0), NULL, 10), 0, err, errlen);
+    PQclear(r);
+    /* Intents still open for seats that are gone (hold expired). */
+    r = PQexec(c, "SELECT p.id FROM payments p JOIN bookings b ON b.id = p.booking_id WHERE "
+                  "p.method = 'card' AND p.status IN ('requires_payment_method', "
+                  "'requires_confirmation', 'requires_action') AND b.status NOT IN ('held', "
+                  "'confirmed') ORDER BY p.id LIMIT 500");
+    if (rc == 0 && PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = -1;
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+        rc = enqueue_cancel(c, strtoll(PQgetvalue(r, i, 0), NULL, 10), err, errlen);
+    PQclear(r);
+    if (rc == 0)
+        rc = enqueue_sweep(c, 3600 * 1000LL, err, errlen);
+    ML_INFO("payments", "sweep: %lld idempotency key(s) expired", gone);
+    return rc == 0 ? CTL_JOB_OK : CTL_JOB_RETRY;
+}
+
+int ctl_pay_init(const ml_config *cfg, const char *database_url, char *err, size_t errlen)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errlen, "curl_global_init failed");
+        return -1;
+    }
+    if (cfg->payments_provider_url[0])
+        ctl_pay_settings_from_config(cfg);
+    PGconn *c = ctl_db_connect(database_url, 5, err, errlen);
+    if (!c)
+        return -1;
+    int rc = enqueue_sweep(c, 60 * 1000LL, err, errlen);
+    PQfinish(c);
+    return rc;
+}

@@ -1,0 +1,117 @@
+// Payments test kit: a daemon whose embedded mlfakepay is the provider
+// (the daemon spawns it; $ML_FAKEPAY_BIN overrides where the binary is),
+// users with signed access tokens, a paid mentor, and the ledger
+// invariants every payments test checks in after():
+//
+//   const P = require('./lib/payments');
+//   const t = await P.start({ config: {...} });   // t.d daemon, t.fakepayUrl
+//   const m = await t.mentor({ price_cents: 2500 }); const u = await t.user();
+//   const b = await t.book(u, m, 0);               // held booking on m's nth slot
+//   await t.pay(u, b.id, { method: 'card', payment_method: 'pm_card_visa' }, 'key-1');
+//   await t.assertLedger();                        // sums to zero, no negative user balance
+//   await t.fakepay('POST', '/_fakepay/config', { fail_next: { count: 1, status: 500 } });
+'use strict';
+const assert = require('node:assert');
+const crypto = require('crypto');
+const A = require('./auth');
+const { postgres } = require('./servers');
+
+const H = 3600 * 1000;
+
+async function start({ config = {} } = {}) {
+  const cfg = { payments_timeout_ms: 3000, payments_reconcile_s: 2, job_retry_base_ms: 300,
+    job_retry_max_ms: 2000, payments_rate_per_minute: 1000, ...config };
+  if (process.env.ML_FAKEPAY_BIN) cfg.payments_fakepay_bin = process.env.ML_FAKEPAY_BIN;
+  const d = await A.startAuthDaemon(cfg);
+  const pg = await postgres();
+  const t = { d };
+  const m = d.logs().match(/embedded mlfakepay on (http:\/\/127\.0\.0\.1:\d+)/);
+  assert.ok(m, 'the daemon started its embedded mlfakepay:\n' + d.logs().slice(-2000));
+  t.fakepayUrl = m[1];
+  await A.userWithRole(d, 'mentee'); // makes the signing key
+  const key = await A.signingKey(d);
+  let seq = 0;
+  t.sql = (q) => d.sql(q);
+  t.sqlSync = (q) => pg.psql(d.db.name, q); // throws with psql's stderr on an SQL error
+  t.user = async (role = 'mentee') => {
+    seq += 1;
+    const email = `pay${seq}.${process.pid}.${Date.now()}@example.com`;
+    const id = Number(await d.sql(`INSERT INTO users (email, name, role, status) VALUES ('${email}', 'Payer ${seq}', '${role}', 'active') RETURNING id`));
+    const now = Math.floor(Date.now() / 1000);
+    const access = A.jws({ alg: 'HS256', typ: 'JWT', kid: key.kid },
+      { iss: d.baseUrl, aud: 'mentorlink-api', sub: String(id), role, iat: now, nbf: now, exp: now + 600, jti: `pay-${id}` },
+      A.hs256(key.secret));
+    return { id, access, email };
+  };
+  t.api = (method, path, opts) => A.api(d, method, path, opts);
+  // A mentor available all day every day, 30-minute slots, priced.
+  t.mentor = async ({ price_cents = 2500, currency = 'EUR' } = {}) => {
+    const u = await t.user('mentor');
+    let r = await t.api('PUT', '/api/v1/mentor/profile', { token: u.access, body: {
+      name: `Mentor ${u.id}`, time_zone: 'UTC', currency, price_cents } });
+    assert.strictEqual(r.status, 200, JSON.stringify(r.body));
+    r = await t.api('PUT', '/api/v1/mentor/availability', { token: u.access, body: {
+      rules: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '00:00', end: '23:30' })) } });
+    assert.strictEqual(r.status, 200, JSON.stringify(r.body));
+    r = await t.api('POST', '/api/v1/mentor/session-types', { token: u.access, body: {
+      title: 'Paid 1:1', duration_min: 30, horizon_days: 365, price_cents } });
+    assert.strictEqual(r.status, 201, JSON.stringify(r.body));
+    u.type = r.body;
+    u.nextSlot = 0;
+    return u;
+  };
+  // The start of the mentor's nth free slot, 3 days ahead (far from the
+  // 24 h refund line).
+  t.slotStart = (n) => {
+    const base = Math.ceil((Date.now() + 72 * H) / (24 * H)) * 24 * H; // a midnight UTC
+    return new Date(base + n * 30 * 60 * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  };
+  t.book = async (u, mentor, n = mentor.nextSlot++, expect = 201) => {
+    const r = await t.api('POST', '/api/v1/bookings', { token: u.access, body: {
+      session_type_id: mentor.type.id, start: t.slotStart(n) } });
+    assert.strictEqual(r.status, expect, JSON.stringify(r.body));
+    return r.body;
+  };
+  t.pay = (u, bookingId, body, key = crypto.randomUUID()) => t.api('POST', `/api/v1/bookings/${bookingId}/pay`,
+    { token: u.access, body, headers: key ? { 'idempotency-key': key } : {} });
+  t.buyCredits = (u, amount_cents, key = crypto.randomUUID(), extra = {}) => t.api('POST', '/api/v1/credits/purchase',
+    { token: u.access, body: { amount_cents, payment_method: 'pm_card_visa', ...extra }, headers: key ? { 'idempotency-key': key } : {} });
+  t.balance = async (u) => (await t.api('GET', '/api/v1/credits', { token: u.access })).body.balance_cents;
+  t.fakepay = async (method, path, body) => {
+    const r = await fetch(t.fakepayUrl + path, { method, headers: body ? { 'content-type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined });
+    const text = await r.text();
+    let parsed = text;
+    try { parsed = JSON.parse(text); } catch { /* text */ }
+    return { status: r.status, body: parsed };
+  };
+  t.events = async () => {
+    const r = await t.fakepay('GET', '/_fakepay/events');
+    assert.strictEqual(r.status, 200);
+    return Array.isArray(r.body) ? r.body : r.body.data;
+  };
+  t.waitFor = async (fn, ms = 20000, what = 'condition') => {
+    const until = Date.now() + ms;
+    let last;
+    while (Date.now() < until) {
+      last = await fn();
+      if (last) return last;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  };
+  t.num = async (q) => Number(await d.sql(q));
+  // Ledger invariants: every transaction and the whole journal sum to zero,
+  // balances equal their entries, no user account is negative.
+  t.assertLedger = async () => {
+    assert.strictEqual(await t.num('SELECT coalesce(sum(amount), 0) FROM pay_entries'), 0, 'journal sums to zero');
+    assert.strictEqual(await t.num('SELECT count(*) FROM (SELECT txn_id FROM pay_entries GROUP BY txn_id HAVING sum(amount) <> 0) x'), 0, 'every transaction balances');
+    assert.strictEqual(await t.num('SELECT coalesce(sum(balance), 0) FROM pay_accounts'), 0, 'balances sum to zero');
+    assert.strictEqual(await t.num(`SELECT count(*) FROM pay_accounts a WHERE balance <> coalesce((SELECT sum(amount) FROM pay_entries e WHERE e.account_id = a.id), 0)`), 0, 'balances equal their entries');
+    assert.strictEqual(await t.num(`SELECT count(*) FROM pay_accounts WHERE kind IN ('mentee_credits', 'mentor_earnings') AND balance < 0`), 0, 'no negative user balance');
+  };
+  t.stop = () => d.stop();
+  return t;
+}
+
+module.exports = { start, H };
