@@ -11,6 +11,7 @@
  * call.
  */
 #include "sfu/srtp.h"
+#include "sfu/srtp_tx.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -30,7 +31,8 @@
 
 struct sfu_srtp {
     srtp_t in;
-    srtp_t out;
+    srtp_t out;        /* SRTCP out; RTP too when tx is NULL */
+    sfu_srtp_tx *tx;   /* RTP out on OpenSSL (srtp_tx.h); NULL if SFU_SRTP_TX=libsrtp */
     sfu_srtp_profile profile;
     size_t rtp_overhead;
     size_t rtcp_overhead;
@@ -174,6 +176,15 @@ sfu_srtp *sfu_srtp_create(const sfu_srtp_keys *keys, char *err, size_t errlen)
     if (make_session(&s->out, keys->profile, 0, keys->local_key, key_len, keys->local_salt,
                      salt_len, err, errlen) < 0)
         goto fail;
+    const char *tx_env = getenv("SFU_SRTP_TX");
+    if (!tx_env || strcmp(tx_env, "libsrtp") != 0) {
+        s->tx = sfu_srtp_tx_create(keys->profile, keys->local_key, key_len, keys->local_salt,
+                                   salt_len);
+        if (!s->tx) {
+            snprintf(err, errlen, "outbound SRTP context (OpenSSL) failed");
+            goto fail;
+        }
+    }
     return s;
 
 fail:
@@ -226,6 +237,8 @@ int sfu_srtp_protect_rtp(sfu_srtp *s, uint8_t *buf, size_t *len, size_t cap)
         return rc;
     if (cap < *len + s->rtp_overhead)
         return SFU_SRTP_ERR_INPUT;
+    if (s->tx)
+        return sfu_srtp_tx_protect(s->tx, buf, len);
     n = (int)*len;
     rc = map_status(srtp_protect(s->out, buf, &n));
     if (rc == 0)
@@ -291,6 +304,7 @@ void sfu_srtp_destroy(sfu_srtp *s)
         srtp_dealloc(s->in);
     if (s->out)
         srtp_dealloc(s->out);
+    sfu_srtp_tx_destroy(s->tx);
     OPENSSL_cleanse(s, sizeof *s);
     free(s);
 }
