@@ -11,7 +11,7 @@
  * call.
  */
 #include "sfu/srtp.h"
-#include "sfu/srtp_tx.h"
+#include "sfu/srtp_evp.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -32,7 +32,8 @@
 struct sfu_srtp {
     srtp_t in;
     srtp_t out;        /* SRTCP out; RTP too when tx is NULL */
-    sfu_srtp_tx *tx;   /* RTP out on OpenSSL (srtp_tx.h); NULL if SFU_SRTP_TX=libsrtp */
+    sfu_srtp_evp *tx;  /* RTP out on OpenSSL (srtp_evp.h); NULL if SFU_SRTP_RTP=libsrtp */
+    sfu_srtp_evp *rx;  /* RTP in, likewise; SRTCP always uses in/out */
     sfu_srtp_profile profile;
     size_t rtp_overhead;
     size_t rtcp_overhead;
@@ -176,11 +177,13 @@ sfu_srtp *sfu_srtp_create(const sfu_srtp_keys *keys, char *err, size_t errlen)
     if (make_session(&s->out, keys->profile, 0, keys->local_key, key_len, keys->local_salt,
                      salt_len, err, errlen) < 0)
         goto fail;
-    const char *tx_env = getenv("SFU_SRTP_TX");
-    if (!tx_env || strcmp(tx_env, "libsrtp") != 0) {
-        s->tx = sfu_srtp_tx_create(keys->profile, keys->local_key, key_len, keys->local_salt,
-                                   salt_len);
-        if (!s->tx) {
+    const char *rtp_env = getenv("SFU_SRTP_RTP");
+    if (!rtp_env || strcmp(rtp_env, "libsrtp") != 0) {
+        s->tx = sfu_srtp_evp_create(keys->profile, keys->local_key, key_len, keys->local_salt,
+                                    salt_len, 0);
+        s->rx = sfu_srtp_evp_create(keys->profile, keys->remote_key, key_len, keys->remote_salt,
+                                    salt_len, 1);
+        if (!s->tx || !s->rx) {
             snprintf(err, errlen, "outbound SRTP context (OpenSSL) failed");
             goto fail;
         }
@@ -238,7 +241,7 @@ int sfu_srtp_protect_rtp(sfu_srtp *s, uint8_t *buf, size_t *len, size_t cap)
     if (cap < *len + s->rtp_overhead)
         return SFU_SRTP_ERR_INPUT;
     if (s->tx)
-        return sfu_srtp_tx_protect(s->tx, buf, len);
+        return sfu_srtp_evp_protect(s->tx, buf, len);
     n = (int)*len;
     rc = map_status(srtp_protect(s->out, buf, &n));
     if (rc == 0)
@@ -273,6 +276,8 @@ int sfu_srtp_unprotect_rtp(sfu_srtp *s, uint8_t *buf, size_t *len)
     rc = check_input(buf, *len, RTP_MIN_HEADER + s->rtp_overhead);
     if (rc < 0)
         return rc;
+    if (s->rx)
+        return sfu_srtp_evp_unprotect(s->rx, buf, len);
     n = (int)*len;
     rc = map_status(srtp_unprotect(s->in, buf, &n));
     if (rc == 0)
@@ -304,7 +309,8 @@ void sfu_srtp_destroy(sfu_srtp *s)
         srtp_dealloc(s->in);
     if (s->out)
         srtp_dealloc(s->out);
-    sfu_srtp_tx_destroy(s->tx);
+    sfu_srtp_evp_destroy(s->tx);
+    sfu_srtp_evp_destroy(s->rx);
     OPENSSL_cleanse(s, sizeof *s);
     free(s);
 }

@@ -279,7 +279,7 @@ TEST(srtp_profile_helpers)
 }
 
 /* Outbound RTP is protected by sfu/srtp_tx.c (OpenSSL); it must produce
- * the very bytes libsrtp produces (SFU_SRTP_TX=libsrtp) for both profiles:
+ * the very bytes libsrtp produces (SFU_SRTP_RTP=libsrtp) for both profiles:
  * two SSRCs, a CSRC and a header extension, across a sequence-number wrap,
  * with resends of packets from before the wrap. */
 static void same_as_libsrtp(sfu_srtp_profile p)
@@ -287,15 +287,16 @@ static void same_as_libsrtp(sfu_srtp_profile p)
     sfu_srtp_keys ka, kb;
     char err[256];
     make_pair(p, &ka, &kb);
-    unsetenv("SFU_SRTP_TX");
+    unsetenv("SFU_SRTP_RTP");
     sfu_srtp *ours = sfu_srtp_create(&ka, err, sizeof err);
-    setenv("SFU_SRTP_TX", "libsrtp", 1);
+    setenv("SFU_SRTP_RTP", "libsrtp", 1);
     sfu_srtp *ref = sfu_srtp_create(&ka, err, sizeof err);
-    unsetenv("SFU_SRTP_TX");
+    sfu_srtp *rx_ref = sfu_srtp_create(&kb, err, sizeof err);
+    unsetenv("SFU_SRTP_RTP");
     sfu_srtp *rx = sfu_srtp_create(&kb, err, sizeof err);
-    REQUIRE(ours && ref && rx);
+    REQUIRE(ours && ref && rx && rx_ref);
     _Alignas(8) uint8_t plain[1500], a[1500], b[1500];
-    int mismatches = 0, rx_fail = 0;
+    int mismatches = 0, rx_fail = 0, rx_differ = 0, replays = 0, auth = 0;
     for (int i = 0; i < 400; i++) {
         uint16_t seq = (uint16_t)(65400 + i);
         uint32_t ssrc = (i & 1) ? 0x01020304 : 0xa0b0c0d0;
@@ -319,11 +320,25 @@ static void same_as_libsrtp(sfu_srtp_profile p)
         CHECK_INT_EQ(sfu_srtp_protect_rtp(ref, b, &lb, sizeof b), 0);
         if (la != lb || memcmp(a, b, la) != 0)
             mismatches++;
-        if (!resend && sfu_srtp_unprotect_rtp(rx, a, &la) != 0)
+        /* Receive with ours and with libsrtp: same verdicts, same bytes;
+         * every 11th packet is tampered with, resends are replays. */
+        if (i % 11 == 5)
+            a[la - 3] ^= 0x20, b[lb - 3] ^= 0x20;
+        int ra = sfu_srtp_unprotect_rtp(rx, a, &la);
+        int rb = sfu_srtp_unprotect_rtp(rx_ref, b, &lb);
+        if (ra != rb || (ra == 0 && (la != lb || memcmp(a, b, la) != 0 || la != plen ||
+                                     memcmp(a, plain, plen) != 0)))
+            rx_differ++;
+        if (ra != 0 && !resend && i % 11 != 5)
             rx_fail++;
+        replays += ra == SFU_SRTP_ERR_REPLAY;
+        auth += ra == SFU_SRTP_ERR_AUTH;
     }
     CHECK_INT_EQ(mismatches, 0);
     CHECK_INT_EQ(rx_fail, 0);
+    CHECK_INT_EQ(rx_differ, 0);
+    CHECK(replays > 5);
+    CHECK(auth > 5);
     /* A truncated header extension is refused, not read past the end. */
     size_t plen = make_rtp(plain, 1, 1, 0);
     plain[0] |= 0x10;
@@ -331,6 +346,7 @@ static void same_as_libsrtp(sfu_srtp_profile p)
     sfu_srtp_destroy(ours);
     sfu_srtp_destroy(ref);
     sfu_srtp_destroy(rx);
+    sfu_srtp_destroy(rx_ref);
 }
 
 TEST(srtp_tx_matches_libsrtp_aes_cm_128_hmac_sha1_80)

@@ -1,0 +1,395 @@
+/*
+ * SRTP for RTP packets on OpenSSL EVP (see srtp_evp.h).
+ *
+ * Key derivation (RFC 3711 §4.3, key derivation rate 0): for each label,
+ * x = master_salt XOR (label at byte 7 of the 14-byte salt), and the key
+ * is the AES-128-CTR keystream under the master key from IV = x || 0x0000.
+ * A 12-byte GCM master salt is zero-padded to 14 bytes first (what RFC 7714
+ * §11 and libsrtp do). Labels: 0 encryption key, 1 authentication key,
+ * 2 salt.
+ *
+ * AEAD_AES_128_GCM (RFC 7714 §8): IV = (0x0000 || SSRC || ROC || SEQ)
+ * XOR session salt (12 bytes); the RTP header (with CSRCs and extension)
+ * is the AAD; the 16-byte tag follows the payload.
+ *
+ * AES_CM_128_HMAC_SHA1_80 (RFC 3711 §4.1.1, §4.2): IV = (salt || 0x0000)
+ * XOR (SSRC at bytes 4..7) XOR (48-bit index at bytes 8..13); the payload
+ * is encrypted with AES-128-CTR; the tag is the first 10 bytes of
+ * HMAC-SHA1(auth key, header || payload || ROC).
+ *
+ * Sending, the rollover counter is kept per SSRC as a sender does: it
+ * counts up when the sequence number wraps forward, and an older sequence
+ * number (a retransmission from the RTX buffer) is placed in the rollover
+ * period it came from. Receiving (RFC 3711 §3.3.1, Appendix A), the index
+ * is estimated from the highest authenticated one (while that is below
+ * 2^15 the sequence number is taken as is, like libsrtp), checked against
+ * a 1024-packet replay window, authenticated, and only then does it move
+ * the window.
+ */
+#include "sfu/srtp_evp.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SSRCS 256
+#define REPLAY_WINDOW 1024
+
+typedef struct tx_ssrc {
+    uint32_t ssrc;
+    uint32_t roc;
+    uint16_t last_seq;
+    uint64_t highest;                     /* receiving: highest authenticated index */
+    uint64_t seen[REPLAY_WINDOW / 64];    /* receiving: bit (index % window) */
+} tx_ssrc;
+
+struct sfu_srtp_evp {
+    sfu_srtp_profile profile;
+    int inbound;
+    EVP_CIPHER_CTX *cipher; /* GCM or CTR, session key set */
+    EVP_MAC *mac;
+    EVP_MAC_CTX *hmac; /* AES-CM profile only */
+    uint8_t salt[14];  /* session salt (12 bytes used for GCM) */
+    int n_ssrcs, cap_ssrcs;
+    tx_ssrc *ssrcs;
+};
+
+/* AES-128-CTR keystream of n bytes for one label (RFC 3711 §4.3.1). */
+static int kdf(const uint8_t *mkey, const uint8_t *msalt14, uint8_t label, uint8_t *out, int n)
+{
+    uint8_t iv[16] = {0}, zero[32] = {0};
+    memcpy(iv, msalt14, 14);
+    iv[7] ^= label;
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int ok = c && EVP_EncryptInit_ex(c, EVP_aes_128_ctr(), NULL, mkey, iv) == 1;
+    int outl = 0;
+    ok = ok && n <= (int)sizeof zero && EVP_EncryptUpdate(c, out, &outl, zero, n) == 1 && outl == n;
+    EVP_CIPHER_CTX_free(c);
+    return ok ? 0 : -1;
+}
+
+sfu_srtp_evp *sfu_srtp_evp_create(sfu_srtp_profile profile, const uint8_t *key, size_t key_len,
+                                  const uint8_t *salt, size_t salt_len, int inbound)
+{
+    size_t want_key, want_salt;
+    if (sfu_srtp_key_lengths(profile, &want_key, &want_salt) != 0 || key_len != want_key ||
+        salt_len != want_salt || key_len != 16)
+        return NULL;
+    sfu_srtp_evp *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->profile = profile;
+    t->inbound = inbound;
+    uint8_t msalt[14] = {0}, skey[16], sauth[20];
+    memcpy(msalt, salt, salt_len);
+    int ok = kdf(key, msalt, 0, skey, 16) == 0 &&
+             kdf(key, msalt, 2, t->salt, profile == SFU_SRTP_AEAD_AES_128_GCM ? 12 : 14) == 0;
+    t->cipher = EVP_CIPHER_CTX_new();
+    ok = ok && t->cipher;
+    if (ok && profile == SFU_SRTP_AEAD_AES_128_GCM) {
+        ok = inbound ? EVP_DecryptInit_ex(t->cipher, EVP_aes_128_gcm(), NULL, skey, NULL) == 1
+                     : EVP_EncryptInit_ex(t->cipher, EVP_aes_128_gcm(), NULL, skey, NULL) == 1;
+    } else if (ok) {
+        ok = EVP_EncryptInit_ex(t->cipher, EVP_aes_128_ctr(), NULL, skey, NULL) == 1 &&
+             kdf(key, msalt, 1, sauth, 20) == 0;
+        t->mac = ok ? EVP_MAC_fetch(NULL, "HMAC", NULL) : NULL;
+        t->hmac = t->mac ? EVP_MAC_CTX_new(t->mac) : NULL;
+        char digest[] = "SHA1";
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+            OSSL_PARAM_construct_end(),
+        };
+        ok = t->hmac && EVP_MAC_init(t->hmac, sauth, sizeof sauth, params) == 1;
+    }
+    OPENSSL_cleanse(skey, sizeof skey);
+    OPENSSL_cleanse(sauth, sizeof sauth);
+    OPENSSL_cleanse(msalt, sizeof msalt);
+    if (!ok) {
+        sfu_srtp_evp_destroy(t);
+        return NULL;
+    }
+    return t;
+}
+
+void sfu_srtp_evp_destroy(sfu_srtp_evp *t)
+{
+    if (!t)
+        return;
+    EVP_CIPHER_CTX_free(t->cipher);
+    EVP_MAC_CTX_free(t->hmac);
+    EVP_MAC_free(t->mac);
+    free(t->ssrcs);
+    OPENSSL_cleanse(t, sizeof *t);
+    free(t);
+}
+
+static tx_ssrc *find_ssrc(sfu_srtp_evp *t, uint32_t ssrc)
+{
+    for (int i = 0; i < t->n_ssrcs; i++)
+        if (t->ssrcs[i].ssrc == ssrc)
+            return &t->ssrcs[i];
+    return NULL;
+}
+
+static tx_ssrc *add_ssrc(sfu_srtp_evp *t, uint32_t ssrc)
+{
+    if (t->n_ssrcs == t->cap_ssrcs) {
+        if (t->cap_ssrcs >= MAX_SSRCS)
+            return NULL;
+        int cap = t->cap_ssrcs ? t->cap_ssrcs * 2 : 4;
+        tx_ssrc *n = realloc(t->ssrcs, (size_t)cap * sizeof *n);
+        if (!n)
+            return NULL;
+        t->ssrcs = n;
+        t->cap_ssrcs = cap;
+    }
+    tx_ssrc *s = &t->ssrcs[t->n_ssrcs++];
+    memset(s, 0, sizeof *s);
+    s->ssrc = ssrc;
+    return s;
+}
+
+/* The rollover counter for this packet, updating the SSRC's state. */
+static int roc_for(sfu_srtp_evp *t, uint32_t ssrc, uint16_t seq, uint32_t *roc)
+{
+    tx_ssrc *s = find_ssrc(t, ssrc);
+    if (!s) {
+        s = add_ssrc(t, ssrc);
+        if (!s)
+            return -1;
+        s->last_seq = seq;
+        *roc = 0;
+        return 0;
+    }
+    int16_t delta = (int16_t)(uint16_t)(seq - s->last_seq);
+    if (delta > 0) {
+        if (seq < s->last_seq)
+            s->roc++; /* wrapped forward */
+        s->last_seq = seq;
+        *roc = s->roc;
+    } else {
+        /* Same or older: a resend; before the wrap if numerically above. */
+        *roc = seq > s->last_seq && s->roc > 0 ? s->roc - 1 : s->roc;
+    }
+    return 0;
+}
+
+static size_t header_len(const uint8_t *b, size_t len)
+{
+    size_t h = 12 + 4u * (b[0] & 0x0f);
+    if (h > len)
+        return 0;
+    if (b[0] & 0x10) {
+        if (h + 4 > len)
+            return 0;
+        h += 4 + 4u * ((size_t)b[h + 2] << 8 | b[h + 3]);
+        if (h > len)
+            return 0;
+    }
+    return h;
+}
+
+static void gcm_iv(const sfu_srtp_evp *t, uint32_t ssrc, uint32_t roc, uint16_t seq, uint8_t iv[12])
+{
+    const uint8_t v[12] = {0, 0,
+                           (uint8_t)(ssrc >> 24), (uint8_t)(ssrc >> 16), (uint8_t)(ssrc >> 8), (uint8_t)ssrc,
+                           (uint8_t)(roc >> 24),  (uint8_t)(roc >> 16),  (uint8_t)(roc >> 8),  (uint8_t)roc,
+                           (uint8_t)(seq >> 8),   (uint8_t)seq};
+    for (int i = 0; i < 12; i++)
+        iv[i] = v[i] ^ t->salt[i];
+}
+
+static void cm_iv(const sfu_srtp_evp *t, uint32_t ssrc, uint32_t roc, uint16_t seq, uint8_t iv[16])
+{
+    memcpy(iv, t->salt, 14);
+    iv[14] = iv[15] = 0;
+    /* SSRC at bytes 4..7; index (ROC || SEQ, 48 bits) at bytes 8..13. */
+    iv[4] ^= (uint8_t)(ssrc >> 24);
+    iv[5] ^= (uint8_t)(ssrc >> 16);
+    iv[6] ^= (uint8_t)(ssrc >> 8);
+    iv[7] ^= (uint8_t)ssrc;
+    iv[8] ^= (uint8_t)(roc >> 24);
+    iv[9] ^= (uint8_t)(roc >> 16);
+    iv[10] ^= (uint8_t)(roc >> 8);
+    iv[11] ^= (uint8_t)roc;
+    iv[12] ^= (uint8_t)(seq >> 8);
+    iv[13] ^= (uint8_t)seq;
+}
+
+/* HMAC-SHA1(auth key, buf[0..len) || ROC) into tag (20 bytes). */
+static int cm_tag(sfu_srtp_evp *t, const uint8_t *buf, size_t len, uint32_t roc,
+                  uint8_t tag[EVP_MAX_MD_SIZE])
+{
+    uint8_t rocb[4] = {(uint8_t)(roc >> 24), (uint8_t)(roc >> 16), (uint8_t)(roc >> 8),
+                       (uint8_t)roc};
+    size_t tl = 0;
+    if (EVP_MAC_init(t->hmac, NULL, 0, NULL) != 1 || EVP_MAC_update(t->hmac, buf, len) != 1 ||
+        EVP_MAC_update(t->hmac, rocb, 4) != 1 ||
+        EVP_MAC_final(t->hmac, tag, &tl, EVP_MAX_MD_SIZE) != 1 || tl < 10)
+        return -1;
+    return 0;
+}
+
+static int protect_gcm(sfu_srtp_evp *t, uint8_t *buf, size_t hlen, size_t len, uint32_t ssrc,
+                       uint32_t roc, uint16_t seq)
+{
+    uint8_t iv[12];
+    gcm_iv(t, ssrc, roc, seq, iv);
+    int outl;
+    size_t plen = len - hlen;
+    if (EVP_EncryptInit_ex(t->cipher, NULL, NULL, NULL, iv) != 1 ||
+        EVP_EncryptUpdate(t->cipher, NULL, &outl, buf, (int)hlen) != 1 ||
+        (plen && EVP_EncryptUpdate(t->cipher, buf + hlen, &outl, buf + hlen, (int)plen) != 1) ||
+        EVP_EncryptFinal_ex(t->cipher, buf + len, &outl) != 1 ||
+        EVP_CIPHER_CTX_ctrl(t->cipher, EVP_CTRL_GCM_GET_TAG, 16, buf + len) != 1)
+        return SFU_SRTP_ERR;
+    return 16;
+}
+
+static int protect_cm(sfu_srtp_evp *t, uint8_t *buf, size_t hlen, size_t len, uint32_t ssrc,
+                      uint32_t roc, uint16_t seq)
+{
+    uint8_t iv[16], tag[EVP_MAX_MD_SIZE];
+    cm_iv(t, ssrc, roc, seq, iv);
+    int outl;
+    size_t plen = len - hlen;
+    if (EVP_EncryptInit_ex(t->cipher, NULL, NULL, NULL, iv) != 1 ||
+        (plen && EVP_EncryptUpdate(t->cipher, buf + hlen, &outl, buf + hlen, (int)plen) != 1) ||
+        cm_tag(t, buf, len, roc, tag) != 0)
+        return SFU_SRTP_ERR;
+    memcpy(buf + len, tag, 10);
+    return 10;
+}
+
+int sfu_srtp_evp_protect(sfu_srtp_evp *t, uint8_t *buf, size_t *len)
+{
+    size_t n = *len;
+    if (t->inbound || n < 12 || (buf[0] >> 6) != 2 || n > (1u << 20))
+        return SFU_SRTP_ERR_INPUT;
+    size_t hlen = header_len(buf, n);
+    if (!hlen)
+        return SFU_SRTP_ERR_INPUT;
+    uint16_t seq = (uint16_t)(buf[2] << 8 | buf[3]);
+    uint32_t ssrc = (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 | (uint32_t)buf[10] << 8 | buf[11];
+    uint32_t roc;
+    if (roc_for(t, ssrc, seq, &roc) != 0)
+        return SFU_SRTP_ERR;
+    int tag = t->profile == SFU_SRTP_AEAD_AES_128_GCM ? protect_gcm(t, buf, hlen, n, ssrc, roc, seq)
+                                                       : protect_cm(t, buf, hlen, n, ssrc, roc, seq);
+    if (tag < 0)
+        return tag;
+    *len = n + (size_t)tag;
+    return 0;
+}
+
+/* ---- receiving ------------------------------------------------------------- */
+
+/* Index estimate (RFC 3711 Appendix A) from the highest authenticated one. */
+static uint64_t estimate_index(const tx_ssrc *s, uint16_t seq)
+{
+    if (s->highest <= 0x8000)
+        return seq; /* early on, like libsrtp: no rollover guessed */
+    uint32_t roc = (uint32_t)(s->highest >> 16);
+    uint16_t sl = (uint16_t)s->highest;
+    uint32_t v = roc;
+    if (sl < 0x8000) {
+        if (seq > sl && seq - sl > 0x8000 && roc > 0)
+            v = roc - 1;
+    } else if (seq < sl - 0x8000) {
+        v = roc + 1;
+    }
+    return (uint64_t)v << 16 | seq;
+}
+
+static int seen_bit(const tx_ssrc *s, uint64_t index)
+{
+    uint32_t b = (uint32_t)(index % REPLAY_WINDOW);
+    return (int)((s->seen[b / 64] >> (b % 64)) & 1u);
+}
+
+static void set_bit(tx_ssrc *s, uint64_t index, int on)
+{
+    uint32_t b = (uint32_t)(index % REPLAY_WINDOW);
+    if (on)
+        s->seen[b / 64] |= 1ull << (b % 64);
+    else
+        s->seen[b / 64] &= ~(1ull << (b % 64));
+}
+
+/* Record an authenticated index: move the window forward if it is newer. */
+static void accept_index(tx_ssrc *s, uint64_t index, int first)
+{
+    if (first) {
+        memset(s->seen, 0, sizeof s->seen);
+        s->highest = index;
+    } else if (index > s->highest) {
+        uint64_t d = index - s->highest;
+        if (d >= REPLAY_WINDOW)
+            memset(s->seen, 0, sizeof s->seen);
+        else
+            for (uint64_t k = s->highest + 1; k < index; k++)
+                set_bit(s, k, 0);
+        s->highest = index;
+    }
+    set_bit(s, index, 1);
+}
+
+int sfu_srtp_evp_unprotect(sfu_srtp_evp *t, uint8_t *buf, size_t *len)
+{
+    size_t taglen = t->profile == SFU_SRTP_AEAD_AES_128_GCM ? 16 : 10;
+    size_t n = *len;
+    if (!t->inbound || n < 12 + taglen || (buf[0] >> 6) != 2 || n > (1u << 20))
+        return SFU_SRTP_ERR_INPUT;
+    n -= taglen;
+    size_t hlen = header_len(buf, n);
+    if (!hlen)
+        return SFU_SRTP_ERR_INPUT;
+    uint16_t seq = (uint16_t)(buf[2] << 8 | buf[3]);
+    uint32_t ssrc = (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 | (uint32_t)buf[10] << 8 | buf[11];
+    tx_ssrc *s = find_ssrc(t, ssrc);
+    int first = s == NULL;
+    uint64_t index = seq;
+    if (s) {
+        index = estimate_index(s, seq);
+        if (index <= s->highest &&
+            (s->highest - index >= REPLAY_WINDOW || seen_bit(s, index)))
+            return SFU_SRTP_ERR_REPLAY;
+    } else if (t->n_ssrcs >= MAX_SSRCS) {
+        return SFU_SRTP_ERR;
+    }
+    uint32_t roc = (uint32_t)(index >> 16);
+    size_t plen = n - hlen;
+    int outl;
+    if (t->profile == SFU_SRTP_AEAD_AES_128_GCM) {
+        uint8_t iv[12];
+        gcm_iv(t, ssrc, roc, seq, iv);
+        if (EVP_DecryptInit_ex(t->cipher, NULL, NULL, NULL, iv) != 1 ||
+            EVP_DecryptUpdate(t->cipher, NULL, &outl, buf, (int)hlen) != 1 ||
+            (plen && EVP_DecryptUpdate(t->cipher, buf + hlen, &outl, buf + hlen, (int)plen) != 1) ||
+            EVP_CIPHER_CTX_ctrl(t->cipher, EVP_CTRL_GCM_SET_TAG, 16, buf + n) != 1)
+            return SFU_SRTP_ERR;
+        if (EVP_DecryptFinal_ex(t->cipher, buf + n, &outl) != 1)
+            return SFU_SRTP_ERR_AUTH;
+    } else {
+        uint8_t tag[EVP_MAX_MD_SIZE], iv[16];
+        if (cm_tag(t, buf, n, roc, tag) != 0)
+            return SFU_SRTP_ERR;
+        if (CRYPTO_memcmp(tag, buf + n, 10) != 0)
+            return SFU_SRTP_ERR_AUTH;
+        cm_iv(t, ssrc, roc, seq, iv);
+        if (EVP_DecryptInit_ex(t->cipher, NULL, NULL, NULL, iv) != 1 ||
+            (plen && EVP_DecryptUpdate(t->cipher, buf + hlen, &outl, buf + hlen, (int)plen) != 1))
+            return SFU_SRTP_ERR;
+    }
+    if (first) {
+        s = add_ssrc(t, ssrc);
+        if (!s)
+            return SFU_SRTP_ERR;
+    }
+    accept_index(s, index, first);
+    *len = n;
+    return 0;
+}
