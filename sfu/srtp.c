@@ -32,8 +32,9 @@
 struct sfu_srtp {
     srtp_t in;
     srtp_t out;        /* SRTCP out; RTP too when tx is NULL */
-    sfu_srtp_evp *tx;  /* RTP out on OpenSSL (srtp_evp.h); NULL if SFU_SRTP_RTP=libsrtp */
-    sfu_srtp_evp *rx;  /* RTP in, likewise; SRTCP always uses in/out */
+    /* On OpenSSL (srtp_evp.h), all NULL with SFU_SRTP_RTP=libsrtp: */
+    sfu_srtp_evp *tx, *rx;           /* RTP out, in */
+    sfu_srtp_evp *tx_rtcp, *rx_rtcp; /* RTCP out, in */
     sfu_srtp_profile profile;
     size_t rtp_overhead;
     size_t rtcp_overhead;
@@ -180,10 +181,14 @@ sfu_srtp *sfu_srtp_create(const sfu_srtp_keys *keys, char *err, size_t errlen)
     const char *rtp_env = getenv("SFU_SRTP_RTP");
     if (!rtp_env || strcmp(rtp_env, "libsrtp") != 0) {
         s->tx = sfu_srtp_evp_create(keys->profile, keys->local_key, key_len, keys->local_salt,
-                                    salt_len, 0);
+                                    salt_len, 0, 0);
         s->rx = sfu_srtp_evp_create(keys->profile, keys->remote_key, key_len, keys->remote_salt,
-                                    salt_len, 1);
-        if (!s->tx || !s->rx) {
+                                    salt_len, 1, 0);
+        s->tx_rtcp = sfu_srtp_evp_create(keys->profile, keys->local_key, key_len,
+                                         keys->local_salt, salt_len, 0, 1);
+        s->rx_rtcp = sfu_srtp_evp_create(keys->profile, keys->remote_key, key_len,
+                                         keys->remote_salt, salt_len, 1, 1);
+        if (!s->tx || !s->rx || !s->tx_rtcp || !s->rx_rtcp) {
             snprintf(err, errlen, "outbound SRTP context (OpenSSL) failed");
             goto fail;
         }
@@ -260,6 +265,8 @@ int sfu_srtp_protect_rtcp(sfu_srtp *s, uint8_t *buf, size_t *len, size_t cap)
         return rc;
     if (cap < *len + s->rtcp_overhead)
         return SFU_SRTP_ERR_INPUT;
+    if (s->tx_rtcp)
+        return sfu_srtp_evp_protect_rtcp(s->tx_rtcp, buf, len);
     n = (int)*len;
     rc = map_status(srtp_protect_rtcp(s->out, buf, &n));
     if (rc == 0)
@@ -294,6 +301,8 @@ int sfu_srtp_unprotect_rtcp(sfu_srtp *s, uint8_t *buf, size_t *len)
     rc = check_input(buf, *len, RTCP_MIN_HEADER + s->rtcp_overhead);
     if (rc < 0)
         return rc;
+    if (s->rx_rtcp)
+        return sfu_srtp_evp_unprotect_rtcp(s->rx_rtcp, buf, len);
     n = (int)*len;
     rc = map_status(srtp_unprotect_rtcp(s->in, buf, &n));
     if (rc == 0)
@@ -311,6 +320,8 @@ void sfu_srtp_destroy(sfu_srtp *s)
         srtp_dealloc(s->out);
     sfu_srtp_evp_destroy(s->tx);
     sfu_srtp_evp_destroy(s->rx);
+    sfu_srtp_evp_destroy(s->tx_rtcp);
+    sfu_srtp_evp_destroy(s->rx_rtcp);
     OPENSSL_cleanse(s, sizeof *s);
     free(s);
 }

@@ -49,6 +49,8 @@ typedef struct tx_ssrc {
 struct sfu_srtp_evp {
     sfu_srtp_profile profile;
     int inbound;
+    int rtcp;        /* SRTCP keys (labels 3-5) and packets */
+    uint32_t window; /* replay window: 1024 (RTP) or 128 (RTCP), as libsrtp */
     EVP_CIPHER_CTX *cipher; /* GCM or CTR, session key set */
     EVP_MAC *mac;
     EVP_MAC_CTX *hmac; /* AES-CM profile only */
@@ -72,7 +74,7 @@ static int kdf(const uint8_t *mkey, const uint8_t *msalt14, uint8_t label, uint8
 }
 
 sfu_srtp_evp *sfu_srtp_evp_create(sfu_srtp_profile profile, const uint8_t *key, size_t key_len,
-                                  const uint8_t *salt, size_t salt_len, int inbound)
+                                  const uint8_t *salt, size_t salt_len, int inbound, int rtcp)
 {
     size_t want_key, want_salt;
     if (sfu_srtp_key_lengths(profile, &want_key, &want_salt) != 0 || key_len != want_key ||
@@ -83,10 +85,13 @@ sfu_srtp_evp *sfu_srtp_evp_create(sfu_srtp_profile profile, const uint8_t *key, 
         return NULL;
     t->profile = profile;
     t->inbound = inbound;
+    t->rtcp = rtcp;
+    t->window = rtcp ? 128 : REPLAY_WINDOW;
+    uint8_t base = rtcp ? 3 : 0;
     uint8_t msalt[14] = {0}, skey[16], sauth[20];
     memcpy(msalt, salt, salt_len);
-    int ok = kdf(key, msalt, 0, skey, 16) == 0 &&
-             kdf(key, msalt, 2, t->salt, profile == SFU_SRTP_AEAD_AES_128_GCM ? 12 : 14) == 0;
+    int ok = kdf(key, msalt, base, skey, 16) == 0 &&
+             kdf(key, msalt, base + 2, t->salt, profile == SFU_SRTP_AEAD_AES_128_GCM ? 12 : 14) == 0;
     t->cipher = EVP_CIPHER_CTX_new();
     ok = ok && t->cipher;
     if (ok && profile == SFU_SRTP_AEAD_AES_128_GCM) {
@@ -94,7 +99,7 @@ sfu_srtp_evp *sfu_srtp_evp_create(sfu_srtp_profile profile, const uint8_t *key, 
                      : EVP_EncryptInit_ex(t->cipher, EVP_aes_128_gcm(), NULL, skey, NULL) == 1;
     } else if (ok) {
         ok = EVP_EncryptInit_ex(t->cipher, EVP_aes_128_ctr(), NULL, skey, NULL) == 1 &&
-             kdf(key, msalt, 1, sauth, 20) == 0;
+             kdf(key, msalt, base + 1, sauth, 20) == 0;
         t->mac = ok ? EVP_MAC_fetch(NULL, "HMAC", NULL) : NULL;
         t->hmac = t->mac ? EVP_MAC_CTX_new(t->mac) : NULL;
         char digest[] = "SHA1";
@@ -267,7 +272,7 @@ static int protect_cm(sfu_srtp_evp *t, uint8_t *buf, size_t hlen, size_t len, ui
 int sfu_srtp_evp_protect(sfu_srtp_evp *t, uint8_t *buf, size_t *len)
 {
     size_t n = *len;
-    if (t->inbound || n < 12 || (buf[0] >> 6) != 2 || n > (1u << 20))
+    if (t->inbound || t->rtcp || n < 12 || (buf[0] >> 6) != 2 || n > (1u << 20))
         return SFU_SRTP_ERR_INPUT;
     size_t hlen = header_len(buf, n);
     if (!hlen)
@@ -310,6 +315,12 @@ static int seen_bit(const tx_ssrc *s, uint64_t index)
     return (int)((s->seen[b / 64] >> (b % 64)) & 1u);
 }
 
+/* Replayed, or older than the window: refuse before any crypto. */
+static int is_replay(const sfu_srtp_evp *t, const tx_ssrc *s, uint64_t index)
+{
+    return index <= s->highest && (s->highest - index >= t->window || seen_bit(s, index));
+}
+
 static void set_bit(tx_ssrc *s, uint64_t index, int on)
 {
     uint32_t b = (uint32_t)(index % REPLAY_WINDOW);
@@ -341,7 +352,7 @@ int sfu_srtp_evp_unprotect(sfu_srtp_evp *t, uint8_t *buf, size_t *len)
 {
     size_t taglen = t->profile == SFU_SRTP_AEAD_AES_128_GCM ? 16 : 10;
     size_t n = *len;
-    if (!t->inbound || n < 12 + taglen || (buf[0] >> 6) != 2 || n > (1u << 20))
+    if (!t->inbound || t->rtcp || n < 12 + taglen || (buf[0] >> 6) != 2 || n > (1u << 20))
         return SFU_SRTP_ERR_INPUT;
     n -= taglen;
     size_t hlen = header_len(buf, n);
@@ -354,8 +365,7 @@ int sfu_srtp_evp_unprotect(sfu_srtp_evp *t, uint8_t *buf, size_t *len)
     uint64_t index = seq;
     if (s) {
         index = estimate_index(s, seq);
-        if (index <= s->highest &&
-            (s->highest - index >= REPLAY_WINDOW || seen_bit(s, index)))
+        if (is_replay(t, s, index))
             return SFU_SRTP_ERR_REPLAY;
     } else if (t->n_ssrcs >= MAX_SSRCS) {
         return SFU_SRTP_ERR;
@@ -391,5 +401,141 @@ int sfu_srtp_evp_unprotect(sfu_srtp_evp *t, uint8_t *buf, size_t *len)
     }
     accept_index(s, index, first);
     *len = n;
+    return 0;
+}
+
+/* ---- SRTCP ------------------------------------------------------------------ */
+
+/* GCM (RFC 7714 §9.1): IV = (0x0000 || SSRC || 0x0000 || index) XOR salt. */
+static void rtcp_gcm_iv(const sfu_srtp_evp *t, uint32_t ssrc, uint32_t index, uint8_t iv[12])
+{
+    const uint8_t v[12] = {0, 0,
+                           (uint8_t)(ssrc >> 24), (uint8_t)(ssrc >> 16), (uint8_t)(ssrc >> 8), (uint8_t)ssrc,
+                           0, 0,
+                           (uint8_t)(index >> 24), (uint8_t)(index >> 16), (uint8_t)(index >> 8),
+                           (uint8_t)index};
+    for (int i = 0; i < 12; i++)
+        iv[i] = v[i] ^ t->salt[i];
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+int sfu_srtp_evp_protect_rtcp(sfu_srtp_evp *t, uint8_t *buf, size_t *len)
+{
+    size_t n = *len;
+    if (t->inbound || !t->rtcp || n < 8 || (buf[0] >> 6) != 2 || n > (1u << 20))
+        return SFU_SRTP_ERR_INPUT;
+    uint32_t ssrc = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
+    tx_ssrc *s = find_ssrc(t, ssrc);
+    if (!s && !(s = add_ssrc(t, ssrc)))
+        return SFU_SRTP_ERR;
+    /* The SRTCP index counts packets per SSRC; the first one is 1, as
+     * libsrtp sends it. */
+    if (s->roc >= 0x7fffffffu)
+        return SFU_SRTP_ERR; /* exhausted: the session must be re-keyed */
+    uint32_t index = ++s->roc;
+    uint8_t eidx[4];
+    put32(eidx, 0x80000000u | index);
+    int outl;
+    size_t plen = n - 8;
+    if (t->profile == SFU_SRTP_AEAD_AES_128_GCM) {
+        uint8_t iv[12];
+        rtcp_gcm_iv(t, ssrc, index, iv);
+        /* header(8) | ciphertext | tag(16) | E||index(4); AAD = header || E||index */
+        if (EVP_EncryptInit_ex(t->cipher, NULL, NULL, NULL, iv) != 1 ||
+            EVP_EncryptUpdate(t->cipher, NULL, &outl, buf, 8) != 1 ||
+            EVP_EncryptUpdate(t->cipher, NULL, &outl, eidx, 4) != 1 ||
+            (plen && EVP_EncryptUpdate(t->cipher, buf + 8, &outl, buf + 8, (int)plen) != 1) ||
+            EVP_EncryptFinal_ex(t->cipher, buf + n, &outl) != 1 ||
+            EVP_CIPHER_CTX_ctrl(t->cipher, EVP_CTRL_GCM_GET_TAG, 16, buf + n) != 1)
+            return SFU_SRTP_ERR;
+        memcpy(buf + n + 16, eidx, 4);
+        *len = n + 20;
+        return 0;
+    }
+    /* header(8) | ciphertext | E||index(4) | tag(10) */
+    uint8_t iv[16], tag[EVP_MAX_MD_SIZE];
+    cm_iv(t, ssrc, 0, 0, iv);
+    iv[10] ^= (uint8_t)(index >> 24);
+    iv[11] ^= (uint8_t)(index >> 16);
+    iv[12] ^= (uint8_t)(index >> 8);
+    iv[13] ^= (uint8_t)index;
+    if (EVP_EncryptInit_ex(t->cipher, NULL, NULL, NULL, iv) != 1 ||
+        (plen && EVP_EncryptUpdate(t->cipher, buf + 8, &outl, buf + 8, (int)plen) != 1))
+        return SFU_SRTP_ERR;
+    memcpy(buf + n, eidx, 4);
+    size_t tl = 0;
+    if (EVP_MAC_init(t->hmac, NULL, 0, NULL) != 1 || EVP_MAC_update(t->hmac, buf, n + 4) != 1 ||
+        EVP_MAC_final(t->hmac, tag, &tl, sizeof tag) != 1 || tl < 10)
+        return SFU_SRTP_ERR;
+    memcpy(buf + n + 4, tag, 10);
+    *len = n + 14;
+    return 0;
+}
+
+int sfu_srtp_evp_unprotect_rtcp(sfu_srtp_evp *t, uint8_t *buf, size_t *len)
+{
+    size_t n = *len;
+    int gcm = t->profile == SFU_SRTP_AEAD_AES_128_GCM;
+    size_t over = gcm ? 20 : 14;
+    if (!t->inbound || !t->rtcp || n < 8 + over || (buf[0] >> 6) != 2 || n > (1u << 20))
+        return SFU_SRTP_ERR_INPUT;
+    const uint8_t *e = gcm ? buf + n - 4 : buf + n - 14;
+    uint32_t eidx = (uint32_t)e[0] << 24 | (uint32_t)e[1] << 16 | (uint32_t)e[2] << 8 | e[3];
+    if (!(eidx & 0x80000000u))
+        return SFU_SRTP_ERR_INPUT; /* unencrypted SRTCP is not negotiated by browsers */
+    uint32_t index = eidx & 0x7fffffffu;
+    uint32_t ssrc = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
+    tx_ssrc *s = find_ssrc(t, ssrc);
+    if (s && is_replay(t, s, index))
+        return SFU_SRTP_ERR_REPLAY;
+    if (!s && t->n_ssrcs >= MAX_SSRCS)
+        return SFU_SRTP_ERR;
+    size_t body = n - over; /* header + ciphertext */
+    int outl;
+    if (gcm) {
+        uint8_t iv[12], tagv[16], eb[4];
+        memcpy(tagv, buf + body, 16);
+        memcpy(eb, e, 4);
+        rtcp_gcm_iv(t, ssrc, index, iv);
+        if (EVP_DecryptInit_ex(t->cipher, NULL, NULL, NULL, iv) != 1 ||
+            EVP_DecryptUpdate(t->cipher, NULL, &outl, buf, 8) != 1 ||
+            EVP_DecryptUpdate(t->cipher, NULL, &outl, eb, 4) != 1 ||
+            (body > 8 &&
+             EVP_DecryptUpdate(t->cipher, buf + 8, &outl, buf + 8, (int)(body - 8)) != 1) ||
+            EVP_CIPHER_CTX_ctrl(t->cipher, EVP_CTRL_GCM_SET_TAG, 16, tagv) != 1)
+            return SFU_SRTP_ERR;
+        if (EVP_DecryptFinal_ex(t->cipher, tagv, &outl) != 1)
+            return SFU_SRTP_ERR_AUTH;
+    } else {
+        uint8_t tag[EVP_MAX_MD_SIZE], iv[16];
+        size_t tl = 0;
+        if (EVP_MAC_init(t->hmac, NULL, 0, NULL) != 1 ||
+            EVP_MAC_update(t->hmac, buf, body + 4) != 1 ||
+            EVP_MAC_final(t->hmac, tag, &tl, sizeof tag) != 1 || tl < 10)
+            return SFU_SRTP_ERR;
+        if (CRYPTO_memcmp(tag, buf + body + 4, 10) != 0)
+            return SFU_SRTP_ERR_AUTH;
+        cm_iv(t, ssrc, 0, 0, iv);
+        iv[10] ^= (uint8_t)(index >> 24);
+        iv[11] ^= (uint8_t)(index >> 16);
+        iv[12] ^= (uint8_t)(index >> 8);
+        iv[13] ^= (uint8_t)index;
+        if (EVP_DecryptInit_ex(t->cipher, NULL, NULL, NULL, iv) != 1 ||
+            (body > 8 &&
+             EVP_DecryptUpdate(t->cipher, buf + 8, &outl, buf + 8, (int)(body - 8)) != 1))
+            return SFU_SRTP_ERR;
+    }
+    int first = s == NULL;
+    if (first && !(s = add_ssrc(t, ssrc)))
+        return SFU_SRTP_ERR;
+    accept_index(s, index, first);
+    *len = body;
     return 0;
 }

@@ -4,7 +4,8 @@
  *  - unprotected as received SRTP: never a crash or an out-of-bounds read,
  *    and the verdict must equal libsrtp's (SFU_SRTP_RTP=libsrtp);
  *  - protected as RTP when the header is valid, and then unprotected again
- *    by a peer: the round trip must give back the same bytes.
+ *    by a peer: the round trip must give back the same bytes;
+ *  - the same two steps as SRTCP/RTCP.
  */
 #include "sfu/srtp.h"
 
@@ -79,6 +80,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (la != size + sfu_srtp_overhead(p, 0))
             abort();
         if (sfu_srtp_unprotect_rtp(peer, a, &la) != 0 || la != size || memcmp(a, data, size) != 0)
+            abort();
+    }
+
+    /* The same as RTCP. */
+    la = lb = size;
+    memcpy(a, data, size);
+    memcpy(b, data, size);
+    ra = sfu_srtp_unprotect_rtcp(ours, a, &la);
+    rb = sfu_srtp_unprotect_rtcp(ref, b, &lb);
+    if ((ra == 0) != (rb == 0) || (ra == 0 && (la != lb || memcmp(a, b, la) != 0)))
+        abort();
+    la = size;
+    memcpy(a, data, size);
+    if (sfu_srtp_protect_rtcp(ours, a, &la, sizeof a) == 0) {
+        if (la != size + sfu_srtp_overhead(p, 1))
+            abort();
+        if (sfu_srtp_unprotect_rtcp(peer, a, &la) != 0 || la != size ||
+            memcmp(a, data, size) != 0)
             abort();
     }
     sfu_srtp_destroy(ours);
