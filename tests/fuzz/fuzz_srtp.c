@@ -1,5 +1,5 @@
 /*
- * Fuzz target for sfu/srtp_evp.c (RTP SRTP on OpenSSL). The first byte
+ * Fuzz target for sfu/srtp_fast.c (RTP SRTP on OpenSSL). The first byte
  * picks the profile; the rest is a datagram that is
  *  - unprotected as received SRTP: never a crash or an out-of-bounds read,
  *    and the verdict must equal libsrtp's (SFU_SRTP_RTP=libsrtp);

@@ -278,7 +278,7 @@ TEST(srtp_profile_helpers)
     CHECK_UINT_EQ(sfu_srtp_overhead(SFU_SRTP_AES128_CM_SHA1_80, 0), 10);
 }
 
-/* RTP and RTCP are protected by sfu/srtp_evp.c (OpenSSL); it must produce
+/* RTP and RTCP are protected by sfu/srtp_fast.c (OpenSSL); it must produce
  * the very bytes libsrtp produces (SFU_SRTP_RTP=libsrtp) for both profiles:
  * two SSRCs, a CSRC and a header extension, across a sequence-number wrap,
  * with resends of packets from before the wrap. */

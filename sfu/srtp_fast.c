@@ -1,5 +1,5 @@
 /*
- * SRTP for RTP packets on OpenSSL EVP (see srtp_evp.h).
+ * SRTP and SRTCP on nettle (see srtp_fast.h).
  *
  * Key derivation (RFC 3711 §4.3, key derivation rate 0): for each label,
  * x = master_salt XOR (label at byte 7 of the 14-byte salt), and the key
@@ -26,12 +26,14 @@
  * a 1024-packet replay window, authenticated, and only then does it move
  * the window.
  */
-#include "sfu/srtp_evp.h"
+#include "sfu/srtp_fast.h"
 
-#include <openssl/core_names.h>
+#include <nettle/aes.h>
+#include <nettle/ctr.h>
+#include <nettle/gcm.h>
+#include <nettle/hmac.h>
+#include <nettle/memops.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,41 +48,54 @@ typedef struct tx_ssrc {
     uint64_t seen[REPLAY_WINDOW / 64];    /* receiving: bit (index % window) */
 } tx_ssrc;
 
-struct sfu_srtp_evp {
+struct sfu_srtp_fast {
     sfu_srtp_profile profile;
     int inbound;
     int rtcp;        /* SRTCP keys (labels 3-5) and packets */
     uint32_t window; /* replay window: 1024 (RTP) or 128 (RTCP), as libsrtp */
-    EVP_CIPHER_CTX *cipher; /* GCM or CTR, session key set */
-    EVP_MAC *mac;
-    EVP_MAC_CTX *hmac; /* AES-CM profile only */
+    union {
+        struct gcm_aes128_ctx gcm; /* AEAD_AES_128_GCM */
+        struct aes128_ctx aes;     /* AES_CM_128_HMAC_SHA1_80 */
+    } k;
+    struct hmac_sha1_ctx hmac; /* AES-CM only */
     uint8_t salt[14];  /* session salt (12 bytes used for GCM) */
     int n_ssrcs, cap_ssrcs;
     tx_ssrc *ssrcs;
 };
 
-/* AES-128-CTR keystream of n bytes for one label (RFC 3711 §4.3.1). */
-static int kdf(const uint8_t *mkey, const uint8_t *msalt14, uint8_t label, uint8_t *out, int n)
+static void aes_enc(const void *ctx, size_t len, uint8_t *dst, const uint8_t *src)
 {
-    uint8_t iv[16] = {0}, zero[32] = {0};
-    memcpy(iv, msalt14, 14);
-    iv[7] ^= label;
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    int ok = c && EVP_EncryptInit_ex(c, EVP_aes_128_ctr(), NULL, mkey, iv) == 1;
-    int outl = 0;
-    ok = ok && n <= (int)sizeof zero && EVP_EncryptUpdate(c, out, &outl, zero, n) == 1 && outl == n;
-    EVP_CIPHER_CTX_free(c);
-    return ok ? 0 : -1;
+    aes128_encrypt(ctx, len, dst, src);
 }
 
-sfu_srtp_evp *sfu_srtp_evp_create(sfu_srtp_profile profile, const uint8_t *key, size_t key_len,
+/* AES-128-CTR over buf in place, from the 16-byte counter block iv. */
+static void aes_ctr(const struct aes128_ctx *k, uint8_t iv[16], uint8_t *buf, size_t len)
+{
+    if (len)
+        ctr_crypt(k, aes_enc, AES_BLOCK_SIZE, iv, len, buf, buf);
+}
+
+/* AES-128-CTR keystream of n bytes for one label (RFC 3711 §4.3.1). */
+static void kdf(const uint8_t *mkey, const uint8_t *msalt14, uint8_t label, uint8_t *out, size_t n)
+{
+    uint8_t iv[16] = {0};
+    struct aes128_ctx a;
+    memcpy(iv, msalt14, 14);
+    iv[7] ^= label;
+    aes128_set_encrypt_key(&a, mkey);
+    memset(out, 0, n);
+    aes_ctr(&a, iv, out, n);
+    OPENSSL_cleanse(&a, sizeof a);
+}
+
+sfu_srtp_fast *sfu_srtp_fast_create(sfu_srtp_profile profile, const uint8_t *key, size_t key_len,
                                   const uint8_t *salt, size_t salt_len, int inbound, int rtcp)
 {
     size_t want_key, want_salt;
     if (sfu_srtp_key_lengths(profile, &want_key, &want_salt) != 0 || key_len != want_key ||
         salt_len != want_salt || key_len != 16)
         return NULL;
-    sfu_srtp_evp *t = calloc(1, sizeof *t);
+    sfu_srtp_fast *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
     t->profile = profile;
@@ -90,48 +105,31 @@ sfu_srtp_evp *sfu_srtp_evp_create(sfu_srtp_profile profile, const uint8_t *key, 
     uint8_t base = rtcp ? 3 : 0;
     uint8_t msalt[14] = {0}, skey[16], sauth[20];
     memcpy(msalt, salt, salt_len);
-    int ok = kdf(key, msalt, base, skey, 16) == 0 &&
-             kdf(key, msalt, base + 2, t->salt, profile == SFU_SRTP_AEAD_AES_128_GCM ? 12 : 14) == 0;
-    t->cipher = EVP_CIPHER_CTX_new();
-    ok = ok && t->cipher;
-    if (ok && profile == SFU_SRTP_AEAD_AES_128_GCM) {
-        ok = inbound ? EVP_DecryptInit_ex(t->cipher, EVP_aes_128_gcm(), NULL, skey, NULL) == 1
-                     : EVP_EncryptInit_ex(t->cipher, EVP_aes_128_gcm(), NULL, skey, NULL) == 1;
-    } else if (ok) {
-        ok = EVP_EncryptInit_ex(t->cipher, EVP_aes_128_ctr(), NULL, skey, NULL) == 1 &&
-             kdf(key, msalt, base + 1, sauth, 20) == 0;
-        t->mac = ok ? EVP_MAC_fetch(NULL, "HMAC", NULL) : NULL;
-        t->hmac = t->mac ? EVP_MAC_CTX_new(t->mac) : NULL;
-        char digest[] = "SHA1";
-        OSSL_PARAM params[] = {
-            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-            OSSL_PARAM_construct_end(),
-        };
-        ok = t->hmac && EVP_MAC_init(t->hmac, sauth, sizeof sauth, params) == 1;
+    kdf(key, msalt, base, skey, 16);
+    kdf(key, msalt, base + 2, t->salt, profile == SFU_SRTP_AEAD_AES_128_GCM ? 12 : 14);
+    if (profile == SFU_SRTP_AEAD_AES_128_GCM) {
+        gcm_aes128_set_key(&t->k.gcm, skey);
+    } else {
+        aes128_set_encrypt_key(&t->k.aes, skey);
+        kdf(key, msalt, base + 1, sauth, 20);
+        hmac_sha1_set_key(&t->hmac, sizeof sauth, sauth);
     }
     OPENSSL_cleanse(skey, sizeof skey);
     OPENSSL_cleanse(sauth, sizeof sauth);
     OPENSSL_cleanse(msalt, sizeof msalt);
-    if (!ok) {
-        sfu_srtp_evp_destroy(t);
-        return NULL;
-    }
     return t;
 }
 
-void sfu_srtp_evp_destroy(sfu_srtp_evp *t)
+void sfu_srtp_fast_destroy(sfu_srtp_fast *t)
 {
     if (!t)
         return;
-    EVP_CIPHER_CTX_free(t->cipher);
-    EVP_MAC_CTX_free(t->hmac);
-    EVP_MAC_free(t->mac);
     free(t->ssrcs);
     OPENSSL_cleanse(t, sizeof *t);
     free(t);
 }
 
-static tx_ssrc *find_ssrc(sfu_srtp_evp *t, uint32_t ssrc)
+static tx_ssrc *find_ssrc(sfu_srtp_fast *t, uint32_t ssrc)
 {
     for (int i = 0; i < t->n_ssrcs; i++)
         if (t->ssrcs[i].ssrc == ssrc)
@@ -139,7 +137,7 @@ static tx_ssrc *find_ssrc(sfu_srtp_evp *t, uint32_t ssrc)
     return NULL;
 }
 
-static tx_ssrc *add_ssrc(sfu_srtp_evp *t, uint32_t ssrc)
+static tx_ssrc *add_ssrc(sfu_srtp_fast *t, uint32_t ssrc)
 {
     if (t->n_ssrcs == t->cap_ssrcs) {
         if (t->cap_ssrcs >= MAX_SSRCS)
@@ -158,7 +156,7 @@ static tx_ssrc *add_ssrc(sfu_srtp_evp *t, uint32_t ssrc)
 }
 
 /* The rollover counter for this packet, updating the SSRC's state. */
-static int roc_for(sfu_srtp_evp *t, uint32_t ssrc, uint16_t seq, uint32_t *roc)
+static int roc_for(sfu_srtp_fast *t, uint32_t ssrc, uint16_t seq, uint32_t *roc)
 {
     tx_ssrc *s = find_ssrc(t, ssrc);
     if (!s) {
@@ -197,7 +195,7 @@ static size_t header_len(const uint8_t *b, size_t len)
     return h;
 }
 
-static void gcm_iv(const sfu_srtp_evp *t, uint32_t ssrc, uint32_t roc, uint16_t seq, uint8_t iv[12])
+static void gcm_iv(const sfu_srtp_fast *t, uint32_t ssrc, uint32_t roc, uint16_t seq, uint8_t iv[12])
 {
     const uint8_t v[12] = {0, 0,
                            (uint8_t)(ssrc >> 24), (uint8_t)(ssrc >> 16), (uint8_t)(ssrc >> 8), (uint8_t)ssrc,
@@ -207,7 +205,7 @@ static void gcm_iv(const sfu_srtp_evp *t, uint32_t ssrc, uint32_t roc, uint16_t 
         iv[i] = v[i] ^ t->salt[i];
 }
 
-static void cm_iv(const sfu_srtp_evp *t, uint32_t ssrc, uint32_t roc, uint16_t seq, uint8_t iv[16])
+static void cm_iv(const sfu_srtp_fast *t, uint32_t ssrc, uint32_t roc, uint16_t seq, uint8_t iv[16])
 {
     memcpy(iv, t->salt, 14);
     iv[14] = iv[15] = 0;
@@ -225,51 +223,40 @@ static void cm_iv(const sfu_srtp_evp *t, uint32_t ssrc, uint32_t roc, uint16_t s
 }
 
 /* HMAC-SHA1(auth key, buf[0..len) || ROC) into tag (20 bytes). */
-static int cm_tag(sfu_srtp_evp *t, const uint8_t *buf, size_t len, uint32_t roc,
-                  uint8_t tag[EVP_MAX_MD_SIZE])
+static void cm_tag(sfu_srtp_fast *t, const uint8_t *buf, size_t len, uint32_t roc,
+                   uint8_t tag[SHA1_DIGEST_SIZE])
 {
     uint8_t rocb[4] = {(uint8_t)(roc >> 24), (uint8_t)(roc >> 16), (uint8_t)(roc >> 8),
                        (uint8_t)roc};
-    size_t tl = 0;
-    if (EVP_MAC_init(t->hmac, NULL, 0, NULL) != 1 || EVP_MAC_update(t->hmac, buf, len) != 1 ||
-        EVP_MAC_update(t->hmac, rocb, 4) != 1 ||
-        EVP_MAC_final(t->hmac, tag, &tl, EVP_MAX_MD_SIZE) != 1 || tl < 10)
-        return -1;
-    return 0;
+    hmac_sha1_update(&t->hmac, len, buf);
+    hmac_sha1_update(&t->hmac, 4, rocb);
+    hmac_sha1_digest(&t->hmac, SHA1_DIGEST_SIZE, tag); /* and back to the keyed state */
 }
 
-static int protect_gcm(sfu_srtp_evp *t, uint8_t *buf, size_t hlen, size_t len, uint32_t ssrc,
+static int protect_gcm(sfu_srtp_fast *t, uint8_t *buf, size_t hlen, size_t len, uint32_t ssrc,
                        uint32_t roc, uint16_t seq)
 {
     uint8_t iv[12];
     gcm_iv(t, ssrc, roc, seq, iv);
-    int outl;
-    size_t plen = len - hlen;
-    if (EVP_EncryptInit_ex(t->cipher, NULL, NULL, NULL, iv) != 1 ||
-        EVP_EncryptUpdate(t->cipher, NULL, &outl, buf, (int)hlen) != 1 ||
-        (plen && EVP_EncryptUpdate(t->cipher, buf + hlen, &outl, buf + hlen, (int)plen) != 1) ||
-        EVP_EncryptFinal_ex(t->cipher, buf + len, &outl) != 1 ||
-        EVP_CIPHER_CTX_ctrl(t->cipher, EVP_CTRL_GCM_GET_TAG, 16, buf + len) != 1)
-        return SFU_SRTP_ERR;
+    gcm_aes128_set_iv(&t->k.gcm, 12, iv);
+    gcm_aes128_update(&t->k.gcm, hlen, buf);
+    gcm_aes128_encrypt(&t->k.gcm, len - hlen, buf + hlen, buf + hlen);
+    gcm_aes128_digest(&t->k.gcm, 16, buf + len);
     return 16;
 }
 
-static int protect_cm(sfu_srtp_evp *t, uint8_t *buf, size_t hlen, size_t len, uint32_t ssrc,
+static int protect_cm(sfu_srtp_fast *t, uint8_t *buf, size_t hlen, size_t len, uint32_t ssrc,
                       uint32_t roc, uint16_t seq)
 {
-    uint8_t iv[16], tag[EVP_MAX_MD_SIZE];
+    uint8_t iv[16], tag[SHA1_DIGEST_SIZE];
     cm_iv(t, ssrc, roc, seq, iv);
-    int outl;
-    size_t plen = len - hlen;
-    if (EVP_EncryptInit_ex(t->cipher, NULL, NULL, NULL, iv) != 1 ||
-        (plen && EVP_EncryptUpdate(t->cipher, buf + hlen, &outl, buf + hlen, (int)plen) != 1) ||
-        cm_tag(t, buf, len, roc, tag) != 0)
-        return SFU_SRTP_ERR;
+    aes_ctr(&t->k.aes, iv, buf + hlen, len - hlen);
+    cm_tag(t, buf, len, roc, tag);
     memcpy(buf + len, tag, 10);
     return 10;
 }
 
-int sfu_srtp_evp_protect(sfu_srtp_evp *t, uint8_t *buf, size_t *len)
+int sfu_srtp_fast_protect(sfu_srtp_fast *t, uint8_t *buf, size_t *len)
 {
     size_t n = *len;
     if (t->inbound || t->rtcp || n < 12 || (buf[0] >> 6) != 2 || n > (1u << 20))
@@ -316,7 +303,7 @@ static int seen_bit(const tx_ssrc *s, uint64_t index)
 }
 
 /* Replayed, or older than the window: refuse before any crypto. */
-static int is_replay(const sfu_srtp_evp *t, const tx_ssrc *s, uint64_t index)
+static int is_replay(const sfu_srtp_fast *t, const tx_ssrc *s, uint64_t index)
 {
     return index <= s->highest && (s->highest - index >= t->window || seen_bit(s, index));
 }
@@ -348,7 +335,7 @@ static void accept_index(tx_ssrc *s, uint64_t index, int first)
     set_bit(s, index, 1);
 }
 
-int sfu_srtp_evp_unprotect(sfu_srtp_evp *t, uint8_t *buf, size_t *len)
+int sfu_srtp_fast_unprotect(sfu_srtp_fast *t, uint8_t *buf, size_t *len)
 {
     size_t taglen = t->profile == SFU_SRTP_AEAD_AES_128_GCM ? 16 : 10;
     size_t n = *len;
@@ -372,27 +359,22 @@ int sfu_srtp_evp_unprotect(sfu_srtp_evp *t, uint8_t *buf, size_t *len)
     }
     uint32_t roc = (uint32_t)(index >> 16);
     size_t plen = n - hlen;
-    int outl;
     if (t->profile == SFU_SRTP_AEAD_AES_128_GCM) {
-        uint8_t iv[12];
+        uint8_t iv[12], tag[16];
         gcm_iv(t, ssrc, roc, seq, iv);
-        if (EVP_DecryptInit_ex(t->cipher, NULL, NULL, NULL, iv) != 1 ||
-            EVP_DecryptUpdate(t->cipher, NULL, &outl, buf, (int)hlen) != 1 ||
-            (plen && EVP_DecryptUpdate(t->cipher, buf + hlen, &outl, buf + hlen, (int)plen) != 1) ||
-            EVP_CIPHER_CTX_ctrl(t->cipher, EVP_CTRL_GCM_SET_TAG, 16, buf + n) != 1)
-            return SFU_SRTP_ERR;
-        if (EVP_DecryptFinal_ex(t->cipher, buf + n, &outl) != 1)
+        gcm_aes128_set_iv(&t->k.gcm, 12, iv);
+        gcm_aes128_update(&t->k.gcm, hlen, buf);
+        gcm_aes128_decrypt(&t->k.gcm, plen, buf + hlen, buf + hlen);
+        gcm_aes128_digest(&t->k.gcm, 16, tag);
+        if (!memeql_sec(tag, buf + n, 16))
             return SFU_SRTP_ERR_AUTH;
     } else {
-        uint8_t tag[EVP_MAX_MD_SIZE], iv[16];
-        if (cm_tag(t, buf, n, roc, tag) != 0)
-            return SFU_SRTP_ERR;
-        if (CRYPTO_memcmp(tag, buf + n, 10) != 0)
+        uint8_t tag[SHA1_DIGEST_SIZE], iv[16];
+        cm_tag(t, buf, n, roc, tag);
+        if (!memeql_sec(tag, buf + n, 10))
             return SFU_SRTP_ERR_AUTH;
         cm_iv(t, ssrc, roc, seq, iv);
-        if (EVP_DecryptInit_ex(t->cipher, NULL, NULL, NULL, iv) != 1 ||
-            (plen && EVP_DecryptUpdate(t->cipher, buf + hlen, &outl, buf + hlen, (int)plen) != 1))
-            return SFU_SRTP_ERR;
+        aes_ctr(&t->k.aes, iv, buf + hlen, plen);
     }
     if (first) {
         s = add_ssrc(t, ssrc);
@@ -407,7 +389,7 @@ int sfu_srtp_evp_unprotect(sfu_srtp_evp *t, uint8_t *buf, size_t *len)
 /* ---- SRTCP ------------------------------------------------------------------ */
 
 /* GCM (RFC 7714 §9.1): IV = (0x0000 || SSRC || 0x0000 || index) XOR salt. */
-static void rtcp_gcm_iv(const sfu_srtp_evp *t, uint32_t ssrc, uint32_t index, uint8_t iv[12])
+static void rtcp_gcm_iv(const sfu_srtp_fast *t, uint32_t ssrc, uint32_t index, uint8_t iv[12])
 {
     const uint8_t v[12] = {0, 0,
                            (uint8_t)(ssrc >> 24), (uint8_t)(ssrc >> 16), (uint8_t)(ssrc >> 8), (uint8_t)ssrc,
@@ -418,6 +400,16 @@ static void rtcp_gcm_iv(const sfu_srtp_evp *t, uint32_t ssrc, uint32_t index, ui
         iv[i] = v[i] ^ t->salt[i];
 }
 
+/* AES-CM: the RTP formula with the 31-bit SRTCP index as the index. */
+static void rtcp_cm_iv(const sfu_srtp_fast *t, uint32_t ssrc, uint32_t index, uint8_t iv[16])
+{
+    cm_iv(t, ssrc, 0, 0, iv);
+    iv[10] ^= (uint8_t)(index >> 24);
+    iv[11] ^= (uint8_t)(index >> 16);
+    iv[12] ^= (uint8_t)(index >> 8);
+    iv[13] ^= (uint8_t)index;
+}
+
 static void put32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);
@@ -426,7 +418,7 @@ static void put32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-int sfu_srtp_evp_protect_rtcp(sfu_srtp_evp *t, uint8_t *buf, size_t *len)
+int sfu_srtp_fast_protect_rtcp(sfu_srtp_fast *t, uint8_t *buf, size_t *len)
 {
     size_t n = *len;
     if (t->inbound || !t->rtcp || n < 8 || (buf[0] >> 6) != 2 || n > (1u << 20))
@@ -442,44 +434,34 @@ int sfu_srtp_evp_protect_rtcp(sfu_srtp_evp *t, uint8_t *buf, size_t *len)
     uint32_t index = ++s->roc;
     uint8_t eidx[4];
     put32(eidx, 0x80000000u | index);
-    int outl;
     size_t plen = n - 8;
     if (t->profile == SFU_SRTP_AEAD_AES_128_GCM) {
-        uint8_t iv[12];
+        uint8_t iv[12], aad[12];
         rtcp_gcm_iv(t, ssrc, index, iv);
         /* header(8) | ciphertext | tag(16) | E||index(4); AAD = header || E||index */
-        if (EVP_EncryptInit_ex(t->cipher, NULL, NULL, NULL, iv) != 1 ||
-            EVP_EncryptUpdate(t->cipher, NULL, &outl, buf, 8) != 1 ||
-            EVP_EncryptUpdate(t->cipher, NULL, &outl, eidx, 4) != 1 ||
-            (plen && EVP_EncryptUpdate(t->cipher, buf + 8, &outl, buf + 8, (int)plen) != 1) ||
-            EVP_EncryptFinal_ex(t->cipher, buf + n, &outl) != 1 ||
-            EVP_CIPHER_CTX_ctrl(t->cipher, EVP_CTRL_GCM_GET_TAG, 16, buf + n) != 1)
-            return SFU_SRTP_ERR;
+        memcpy(aad, buf, 8);
+        memcpy(aad + 8, eidx, 4);
+        gcm_aes128_set_iv(&t->k.gcm, 12, iv);
+        gcm_aes128_update(&t->k.gcm, 12, aad);
+        gcm_aes128_encrypt(&t->k.gcm, plen, buf + 8, buf + 8);
+        gcm_aes128_digest(&t->k.gcm, 16, buf + n);
         memcpy(buf + n + 16, eidx, 4);
         *len = n + 20;
         return 0;
     }
     /* header(8) | ciphertext | E||index(4) | tag(10) */
-    uint8_t iv[16], tag[EVP_MAX_MD_SIZE];
-    cm_iv(t, ssrc, 0, 0, iv);
-    iv[10] ^= (uint8_t)(index >> 24);
-    iv[11] ^= (uint8_t)(index >> 16);
-    iv[12] ^= (uint8_t)(index >> 8);
-    iv[13] ^= (uint8_t)index;
-    if (EVP_EncryptInit_ex(t->cipher, NULL, NULL, NULL, iv) != 1 ||
-        (plen && EVP_EncryptUpdate(t->cipher, buf + 8, &outl, buf + 8, (int)plen) != 1))
-        return SFU_SRTP_ERR;
+    uint8_t iv[16], tag[SHA1_DIGEST_SIZE];
+    rtcp_cm_iv(t, ssrc, index, iv);
+    aes_ctr(&t->k.aes, iv, buf + 8, plen);
     memcpy(buf + n, eidx, 4);
-    size_t tl = 0;
-    if (EVP_MAC_init(t->hmac, NULL, 0, NULL) != 1 || EVP_MAC_update(t->hmac, buf, n + 4) != 1 ||
-        EVP_MAC_final(t->hmac, tag, &tl, sizeof tag) != 1 || tl < 10)
-        return SFU_SRTP_ERR;
+    hmac_sha1_update(&t->hmac, n + 4, buf);
+    hmac_sha1_digest(&t->hmac, SHA1_DIGEST_SIZE, tag);
     memcpy(buf + n + 4, tag, 10);
     *len = n + 14;
     return 0;
 }
 
-int sfu_srtp_evp_unprotect_rtcp(sfu_srtp_evp *t, uint8_t *buf, size_t *len)
+int sfu_srtp_fast_unprotect_rtcp(sfu_srtp_fast *t, uint8_t *buf, size_t *len)
 {
     size_t n = *len;
     int gcm = t->profile == SFU_SRTP_AEAD_AES_128_GCM;
@@ -498,39 +480,25 @@ int sfu_srtp_evp_unprotect_rtcp(sfu_srtp_evp *t, uint8_t *buf, size_t *len)
     if (!s && t->n_ssrcs >= MAX_SSRCS)
         return SFU_SRTP_ERR;
     size_t body = n - over; /* header + ciphertext */
-    int outl;
     if (gcm) {
-        uint8_t iv[12], tagv[16], eb[4];
-        memcpy(tagv, buf + body, 16);
-        memcpy(eb, e, 4);
+        uint8_t iv[12], aad[12], tag[16];
+        memcpy(aad, buf, 8);
+        memcpy(aad + 8, e, 4);
         rtcp_gcm_iv(t, ssrc, index, iv);
-        if (EVP_DecryptInit_ex(t->cipher, NULL, NULL, NULL, iv) != 1 ||
-            EVP_DecryptUpdate(t->cipher, NULL, &outl, buf, 8) != 1 ||
-            EVP_DecryptUpdate(t->cipher, NULL, &outl, eb, 4) != 1 ||
-            (body > 8 &&
-             EVP_DecryptUpdate(t->cipher, buf + 8, &outl, buf + 8, (int)(body - 8)) != 1) ||
-            EVP_CIPHER_CTX_ctrl(t->cipher, EVP_CTRL_GCM_SET_TAG, 16, tagv) != 1)
-            return SFU_SRTP_ERR;
-        if (EVP_DecryptFinal_ex(t->cipher, tagv, &outl) != 1)
+        gcm_aes128_set_iv(&t->k.gcm, 12, iv);
+        gcm_aes128_update(&t->k.gcm, 12, aad);
+        gcm_aes128_decrypt(&t->k.gcm, body - 8, buf + 8, buf + 8);
+        gcm_aes128_digest(&t->k.gcm, 16, tag);
+        if (!memeql_sec(tag, buf + body, 16))
             return SFU_SRTP_ERR_AUTH;
     } else {
-        uint8_t tag[EVP_MAX_MD_SIZE], iv[16];
-        size_t tl = 0;
-        if (EVP_MAC_init(t->hmac, NULL, 0, NULL) != 1 ||
-            EVP_MAC_update(t->hmac, buf, body + 4) != 1 ||
-            EVP_MAC_final(t->hmac, tag, &tl, sizeof tag) != 1 || tl < 10)
-            return SFU_SRTP_ERR;
-        if (CRYPTO_memcmp(tag, buf + body + 4, 10) != 0)
+        uint8_t tag[SHA1_DIGEST_SIZE], iv[16];
+        hmac_sha1_update(&t->hmac, body + 4, buf);
+        hmac_sha1_digest(&t->hmac, SHA1_DIGEST_SIZE, tag);
+        if (!memeql_sec(tag, buf + body + 4, 10))
             return SFU_SRTP_ERR_AUTH;
-        cm_iv(t, ssrc, 0, 0, iv);
-        iv[10] ^= (uint8_t)(index >> 24);
-        iv[11] ^= (uint8_t)(index >> 16);
-        iv[12] ^= (uint8_t)(index >> 8);
-        iv[13] ^= (uint8_t)index;
-        if (EVP_DecryptInit_ex(t->cipher, NULL, NULL, NULL, iv) != 1 ||
-            (body > 8 &&
-             EVP_DecryptUpdate(t->cipher, buf + 8, &outl, buf + 8, (int)(body - 8)) != 1))
-            return SFU_SRTP_ERR;
+        rtcp_cm_iv(t, ssrc, index, iv);
+        aes_ctr(&t->k.aes, iv, buf + 8, body - 8);
     }
     int first = s == NULL;
     if (first && !(s = add_ssrc(t, ssrc)))
