@@ -65,21 +65,22 @@ def main():
         print(f"\n{sc}: MentorLink | Janus side by side (µs/pkt = server CPU per forwarded packet)")
         hdr = ("subs", "ML µs/pkt", "Janus µs/pkt", "ML/Janus", "ML KB/sub", "Janus KB/sub",
                "ML loss%", "Janus loss%", "ML p50/p99 ms", "Janus p50/p99 ms", "ML cores", "Janus cores")
-        print(" | ".join(hdr))
+        print("| " + " | ".join(hdr) + " |")
+        print("|" + "---|" * len(hdr))
         rows = []
         for n in sorted(runs[sc]):
             ml = runs[sc][n].get("mentorlink", {})
             ja = runs[sc][n].get("janus", {})
             a, b = ml.get("us_per_packet"), ja.get("us_per_packet")
             ratio = a / b if a and b else None
-            print(" | ".join([
+            print("| " + " | ".join([
                 str(n), fmt(a), fmt(b), fmt(ratio, "{:.2f}"),
                 fmt(ml.get("rss_kb_per_subscriber"), "{:.0f}"), fmt(ja.get("rss_kb_per_subscriber"), "{:.0f}"),
                 fmt(ml.get("loss_percent"), "{:.3f}"), fmt(ja.get("loss_percent"), "{:.3f}"),
                 fmt(ml.get("delay_p50_ms"), "{:.2f}") + "/" + fmt(ml.get("delay_p99_ms"), "{:.2f}"),
                 fmt(ja.get("delay_p50_ms"), "{:.2f}") + "/" + fmt(ja.get("delay_p99_ms"), "{:.2f}"),
                 fmt(ml.get("server_cores"), "{:.2f}"), fmt(ja.get("server_cores"), "{:.2f}"),
-            ]))
+            ]) + " |")
             rows.append({"subscribers": n, "mentorlink": ml or None, "janus": ja or None,
                          "cpu_ratio": ratio})
         summary["scenarios"][sc] = rows
@@ -88,7 +89,7 @@ def main():
             if os.path.exists(p):
                 summary["largest"].setdefault(sc, {})[server] = int(open(p).read().strip() or 0)
     if summary["largest"]:
-        print("\nlargest count at < 1 % loss, server < 0.95 core (client not the bottleneck):")
+        print("\nlargest count held (< 1 % loss, delay p50 < 20 ms, server < 0.95 core, mlload < 0.9 core):")
         for sc, v in summary["largest"].items():
             print(f"  {sc}: " + ", ".join(f"{k} {n}" for k, n in v.items()))
     cg = os.path.join(out, "callgrind.txt")
