@@ -302,14 +302,17 @@ static void janus_on_message(lg_peer *p, json_t *o)
         if (perr) {
             lg__peer_fail(p, 0, "janus plugin error: %s", json_string_value(perr));
         } else if (vr && !strcmp(vr, "joined") && p->role == LG_ROLE_MENTOR && !p->joined) {
-            g_atomic_pointer_set(&p->t->run->janus_feed,
-                                 (gpointer)(intptr_t)json_integer_value(json_object_get(pd, "id")));
+            p->janus_pub_id = json_integer_value(json_object_get(pd, "id"));
             p->joined = 1;
             lg__maybe_offer(p);
         } else if (sdp && jtype && !strcmp(jtype, "offer") && !p->answered) {
             on_remote_offer(p, sdp);
         } else if (sdp && !p->answered) {
             on_answer(p, sdp);
+            /* Only a configured publisher is a feed: mentees that subscribe
+             * earlier get "No such feed" (seen when Janus runs slowly). */
+            if (p->role == LG_ROLE_MENTOR && p->janus_pub_id)
+                g_atomic_pointer_set(&p->t->run->janus_feed, (gpointer)(intptr_t)p->janus_pub_id);
         }
     } else if (!strcmp(janus, "error")) {
         json_t *e = json_object_get(o, "error");
