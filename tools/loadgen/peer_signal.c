@@ -302,6 +302,8 @@ static void janus_on_message(lg_peer *p, json_t *o)
         if (perr) {
             lg__peer_fail(p, 0, "janus plugin error: %s", json_string_value(perr));
         } else if (vr && !strcmp(vr, "joined") && p->role == LG_ROLE_MENTOR && !p->joined) {
+            /* Shared with the mentees once DTLS is up (peer.c): earlier
+             * they get "No such feed" when Janus runs slowly. */
             p->janus_pub_id = json_integer_value(json_object_get(pd, "id"));
             p->joined = 1;
             lg__maybe_offer(p);
@@ -309,10 +311,6 @@ static void janus_on_message(lg_peer *p, json_t *o)
             on_remote_offer(p, sdp);
         } else if (sdp && !p->answered) {
             on_answer(p, sdp);
-            /* Only a configured publisher is a feed: mentees that subscribe
-             * earlier get "No such feed" (seen when Janus runs slowly). */
-            if (p->role == LG_ROLE_MENTOR && p->janus_pub_id)
-                g_atomic_pointer_set(&p->t->run->janus_feed, (gpointer)(intptr_t)p->janus_pub_id);
         }
     } else if (!strcmp(janus, "error")) {
         json_t *e = json_object_get(o, "error");
