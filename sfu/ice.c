@@ -12,6 +12,7 @@
 #include "sfu/ice.h"
 
 #include "common/log.h"
+#include "sfu/udp_batch.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -34,6 +35,10 @@ struct sfu_ice {
     int gathering_done;
     int in_gather; /* inside nice_agent_gather_candidates() */
     int closing;
+    /* Fast path (udp_batch.h): set while connected over a pair whose local
+     * candidate is not relayed; NULL means "send through libnice". */
+    sfu_udp_dest *direct;
+    int direct_disabled; /* SFU_ICE_DIRECT=0 in the environment */
 };
 
 /* ---- options ---------------------------------------------------------- */
@@ -402,6 +407,34 @@ static void on_gathering_done(NiceAgent *agent, guint stream, gpointer data)
         ice->cb.on_gathering_done(ice->user);
 }
 
+/* (Re)point the fast path at the selected pair, or turn it off. libnice
+ * returns no socket for a relayed local candidate (TURN framing), so those
+ * pairs keep using nice_agent_send(). */
+static void refresh_direct(sfu_ice *ice)
+{
+    sfu_udp_dest_release(ice->direct);
+    ice->direct = NULL;
+    if (ice->closing || ice->direct_disabled || ice->state != SFU_ICE_CONNECTED)
+        return;
+    NiceCandidate *l = NULL, *r = NULL;
+    if (!nice_agent_get_selected_pair(ice->agent, ice->stream, 1, &l, &r) || !l || !r ||
+        l->type == NICE_CANDIDATE_TYPE_RELAYED || l->transport != NICE_CANDIDATE_TRANSPORT_UDP)
+        return;
+    GSocket *gs = nice_agent_get_selected_socket(ice->agent, ice->stream, 1);
+    if (!gs)
+        return;
+    struct sockaddr_storage sa;
+    memset(&sa, 0, sizeof sa);
+    nice_address_copy_to_sockaddr(&r->addr, (struct sockaddr *)&sa);
+    socklen_t sl = sa.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                            : sizeof(struct sockaddr_in);
+    if ((sa.ss_family == AF_INET || sa.ss_family == AF_INET6) &&
+        g_socket_get_family(gs) == (GSocketFamily)sa.ss_family &&
+        g_socket_get_socket_type(gs) == G_SOCKET_TYPE_DATAGRAM)
+        ice->direct = sfu_udp_dest_new(gs, (struct sockaddr *)&sa, sl);
+    g_object_unref(gs);
+}
+
 static void on_component_state(NiceAgent *agent, guint stream, guint comp, guint state,
                                gpointer data)
 {
@@ -430,6 +463,7 @@ static void on_component_state(NiceAgent *agent, guint stream, guint comp, guint
     if (s == ice->state)
         return;
     ice->state = s;
+    refresh_direct(ice);
     if (ice->cb.on_state)
         ice->cb.on_state(ice->user, s);
 }
@@ -446,7 +480,10 @@ static void on_selected_pair(NiceAgent *agent, guint stream, guint comp, NiceCan
 {
     sfu_ice *ice = data;
     (void)agent;
-    if (ice->closing || stream != ice->stream || comp != 1 || !ice->cb.on_selected_pair)
+    if (ice->closing || stream != ice->stream || comp != 1)
+        return;
+    refresh_direct(ice);
+    if (!ice->cb.on_selected_pair)
         return;
     char ls[128], rs[128];
     describe(l, ls, sizeof ls);
@@ -477,6 +514,8 @@ sfu_ice *sfu_ice_create(GMainContext *ctx, const sfu_ice_options *opt, const cha
     ice->cb = *cb;
     ice->user = user;
     ice->announced = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    const char *direct_env = getenv("SFU_ICE_DIRECT");
+    ice->direct_disabled = direct_env && strcmp(direct_env, "0") == 0;
     NiceAgentOption flags = NICE_AGENT_OPTION_ICE_TRICKLE;
     if (opt->consent_freshness)
         flags |= NICE_AGENT_OPTION_CONSENT_FRESHNESS;
@@ -596,6 +635,7 @@ int sfu_ice_restart(sfu_ice *ice)
     if (!nice_agent_restart_stream(ice->agent, ice->stream))
         return -1;
     ice->state = SFU_ICE_CHECKING;
+    refresh_direct(ice);
     return 0;
 }
 
@@ -603,6 +643,14 @@ int sfu_ice_send(sfu_ice *ice, const uint8_t *buf, size_t len)
 {
     if (ice->closing || len > G_MAXUINT)
         return -1;
+    if (ice->direct) {
+        sfu_udp_batch *b = sfu_udp_batch_for(ice->ctx);
+        if (b) {
+            if (sfu_udp_batch_send(b, ice->direct, buf, len) == 0)
+                return 0;
+            sfu_udp_batch_flush(b); /* too large to queue: keep the order */
+        }
+    }
     gint n = nice_agent_send(ice->agent, ice->stream, 1, (guint)len, (const gchar *)buf);
     return n == (gint)len ? 0 : -1;
 }
@@ -655,6 +703,8 @@ void sfu_ice_destroy(sfu_ice *ice)
     if (!ice)
         return;
     ice->closing = 1;
+    sfu_udp_dest_release(ice->direct);
+    ice->direct = NULL;
     if (ice->agent) {
         g_signal_handlers_disconnect_by_data(ice->agent, ice);
         if (ice->stream)

@@ -1,9 +1,14 @@
 /*
- * Retransmission buffer (see rtx_buffer.h). One allocation holds
- * `capacity` slots of `slot_size` bytes; slot i holds the packet whose
- * sequence number is congruent to i modulo the capacity (a power of two
- * dividing 65536, so a slot is always overwritten before its sequence
- * number comes round again). Per-slot metadata records the send time and
+ * Retransmission buffer (see rtx_buffer.h). Slot i describes the packet
+ * whose sequence number is congruent to i modulo the capacity (a power of
+ * two dividing 65536, so a slot is always overwritten before its sequence
+ * number comes round again). The bytes live in one ring of `ring_bytes`
+ * (a power of two), packed back to back: a slot records the absolute
+ * write position of its packet, and the packet is still there while fewer
+ * than ring_bytes bytes were written after that position. A packet that
+ * would straddle the end of the ring starts at the beginning instead.
+ * Memory follows the bitrate (about 300 KB for 1 s of 2.5 Mbit/s) instead
+ * of capacity x longest packet. Per-slot metadata records the send time and
  * the last resend for the per-packet spacing; a byte token bucket and a
  * 100 ms packet counter bound the total resend rate.
  */
@@ -21,6 +26,7 @@ typedef struct rtx_slot {
     bool resent;
     uint16_t seq;
     uint32_t len;
+    uint64_t pos; /* absolute ring position of the first byte */
     uint64_t sent_us;
     uint64_t last_resend_us;
 } rtx_slot;
@@ -29,6 +35,8 @@ struct sfu_rtx_buffer {
     sfu_rtx_buffer_config cfg;
     uint32_t mask;
     uint8_t *data;
+    uint64_t ring_mask; /* ring_bytes - 1 */
+    uint64_t wpos;      /* absolute position of the next write */
     rtx_slot *slots;
     bool use_rtx;
     uint8_t rtx_pt;
@@ -51,6 +59,7 @@ void sfu_rtx_buffer_config_default(sfu_rtx_buffer_config *c)
     c->budget_percent = 50;
     c->budget_burst = 64000;
     c->max_per_100ms = 100;
+    c->ring_bytes = SFU_RTX_RING_DEFAULT;
 }
 
 sfu_rtx_buffer *sfu_rtx_buffer_create(const sfu_rtx_buffer_config *c)
@@ -72,6 +81,8 @@ sfu_rtx_buffer *sfu_rtx_buffer_create(const sfu_rtx_buffer_config *c)
             d.budget_burst = c->budget_burst;
         if (c->max_per_100ms)
             d.max_per_100ms = c->max_per_100ms;
+        if (c->ring_bytes)
+            d.ring_bytes = c->ring_bytes;
     }
     if (d.capacity > 32768)
         d.capacity = 32768;
@@ -81,13 +92,25 @@ sfu_rtx_buffer *sfu_rtx_buffer_create(const sfu_rtx_buffer_config *c)
     d.capacity = cap;
     if (d.slot_size < SFU_RTP_HEADER_MIN)
         d.slot_size = SFU_RTP_HEADER_MIN;
+    /* At least room for the longest packet twice, at most what fixed
+     * slots would take; a power of two. */
+    uint64_t want = d.ring_bytes;
+    if (want < 2ull * d.slot_size)
+        want = 2ull * d.slot_size;
+    if (want > (uint64_t)cap * d.slot_size)
+        want = (uint64_t)cap * d.slot_size;
+    uint64_t ring = 1;
+    while (ring < want)
+        ring <<= 1;
+    d.ring_bytes = (uint32_t)ring;
 
     sfu_rtx_buffer *b = calloc(1, sizeof *b);
     if (!b)
         return NULL;
     b->cfg = d;
     b->mask = cap - 1;
-    b->data = malloc((size_t)cap * d.slot_size);
+    b->ring_mask = ring - 1;
+    b->data = malloc((size_t)ring);
     b->slots = calloc(cap, sizeof *b->slots);
     if (!b->data || !b->slots) {
         sfu_rtx_buffer_destroy(b);
@@ -128,7 +151,14 @@ int sfu_rtx_buffer_store(sfu_rtx_buffer *b, const uint8_t *pkt, size_t len, uint
     uint16_t seq = (uint16_t)(pkt[2] << 8 | pkt[3]);
     uint32_t i = seq & b->mask;
     rtx_slot *s = &b->slots[i];
-    memcpy(b->data + (size_t)i * b->cfg.slot_size, pkt, len);
+    uint64_t off = b->wpos & b->ring_mask;
+    if (off + len > b->ring_mask + 1) {
+        b->wpos += b->ring_mask + 1 - off; /* start over at the ring's start */
+        off = 0;
+    }
+    memcpy(b->data + off, pkt, len);
+    s->pos = b->wpos;
+    b->wpos += len;
     s->valid = true;
     s->resent = false;
     s->seq = seq;
@@ -143,10 +173,18 @@ int sfu_rtx_buffer_store(sfu_rtx_buffer *b, const uint8_t *pkt, size_t len, uint
     return 0;
 }
 
-static const rtx_slot *find(const sfu_rtx_buffer *b, uint16_t seq)
+/* The slot of seq if its bytes are still in the ring. */
+static rtx_slot *find(const sfu_rtx_buffer *b, uint16_t seq)
 {
-    const rtx_slot *s = &b->slots[seq & b->mask];
-    return s->valid && s->seq == seq ? s : NULL;
+    rtx_slot *s = &b->slots[seq & b->mask];
+    if (!s->valid || s->seq != seq || b->wpos - s->pos > b->ring_mask + 1)
+        return NULL;
+    return s;
+}
+
+static const uint8_t *bytes_of(const sfu_rtx_buffer *b, const rtx_slot *s)
+{
+    return b->data + (s->pos & b->ring_mask);
 }
 
 const uint8_t *sfu_rtx_buffer_get(const sfu_rtx_buffer *b, uint16_t seq, size_t *len,
@@ -159,15 +197,15 @@ const uint8_t *sfu_rtx_buffer_get(const sfu_rtx_buffer *b, uint16_t seq, size_t 
         *len = s->len;
     if (sent_us)
         *sent_us = s->sent_us;
-    return b->data + (size_t)(seq & b->mask) * b->cfg.slot_size;
+    return bytes_of(b, s);
 }
 
 int sfu_rtx_buffer_resend(sfu_rtx_buffer *b, uint16_t seq, uint64_t now_us, uint8_t *out,
                           size_t cap)
 {
     b->stats.requests++;
-    rtx_slot *s = &b->slots[seq & b->mask];
-    if (!s->valid || s->seq != seq || now_us - s->sent_us > b->cfg.max_age_us) {
+    rtx_slot *s = find(b, seq);
+    if (!s || now_us - s->sent_us > b->cfg.max_age_us) {
         b->stats.missing++;
         return SFU_RTX_MISSING;
     }
@@ -186,7 +224,7 @@ int sfu_rtx_buffer_resend(sfu_rtx_buffer *b, uint16_t seq, uint64_t now_us, uint
         b->stats.over_budget++;
         return SFU_RTX_OVER_BUDGET;
     }
-    const uint8_t *pkt = b->data + (size_t)(seq & b->mask) * b->cfg.slot_size;
+    const uint8_t *pkt = bytes_of(b, s);
     int n;
     if (b->use_rtx) {
         n = sfu_rtx_build(out, cap, pkt, s->len, b->rtx_pt, b->rtx_ssrc, b->rtx_seq);

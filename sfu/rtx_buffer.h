@@ -1,7 +1,8 @@
 /*
  * Retransmission buffer for one outgoing RTP stream (SFU -> viewer). The
- * last `capacity` packets sent are copied into preallocated fixed-size
- * slots indexed by sequence number; a NACKed sequence number is looked up
+ * last `capacity` packets sent (as far as they fit in `ring_bytes`) are
+ * copied into a preallocated byte ring and indexed by sequence number; a
+ * NACKed sequence number is looked up
  * and resent as an RTX packet (RFC 4588: RTX SSRC, RTX payload type, own
  * sequence counter, original sequence number in front of the payload), or
  * as the original packet when no RTX stream was negotiated.
@@ -24,6 +25,7 @@
 #include <stdint.h>
 
 #define SFU_RTX_SLOT_DEFAULT 1500
+#define SFU_RTX_RING_DEFAULT (256u * 1024u)
 
 typedef struct sfu_rtx_buffer_config {
     uint32_t capacity;        /* packets kept; power of two; default 512 */
@@ -33,6 +35,9 @@ typedef struct sfu_rtx_buffer_config {
     uint32_t budget_percent;  /* resend bytes allowed per byte sent; default 50 */
     uint32_t budget_burst;    /* token bucket size in bytes; default 64000 */
     uint32_t max_per_100ms;   /* resends per 100 ms window; default 100 */
+    uint32_t ring_bytes;      /* packet bytes kept (rounded up to a power of two, at
+                                 most capacity x slot_size); default 256 KiB:
+                                 ~0.8 s of 2.5 Mbit/s video */
 } sfu_rtx_buffer_config;
 
 typedef struct sfu_rtx_buffer_stats {

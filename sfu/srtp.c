@@ -1,5 +1,9 @@
 /*
- * SRTP/SRTCP protection over libsrtp2 (see srtp.h). This file owns the
+ * SRTP/SRTCP protection (see srtp.h). The packet work is done by
+ * srtp_fast.c on nettle: Debian's libsrtp2 runs on NSS, whose PKCS#11
+ * layer locks and allocates on every packet (7-9k instructions each).
+ * libsrtp2 stays as the reference (unit tests, fuzz target) and as a
+ * fallback with SFU_SRTP_RTP=libsrtp. This file owns the
  * one-time libsrtp initialisation, the mapping from DTLS-SRTP profiles to
  * libsrtp crypto policies, and the translation of libsrtp status codes into
  * the few outcomes a caller counts (auth failure, replay, bad input).
@@ -11,6 +15,7 @@
  * call.
  */
 #include "sfu/srtp.h"
+#include "sfu/srtp_fast.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -29,8 +34,10 @@
 #define OUTBOUND_REPLAY_WINDOW 4096
 
 struct sfu_srtp {
-    srtp_t in;
-    srtp_t out;
+    srtp_t in, out; /* libsrtp, only with SFU_SRTP_RTP=libsrtp */
+    /* nettle (srtp_fast.h), all NULL with SFU_SRTP_RTP=libsrtp: */
+    sfu_srtp_fast *tx, *rx;           /* RTP out, in */
+    sfu_srtp_fast *tx_rtcp, *rx_rtcp; /* RTCP out, in */
     sfu_srtp_profile profile;
     size_t rtp_overhead;
     size_t rtcp_overhead;
@@ -168,12 +175,30 @@ sfu_srtp *sfu_srtp_create(const sfu_srtp_keys *keys, char *err, size_t errlen)
     s->profile = keys->profile;
     s->rtp_overhead = sfu_srtp_overhead(keys->profile, 0);
     s->rtcp_overhead = sfu_srtp_overhead(keys->profile, 1);
-    if (make_session(&s->in, keys->profile, 1, keys->remote_key, key_len, keys->remote_salt,
-                     salt_len, err, errlen) < 0)
+    /* SRTP and SRTCP on nettle (srtp_fast.h); libsrtp sessions only when
+     * SFU_SRTP_RTP=libsrtp asks for them (comparison, fallback). */
+    const char *rtp_env = getenv("SFU_SRTP_RTP");
+    if (rtp_env && strcmp(rtp_env, "libsrtp") == 0) {
+        if (make_session(&s->in, keys->profile, 1, keys->remote_key, key_len, keys->remote_salt,
+                         salt_len, err, errlen) < 0)
+            goto fail;
+        if (make_session(&s->out, keys->profile, 0, keys->local_key, key_len, keys->local_salt,
+                         salt_len, err, errlen) < 0)
+            goto fail;
+        return s;
+    }
+    s->tx = sfu_srtp_fast_create(keys->profile, keys->local_key, key_len, keys->local_salt,
+                                 salt_len, 0, 0);
+    s->rx = sfu_srtp_fast_create(keys->profile, keys->remote_key, key_len, keys->remote_salt,
+                                 salt_len, 1, 0);
+    s->tx_rtcp = sfu_srtp_fast_create(keys->profile, keys->local_key, key_len, keys->local_salt,
+                                      salt_len, 0, 1);
+    s->rx_rtcp = sfu_srtp_fast_create(keys->profile, keys->remote_key, key_len,
+                                      keys->remote_salt, salt_len, 1, 1);
+    if (!s->tx || !s->rx || !s->tx_rtcp || !s->rx_rtcp) {
+        snprintf(err, errlen, "SRTP context setup failed");
         goto fail;
-    if (make_session(&s->out, keys->profile, 0, keys->local_key, key_len, keys->local_salt,
-                     salt_len, err, errlen) < 0)
-        goto fail;
+    }
     return s;
 
 fail:
@@ -226,6 +251,8 @@ int sfu_srtp_protect_rtp(sfu_srtp *s, uint8_t *buf, size_t *len, size_t cap)
         return rc;
     if (cap < *len + s->rtp_overhead)
         return SFU_SRTP_ERR_INPUT;
+    if (s->tx)
+        return sfu_srtp_fast_protect(s->tx, buf, len);
     n = (int)*len;
     rc = map_status(srtp_protect(s->out, buf, &n));
     if (rc == 0)
@@ -244,6 +271,8 @@ int sfu_srtp_protect_rtcp(sfu_srtp *s, uint8_t *buf, size_t *len, size_t cap)
         return rc;
     if (cap < *len + s->rtcp_overhead)
         return SFU_SRTP_ERR_INPUT;
+    if (s->tx_rtcp)
+        return sfu_srtp_fast_protect_rtcp(s->tx_rtcp, buf, len);
     n = (int)*len;
     rc = map_status(srtp_protect_rtcp(s->out, buf, &n));
     if (rc == 0)
@@ -260,6 +289,8 @@ int sfu_srtp_unprotect_rtp(sfu_srtp *s, uint8_t *buf, size_t *len)
     rc = check_input(buf, *len, RTP_MIN_HEADER + s->rtp_overhead);
     if (rc < 0)
         return rc;
+    if (s->rx)
+        return sfu_srtp_fast_unprotect(s->rx, buf, len);
     n = (int)*len;
     rc = map_status(srtp_unprotect(s->in, buf, &n));
     if (rc == 0)
@@ -276,6 +307,8 @@ int sfu_srtp_unprotect_rtcp(sfu_srtp *s, uint8_t *buf, size_t *len)
     rc = check_input(buf, *len, RTCP_MIN_HEADER + s->rtcp_overhead);
     if (rc < 0)
         return rc;
+    if (s->rx_rtcp)
+        return sfu_srtp_fast_unprotect_rtcp(s->rx_rtcp, buf, len);
     n = (int)*len;
     rc = map_status(srtp_unprotect_rtcp(s->in, buf, &n));
     if (rc == 0)
@@ -291,6 +324,10 @@ void sfu_srtp_destroy(sfu_srtp *s)
         srtp_dealloc(s->in);
     if (s->out)
         srtp_dealloc(s->out);
+    sfu_srtp_fast_destroy(s->tx);
+    sfu_srtp_fast_destroy(s->rx);
+    sfu_srtp_fast_destroy(s->tx_rtcp);
+    sfu_srtp_fast_destroy(s->rx_rtcp);
     OPENSSL_cleanse(s, sizeof *s);
     free(s);
 }

@@ -122,6 +122,9 @@ static void dtls_connected_cb(void *user, const sfu_srtp_keys *keys)
     p->t_connected_us = now;
     p->state = 2;
     p->t->tot.peers_connected++;
+    /* Janus: the mentor's feed is subscribable once its media is up. */
+    if (p->role == LG_ROLE_MENTOR && p->janus_pub_id)
+        g_atomic_pointer_set(&p->t->run->janus_feed, (gpointer)(intptr_t)p->janus_pub_id);
     lg_hist_add(&p->t->tot.setup, now - p->t_join_us);
     p->next_video_us = now;
     p->next_audio_us = now;

@@ -67,6 +67,7 @@ typedef struct lg_peer {
     /* Janus adapter */
     json_int_t janus_session, janus_handle;
     int janus_sub_sent; /* mentee: subscriber join sent */
+    json_int_t janus_pub_id; /* mentor: our publisher id, shared once published */
     uint64_t next_keepalive_us;
     /* negotiated */
     uint8_t ext_abs, ext_twcc;

@@ -302,8 +302,9 @@ static void janus_on_message(lg_peer *p, json_t *o)
         if (perr) {
             lg__peer_fail(p, 0, "janus plugin error: %s", json_string_value(perr));
         } else if (vr && !strcmp(vr, "joined") && p->role == LG_ROLE_MENTOR && !p->joined) {
-            g_atomic_pointer_set(&p->t->run->janus_feed,
-                                 (gpointer)(intptr_t)json_integer_value(json_object_get(pd, "id")));
+            /* Shared with the mentees once DTLS is up (peer.c): earlier
+             * they get "No such feed" when Janus runs slowly. */
+            p->janus_pub_id = json_integer_value(json_object_get(pd, "id"));
             p->joined = 1;
             lg__maybe_offer(p);
         } else if (sdp && jtype && !strcmp(jtype, "offer") && !p->answered) {

@@ -169,3 +169,45 @@ TEST(rtx_buffer_caps_packets_per_100ms)
     CHECK_INT_EQ(ok, 10);
     sfu_rtx_buffer_destroy(b);
 }
+
+TEST(rtx_buffer_ring_keeps_the_last_bytes)
+{
+    /* 4 KiB ring, 1000-byte packets: four fit, and a packet that would
+     * straddle the end starts the ring over. */
+    sfu_rtx_buffer_config c;
+    sfu_rtx_buffer_config_default(&c);
+    c.ring_bytes = 4096;
+    sfu_rtx_buffer *b = sfu_rtx_buffer_create(&c);
+    REQUIRE(b);
+    uint8_t pkt[1600];
+    for (uint16_t s = 100; s < 120; s++) {
+        size_t len = make_pkt(pkt, s, 988);
+        CHECK_INT_EQ(sfu_rtx_buffer_store(b, pkt, len, s * MS), 0);
+        /* The newest is always there, byte for byte. */
+        size_t got = 0;
+        const uint8_t *p = sfu_rtx_buffer_get(b, s, &got, NULL);
+        REQUIRE(p);
+        CHECK_UINT_EQ(got, len);
+        CHECK_MEM_EQ(p, pkt, len);
+    }
+    /* 1000-byte packets: 4 per ring pass (the 96-byte tail is skipped), so
+     * the last 3 are certainly intact and older than 5 are certainly gone. */
+    for (uint16_t s = 117; s < 120; s++) {
+        size_t len = make_pkt(pkt, s, 988), got = 0;
+        const uint8_t *p = sfu_rtx_buffer_get(b, s, &got, NULL);
+        REQUIRE(p);
+        CHECK_MEM_EQ(p, pkt, len);
+    }
+    for (uint16_t s = 100; s < 115; s++)
+        CHECK(sfu_rtx_buffer_get(b, s, NULL, NULL) == NULL);
+    CHECK_INT_EQ(sfu_rtx_buffer_resend(b, 110, 200 * MS, pkt, sizeof pkt), SFU_RTX_MISSING);
+    /* Small packets: the slot count bounds what is kept, not the ring. */
+    for (uint16_t s = 0; s < 600; s++) {
+        size_t len = make_pkt(pkt, s, 0);
+        sfu_rtx_buffer_store(b, pkt, len, 0);
+    }
+    CHECK(sfu_rtx_buffer_get(b, 599, NULL, NULL) != NULL);
+    CHECK(sfu_rtx_buffer_get(b, 599 - 300, NULL, NULL) != NULL);
+    CHECK(sfu_rtx_buffer_get(b, 599 - 360, NULL, NULL) == NULL);
+    sfu_rtx_buffer_destroy(b);
+}

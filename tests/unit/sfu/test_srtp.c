@@ -9,6 +9,7 @@
 #include "sfu/srtp.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const uint8_t kat_key[16] = {0xe1, 0xf9, 0x7a, 0x0d, 0x3e, 0x01, 0x8b, 0xe0,
@@ -275,4 +276,130 @@ TEST(srtp_profile_helpers)
     CHECK(sfu_srtp_overhead(SFU_SRTP_AEAD_AES_128_GCM, 1) <= SFU_SRTP_MAX_OVERHEAD);
     CHECK(sfu_srtp_overhead(SFU_SRTP_AES128_CM_SHA1_80, 1) <= SFU_SRTP_MAX_OVERHEAD);
     CHECK_UINT_EQ(sfu_srtp_overhead(SFU_SRTP_AES128_CM_SHA1_80, 0), 10);
+}
+
+/* RTP and RTCP are protected by sfu/srtp_fast.c (OpenSSL); it must produce
+ * the very bytes libsrtp produces (SFU_SRTP_RTP=libsrtp) for both profiles:
+ * two SSRCs, a CSRC and a header extension, across a sequence-number wrap,
+ * with resends of packets from before the wrap. */
+static void same_as_libsrtp(sfu_srtp_profile p)
+{
+    sfu_srtp_keys ka, kb;
+    char err[256];
+    make_pair(p, &ka, &kb);
+    unsetenv("SFU_SRTP_RTP");
+    sfu_srtp *ours = sfu_srtp_create(&ka, err, sizeof err);
+    setenv("SFU_SRTP_RTP", "libsrtp", 1);
+    sfu_srtp *ref = sfu_srtp_create(&ka, err, sizeof err);
+    sfu_srtp *rx_ref = sfu_srtp_create(&kb, err, sizeof err);
+    unsetenv("SFU_SRTP_RTP");
+    sfu_srtp *rx = sfu_srtp_create(&kb, err, sizeof err);
+    REQUIRE(ours && ref && rx && rx_ref);
+    _Alignas(8) uint8_t plain[1500], a[1500], b[1500];
+    int mismatches = 0, rx_fail = 0, rx_differ = 0, replays = 0, auth = 0;
+    for (int i = 0; i < 400; i++) {
+        uint16_t seq = (uint16_t)(65400 + i);
+        uint32_t ssrc = (i & 1) ? 0x01020304 : 0xa0b0c0d0;
+        int resend = i > 300 && i % 7 == 0;
+        if (resend)
+            seq = (uint16_t)(65400 + i - 200); /* before the wrap for i < 336 */
+        size_t plen = make_rtp(plain + 8, seq, ssrc, (size_t)(i % 3 == 0 ? 0 : 40 + i));
+        /* One CSRC and a one-byte-header extension (4 bytes of data). */
+        memmove(plain, plain + 8, 12);
+        plain[0] = 0x80 | 0x10 | 0x01;
+        static const uint8_t csrc_ext[12] = {0xca, 0xfe, 0xf0, 0x0d, 0xbe, 0xde, 0x00, 0x01,
+                                             0x12, 0xaa, 0xbb, 0x00};
+        memcpy(plain + 12, csrc_ext, sizeof csrc_ext);
+        for (size_t k = 24; k < plen + 12; k++)
+            plain[k] = (uint8_t)(k * 13 + seq);
+        plen += 12;
+        size_t la = plen, lb = plen;
+        memcpy(a, plain, plen);
+        memcpy(b, plain, plen);
+        CHECK_INT_EQ(sfu_srtp_protect_rtp(ours, a, &la, sizeof a), 0);
+        CHECK_INT_EQ(sfu_srtp_protect_rtp(ref, b, &lb, sizeof b), 0);
+        if (la != lb || memcmp(a, b, la) != 0)
+            mismatches++;
+        /* Receive with ours and with libsrtp: same verdicts, same bytes;
+         * every 11th packet is tampered with, resends are replays. */
+        if (i % 11 == 5)
+            a[la - 3] ^= 0x20, b[lb - 3] ^= 0x20;
+        int ra = sfu_srtp_unprotect_rtp(rx, a, &la);
+        int rb = sfu_srtp_unprotect_rtp(rx_ref, b, &lb);
+        if (ra != rb || (ra == 0 && (la != lb || memcmp(a, b, la) != 0 || la != plen ||
+                                     memcmp(a, plain, plen) != 0)))
+            rx_differ++;
+        if (ra != 0 && !resend && i % 11 != 5)
+            rx_fail++;
+        replays += ra == SFU_SRTP_ERR_REPLAY;
+        auth += ra == SFU_SRTP_ERR_AUTH;
+    }
+    /* SRTCP: a sender report-sized compound from two SSRCs, same bytes out
+     * of both senders, same verdicts from both receivers (with replays
+     * and a tampered packet). */
+    int rtcp_mismatch = 0, rtcp_differ = 0, rtcp_ok = 0;
+    for (int i = 0; i < 200; i++) {
+        size_t plen = 8 + (size_t)(i % 5) * 4;
+        plain[0] = 0x80;
+        plain[1] = 201;
+        plain[2] = 0;
+        plain[3] = (uint8_t)(plen / 4 - 1);
+        uint32_t ssrc = (i & 1) ? 0x0badf00d : 0x12345678;
+        plain[4] = (uint8_t)(ssrc >> 24);
+        plain[5] = (uint8_t)(ssrc >> 16);
+        plain[6] = (uint8_t)(ssrc >> 8);
+        plain[7] = (uint8_t)ssrc;
+        for (size_t k = 8; k < plen; k++)
+            plain[k] = (uint8_t)(k * 31 + (size_t)i);
+        size_t la = plen, lb = plen;
+        memcpy(a, plain, plen);
+        memcpy(b, plain, plen);
+        CHECK_INT_EQ(sfu_srtp_protect_rtcp(ours, a, &la, sizeof a), 0);
+        CHECK_INT_EQ(sfu_srtp_protect_rtcp(ref, b, &lb, sizeof b), 0);
+        if (la != lb || memcmp(a, b, la) != 0)
+            rtcp_mismatch++;
+        _Alignas(8) uint8_t a2[1500], b2[1500];
+        size_t la2 = la, lb2 = lb;
+        memcpy(a2, a, la);
+        memcpy(b2, a, la); /* both receivers get our bytes */
+        if (i % 13 == 4)
+            a2[9] ^= 1, b2[9] ^= 1;
+        for (int rep = 0; rep < (i % 17 == 3 ? 2 : 1); rep++) {
+            size_t x = la2, y = lb2;
+            _Alignas(8) uint8_t a3[1500], b3[1500];
+            memcpy(a3, a2, la2);
+            memcpy(b3, b2, lb2);
+            int ra = sfu_srtp_unprotect_rtcp(rx, a3, &x);
+            int rb = sfu_srtp_unprotect_rtcp(rx_ref, b3, &y);
+            if (ra != rb || (ra == 0 && (x != y || x != plen || memcmp(a3, plain, plen) != 0)))
+                rtcp_differ++;
+            rtcp_ok += ra == 0;
+        }
+    }
+    CHECK_INT_EQ(rtcp_mismatch, 0);
+    CHECK_INT_EQ(rtcp_differ, 0);
+    CHECK(rtcp_ok > 150);
+    CHECK_INT_EQ(mismatches, 0);
+    CHECK_INT_EQ(rx_fail, 0);
+    CHECK_INT_EQ(rx_differ, 0);
+    CHECK(replays > 5);
+    CHECK(auth > 5);
+    /* A truncated header extension is refused, not read past the end. */
+    size_t plen = make_rtp(plain, 1, 1, 0);
+    plain[0] |= 0x10;
+    CHECK_INT_EQ(sfu_srtp_protect_rtp(ours, plain, &plen, sizeof plain), SFU_SRTP_ERR_INPUT);
+    sfu_srtp_destroy(ours);
+    sfu_srtp_destroy(ref);
+    sfu_srtp_destroy(rx);
+    sfu_srtp_destroy(rx_ref);
+}
+
+TEST(srtp_tx_matches_libsrtp_aes_cm_128_hmac_sha1_80)
+{
+    same_as_libsrtp(SFU_SRTP_AES128_CM_SHA1_80);
+}
+
+TEST(srtp_tx_matches_libsrtp_aead_aes_128_gcm)
+{
+    same_as_libsrtp(SFU_SRTP_AEAD_AES_128_GCM);
 }

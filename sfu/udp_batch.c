@@ -1,0 +1,241 @@
+/*
+ * Per-thread queue of outgoing datagrams written with sendmmsg(2) (see
+ * udp_batch.h).
+ *
+ * The queue is flushed from the prepare step of a GSource attached to the
+ * thread's GMainContext at the highest priority: GLib calls every prepare
+ * function, highest priority first, at the start of each iteration, so
+ * whatever the previous iteration's callbacks queued is written before the
+ * thread polls again. A fan-out of one received burst to many viewers thus
+ * costs one sendmmsg per viewer socket instead of one sendmsg per packet,
+ * and no libnice locking at all.
+ *
+ * Datagrams are grouped per socket at flush time, keeping their order per
+ * socket. A destination holds a reference to libnice's GSocket, so a socket
+ * that libnice closed in the meantime is seen (g_socket_is_closed) and its
+ * datagrams are dropped rather than written to a reused descriptor.
+ */
+
+#include "sfu/udp_batch.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define BATCH_MAX 64
+#define SLOT_SIZE 2048
+
+struct sfu_udp_batch {
+    GMainContext *ctx;
+    GSource *src;
+    int n;
+    sfu_udp_dest *dest[BATCH_MAX];
+    uint32_t len[BATCH_MAX];
+    uint8_t done[BATCH_MAX];
+    struct mmsghdr msg[BATCH_MAX];
+    struct iovec iov[BATCH_MAX];
+    sfu_udp_batch_stats st;
+    uint8_t data[BATCH_MAX][SLOT_SIZE] __attribute__((aligned(16)));
+};
+
+static __thread sfu_udp_batch *tl_batch;
+static __thread sfu_udp_batch_stats tl_stats_after_exit;
+
+/* ---- destinations -------------------------------------------------------- */
+
+sfu_udp_dest *sfu_udp_dest_new(GSocket *gsock, const struct sockaddr *addr, socklen_t addr_len)
+{
+    if (!gsock || !addr || addr_len == 0 || addr_len > sizeof(struct sockaddr_storage))
+        return NULL;
+    int fd = g_socket_get_fd(gsock);
+    if (fd < 0)
+        return NULL;
+    sfu_udp_dest *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->refs = 1;
+    d->gsock = g_object_ref(gsock);
+    d->fd = fd;
+    memcpy(&d->addr, addr, addr_len);
+    d->addr_len = addr_len;
+    return d;
+}
+
+static void dest_unref(sfu_udp_dest *d)
+{
+    if (--d->refs > 0)
+        return;
+    g_object_unref(d->gsock);
+    free(d);
+}
+
+void sfu_udp_dest_release(sfu_udp_dest *d)
+{
+    if (!d)
+        return;
+    d->dead = 1;
+    dest_unref(d);
+}
+
+/* ---- flushing -------------------------------------------------------------- */
+
+/* Write msg[0..cnt) on fd; a datagram the kernel refuses is dropped. */
+static void write_group(sfu_udp_batch *b, int fd, int cnt)
+{
+    int off = 0;
+    while (off < cnt) {
+        int r = sendmmsg(fd, b->msg + off, (unsigned)(cnt - off), MSG_DONTWAIT);
+        b->st.syscalls++;
+        if (r > 0) {
+            b->st.sent += (uint64_t)r;
+            off += r;
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        b->st.dropped++; /* the datagram at off failed: skip it */
+        off++;
+    }
+}
+
+void sfu_udp_batch_flush(sfu_udp_batch *b)
+{
+    if (!b || b->n == 0)
+        return;
+    int n = b->n;
+    memset(b->done, 0, (size_t)n);
+    for (int i = 0; i < n; i++) {
+        if (b->done[i])
+            continue;
+        int fd = b->dest[i]->fd;
+        int cnt = 0;
+        for (int j = i; j < n; j++) {
+            sfu_udp_dest *d = b->dest[j];
+            if (b->done[j] || d->fd != fd)
+                continue;
+            b->done[j] = 1;
+            if (d->dead || g_socket_is_closed(d->gsock)) {
+                b->st.dropped++;
+                continue;
+            }
+            b->iov[cnt].iov_base = b->data[j];
+            b->iov[cnt].iov_len = b->len[j];
+            memset(&b->msg[cnt], 0, sizeof b->msg[cnt]);
+            b->msg[cnt].msg_hdr.msg_name = &d->addr;
+            b->msg[cnt].msg_hdr.msg_namelen = d->addr_len;
+            b->msg[cnt].msg_hdr.msg_iov = &b->iov[cnt];
+            b->msg[cnt].msg_hdr.msg_iovlen = 1;
+            cnt++;
+        }
+        if (cnt > 0)
+            write_group(b, fd, cnt);
+    }
+    for (int i = 0; i < n; i++)
+        dest_unref(b->dest[i]);
+    b->n = 0;
+    b->st.flushes++;
+}
+
+/* ---- the flush hook ------------------------------------------------------- */
+
+typedef struct flush_source {
+    GSource base;
+    sfu_udp_batch *batch; /* NULL once the thread has exited */
+} flush_source;
+
+static gboolean flush_prepare(GSource *src, gint *timeout)
+{
+    flush_source *fs = (flush_source *)src;
+    if (fs->batch)
+        sfu_udp_batch_flush(fs->batch);
+    *timeout = -1;
+    return FALSE;
+}
+
+static gboolean flush_check(GSource *src)
+{
+    (void)src;
+    return FALSE;
+}
+
+static gboolean flush_dispatch(GSource *src, GSourceFunc cb, gpointer data)
+{
+    (void)src;
+    (void)cb;
+    (void)data;
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs flush_funcs = {
+    .prepare = flush_prepare,
+    .check = flush_check,
+    .dispatch = flush_dispatch,
+};
+
+/* Thread exit: discard what is still queued (the sockets are being closed
+ * with their agents) and detach the hook. */
+static void batch_free(gpointer data)
+{
+    sfu_udp_batch *b = data;
+    if (!b)
+        return;
+    for (int i = 0; i < b->n; i++) {
+        b->st.dropped++;
+        dest_unref(b->dest[i]);
+    }
+    b->n = 0;
+    ((flush_source *)b->src)->batch = NULL;
+    g_source_destroy(b->src);
+    g_source_unref(b->src);
+    g_main_context_unref(b->ctx);
+    if (tl_batch == b) {
+        tl_stats_after_exit = b->st;
+        tl_batch = NULL;
+    }
+    free(b);
+}
+
+static GPrivate batch_key = G_PRIVATE_INIT(batch_free);
+
+sfu_udp_batch *sfu_udp_batch_for(GMainContext *ctx)
+{
+    sfu_udp_batch *b = tl_batch;
+    if (b)
+        return b->ctx == ctx ? b : NULL;
+    if (!ctx || !g_main_context_is_owner(ctx))
+        return NULL;
+    b = aligned_alloc(16, (sizeof *b + 15) & ~(size_t)15);
+    if (!b)
+        return NULL;
+    memset(b, 0, offsetof(sfu_udp_batch, data));
+    b->ctx = g_main_context_ref(ctx);
+    b->src = g_source_new(&flush_funcs, sizeof(flush_source));
+    ((flush_source *)b->src)->batch = b;
+    g_source_set_priority(b->src, G_MININT / 2);
+    g_source_set_name(b->src, "sfu-udp-batch");
+    g_source_attach(b->src, ctx);
+    tl_batch = b;
+    g_private_set(&batch_key, b);
+    return b;
+}
+
+int sfu_udp_batch_send(sfu_udp_batch *b, sfu_udp_dest *d, const uint8_t *buf, size_t len)
+{
+    if (len > SLOT_SIZE)
+        return -1;
+    if (b->n == BATCH_MAX)
+        sfu_udp_batch_flush(b);
+    int i = b->n++;
+    memcpy(b->data[i], buf, len);
+    b->len[i] = (uint32_t)len;
+    b->dest[i] = d;
+    d->refs++;
+    b->st.queued++;
+    return 0;
+}
+
+void sfu_udp_batch_get_stats(sfu_udp_batch_stats *out)
+{
+    *out = tl_batch ? tl_batch->st : tl_stats_after_exit;
+}
