@@ -19,6 +19,7 @@
 #include "sfu/rtx_buffer.h"
 #include "sfu/negotiate.h"
 #include "sfu/rtcp.h"
+#include "sfu/rtcp_sender.h"
 #include "sfu/rtp.h"
 #include "sfu/peer.h"
 #include "sfu/sctp.h"
@@ -57,6 +58,10 @@ typedef struct sfu_peer_track {
     sfu_rate_meter meter[SFU_CONSUMER_MAX_LAYERS]; /* bitrate of each layer */
     uint8_t active_mask;                           /* layers the browser was last told to encode */
     char stream[SFU_SDP_ID_LEN];
+    sfu_rtcp_receiver rr[SFU_CONSUMER_MAX_LAYERS]; /* receiver reports about each layer */
+    uint32_t sr_rtp[SFU_CONSUMER_MAX_LAYERS];      /* publisher's last SR: RTP time ... */
+    uint64_t sr_us[SFU_CONSUMER_MAX_LAYERS];       /* ... and when it arrived (0 none) */
+    bool muted; /* server-side mute: not forwarded while set */
     /* CONSUME: the published track we send, and how. */
     uint64_t src_peer;
     char src_mid[SFU_SDP_MID_LEN];
@@ -65,6 +70,7 @@ typedef struct sfu_peer_track {
     sfu_consumer cons;
     sfu_rtx_buffer *rtxbuf; /* video: answers the viewer's NACKs, owned */
     sfu_layer_select ls;    /* automatic layer choice from the estimate */
+    sfu_rtcp_sender sr;     /* sender reports for the stream we send */
 } sfu_peer_track;
 
 enum { SFU_TRACK_ECHO = 0, SFU_TRACK_PRODUCE, SFU_TRACK_CONSUME, SFU_TRACK_NONE };
@@ -141,6 +147,8 @@ struct sfu_peer {
     sfu_bwe *bwe; /* viewer bandwidth estimate from its TWCC feedback, owned */
     uint16_t twcc_out_seq;
     uint64_t last_select_us;
+    uint64_t rtt_us;         /* smoothed RTT from report blocks (0 unknown) */
+    uint64_t next_report_us; /* when this peer's SR/RR go out next */
 
     sfu_peer_stats st;
     uint8_t pkt[SFU_PEER_PKT_BUF] __attribute__((aligned(16)));

@@ -268,9 +268,11 @@ int sfu__peer_room_upstream(sfu_peer *p, sfu_peer_track *t, int layer, int rtx, 
         p->st.rtx_recovered++;
         return 1;
     }
+    uint64_t now = sfu_now_us();
+    sfu__router_on_received(t, layer, rp, now);
     if (!n)
         return 1;
-    return sfu_nack_on_packet(n, rp->seq, sfu_now_us(), false) != SFU_NACK_OLD;
+    return sfu_nack_on_packet(n, rp->seq, now, false) != SFU_NACK_OLD;
 }
 
 void sfu__peer_room_on_nack(sfu_peer *p, const sfu_rtcp_fb *fb)

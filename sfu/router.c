@@ -252,6 +252,8 @@ static gboolean tick_cb(gpointer data)
                 tick_track(pub, &pub->tracks[k], now);
     }
     speaker_tick(r, now);
+    for (guint i = 0; i < r->peers->len; i++)
+        sfu__router_reports(r, g_ptr_array_index(r->peers, i), now);
     return G_SOURCE_CONTINUE;
 }
 
@@ -508,8 +510,10 @@ static void send_to(sfu_peer *v, sfu_peer_track *c, const sfu_peer_track *t, con
         v->st.send_errors++;
         return;
     }
-    if (sfu__peer_send(v, scratch, plen) == 0)
+    if (sfu__peer_send(v, scratch, plen) == 0) {
         v->st.rtp_out++;
+        sfu__router_on_sent(c, o->ts, rp->payload_len, now);
+    }
 }
 
 void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint8_t *pkt,

@@ -35,4 +35,14 @@ sfu_peer_track *sfu__router_find_track(sfu_router *r, uint64_t peer, const char 
 /* Withdraw every producer track of p (floor taken back, leaving). */
 void sfu__router_withdraw(sfu_router *r, sfu_peer *p);
 
+/* router_rtcp.c: sender/receiver reports and round-trip times. */
+/* Send p's due reports (SR per stream it receives, RR to it as publisher). */
+void sfu__router_reports(sfu_router *r, sfu_peer *p, uint64_t now);
+/* A packet went out on consumer track c (timestamp as sent). */
+void sfu__router_on_sent(sfu_peer_track *c, uint32_t ts, size_t payload_len, uint64_t now);
+/* A publisher packet (not RTX) of layer `layer` of producer track t arrived. */
+void sfu__router_on_received(sfu_peer_track *t, int layer, const sfu_rtp_packet *rp, uint64_t now);
+/* An SR or RR from p. */
+void sfu__router_on_report(sfu_router *r, sfu_peer *p, const sfu_rtcp_pkt *pkt);
+
 #endif

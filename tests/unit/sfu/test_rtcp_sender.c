@@ -182,3 +182,26 @@ TEST(rtcp_receiver_lsr_dlsr_from_sender_report)
     uint64_t arrival = sr_ntp + ((uint64_t)0x00062000u << 16) + ((uint64_t)0x00054000u << 16);
     CHECK_INT_EQ(sfu_rtcp_rtt_us(rb.lsr, rb.dlsr, arrival), 6125000);
 }
+
+TEST(rtcp_sender_sr_follows_the_reference_not_the_last_packet)
+{
+    sfu_rtcp_sender s;
+    sfu_rtcp_sender_init(&s, 0x1234, 90000);
+    /* The last packet went out late (send time 2.0 s, timestamp 9000). */
+    sfu_rtcp_sender_on_packet(&s, 9000, 100, 2000000);
+    /* The publisher's SR said: at 1.9 s the (shifted) RTP clock read 18000. */
+    sfu_rtcp_sender_set_reference(&s, 18000, 1900000);
+    sfu_rtcp_report r;
+    REQUIRE(sfu_rtcp_sender_fill_sr(&s, 2100000, 0xabcdULL << 32, &r) == 0);
+    CHECK(r.is_sr);
+    CHECK_UINT_EQ(r.rtp_ts, 18000u + 18000u); /* 200 ms at 90 kHz from the anchor */
+    CHECK_UINT_EQ(r.packet_count, 1);
+    /* An anchor in the future (report just arrived, clock read earlier)
+     * extrapolates backwards, wrapping correctly. */
+    sfu_rtcp_sender_set_reference(&s, 100, 2200000);
+    REQUIRE(sfu_rtcp_sender_fill_sr(&s, 2100000, 0, &r) == 0);
+    CHECK_UINT_EQ(r.rtp_ts, (uint32_t)(100 - 9000));
+    sfu_rtcp_sender_clear_reference(&s);
+    REQUIRE(sfu_rtcp_sender_fill_sr(&s, 2100000, 0, &r) == 0);
+    CHECK_UINT_EQ(r.rtp_ts, 9000u + 9000u);
+}
