@@ -28,6 +28,7 @@
 #define SFU_PEER_MAX_SSRCS 32
 #define SFU_PEER_PKT_BUF 2048
 #define SFU_PEER_TWCC_MAX 256
+#define SFU_PEER_MAX_TEMPORAL 3 /* temporal layers metered per simulcast layer */
 
 /* Echo state of one offered m-line. */
 typedef struct sfu_peer_track {
@@ -56,6 +57,8 @@ typedef struct sfu_peer_track {
     sfu_nack *nack[SFU_CONSUMER_MAX_LAYERS];  /* upstream loss (video), owned */
     uint8_t ext_audio_level;
     sfu_rate_meter meter[SFU_CONSUMER_MAX_LAYERS]; /* bitrate of each layer */
+    /* bitrate of each temporal layer (VP8 TID 0, 1, 2+) of each layer */
+    sfu_rate_meter tmeter[SFU_CONSUMER_MAX_LAYERS][SFU_PEER_MAX_TEMPORAL];
     uint8_t active_mask;                           /* layers the browser was last told to encode */
     char stream[SFU_SDP_ID_LEN];
     sfu_rtcp_receiver rr[SFU_CONSUMER_MAX_LAYERS]; /* receiver reports about each layer */

@@ -64,7 +64,10 @@ void sfu__peer_room_local(sfu_peer *p, const sfu_sdp_media *m, int i, const char
         t->pin = -1;
         t->max_height = 0;
         memset(&t->cons, 0, sizeof t->cons); /* started after the answer */
-        sfu_layer_select_init(&t->ls, NULL);
+        /* shed temporal layers first, but not below half the frame rate
+         * on the upper layers (then step the resolution down) */
+        sfu_layer_select_config lcfg = {.min_temporal_upper = 1};
+        sfu_layer_select_init(&t->ls, &lcfg);
         if (t->rtxbuf)
             sfu_rtx_buffer_destroy(t->rtxbuf);
         t->rtxbuf = NULL;
@@ -101,6 +104,8 @@ void sfu__peer_room_apply(sfu_peer *p, const sfu_neg_result *r)
                 if (!same || t->kf[k].cfg.min_interval_us == 0) {
                     sfu_keyframe_init(&t->kf[k], NULL);
                     sfu_rate_meter_init(&t->meter[k], 1000000);
+                    for (int tl = 0; tl < SFU_PEER_MAX_TEMPORAL; tl++)
+                        sfu_rate_meter_init(&t->tmeter[k][tl], 1000000);
                 }
                 if (m->kind == SFU_SDP_KIND_VIDEO && !t->nack[k])
                     t->nack[k] = sfu_nack_create(NULL);
@@ -179,6 +184,7 @@ static void layer_task(void *arg)
                 ? sfu_consumer_layer_for_height(src->layer_height, src->n_layers, a->max_height)
                 : top;
         sfu_consumer_set_target(&t->cons, target);
+        sfu_consumer_set_temporal(&t->cons, -1); /* a chosen layer comes at full rate */
         ML_DEBUG("room", "peer %llu: track %s target layer %d", (unsigned long long)p->id, a->track,
                  target);
         sfu__router_update_layers(p->router);

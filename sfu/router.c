@@ -203,6 +203,32 @@ static void speaker_tick(sfu_router *r, uint64_t now)
     }
 }
 
+/* What publisher track t offers now: the bitrate of every spatial layer
+ * and, within it, of its temporal layers (cumulative: TID 0..t). A
+ * temporal layer counts while packets of it arrive (last second). */
+static void layer_info(const sfu_peer_track *t, uint64_t now, sfu_layer_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->spatial_count = t->n_layers;
+    info->temporal_count = 1;
+    for (int l = 0; l < t->n_layers; l++) {
+        info->active[l] = sfu_rate_meter_active(&t->meter[l], now, 500000);
+        info->height[l] = t->layer_height[l];
+        for (int tl = 1; tl < SFU_PEER_MAX_TEMPORAL; tl++)
+            if (sfu_rate_meter_active(&t->tmeter[l][tl], now, 1000000) &&
+                tl + 1 > info->temporal_count)
+                info->temporal_count = (uint8_t)(tl + 1);
+    }
+    for (int l = 0; l < t->n_layers; l++) {
+        uint64_t total = sfu_rate_meter_bps(&t->meter[l], now), sum = 0;
+        for (int tl = 0; tl < info->temporal_count; tl++) {
+            sum += sfu_rate_meter_bps(&t->tmeter[l][tl], now);
+            /* the top temporal layer is the whole layer (packets without TID included) */
+            info->bps[l][tl] = tl == info->temporal_count - 1 || sum > total ? total : sum;
+        }
+    }
+}
+
 /* Automatic layer choice of a viewer from its bandwidth estimate
  * (sfu/layer_select.h); pinned or height-limited tracks are left alone. */
 static void select_layers(sfu_router *r, sfu_peer *v, uint64_t now)
@@ -220,15 +246,11 @@ static void select_layers(sfu_router *r, sfu_peer *v, uint64_t now)
         if (!t || t->n_layers < 2)
             continue;
         sfu_layer_info info;
-        memset(&info, 0, sizeof info);
-        info.spatial_count = t->n_layers;
-        info.temporal_count = 1;
-        for (int l = 0; l < t->n_layers; l++) {
-            info.active[l] = sfu_rate_meter_active(&t->meter[l], now, 500000);
-            info.height[l] = t->layer_height[l];
-            info.bps[l][0] = sfu_rate_meter_bps(&t->meter[l], now);
-        }
+        layer_info(t, now, &info);
         sfu_layer sel = sfu_layer_select_update(&c->ls, &info, NULL, est, now);
+        if (sel.spatial >= 0)
+            sfu_consumer_set_temporal(
+                &c->cons, sel.temporal >= info.temporal_count - 1 ? -1 : sel.temporal);
         if (sel.spatial >= 0 && sel.spatial != c->cons.target) {
             ML_DEBUG("room", "peer %llu: track %llu:%s layer %d -> %d (estimate %llu bps)",
                      (unsigned long long)v->id, (unsigned long long)c->src_peer, c->src_mid,
@@ -542,8 +564,13 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
     twcc_pos tw;
     blank_extensions(pkt, rp, t, &tw);
     uint64_t now = sfu_now_us();
-    if (t->n_layers > 1 && layer >= 0 && layer < SFU_CONSUMER_MAX_LAYERS)
+    if (t->n_layers > 1 && layer >= 0 && layer < SFU_CONSUMER_MAX_LAYERS) {
         sfu_rate_meter_add(&t->meter[layer], len, now);
+        if (is_vp8 && d.has_tid)
+            sfu_rate_meter_add(
+                &t->tmeter[layer][d.tid < SFU_PEER_MAX_TEMPORAL ? d.tid : SFU_PEER_MAX_TEMPORAL - 1],
+                len, now);
+    }
     sfu_consumer_in in = {
         .layer = layer,
         .seq = rp->seq,
@@ -553,6 +580,10 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
         .has_tl0 = is_vp8 && d.has_tl0picidx,
         .pid = is_vp8 ? d.picture_id : 0,
         .tl0 = is_vp8 ? d.tl0picidx : 0,
+        .has_tid = is_vp8 && d.has_tid,
+        .tid = is_vp8 ? d.tid : 0,
+        .layer_sync = is_vp8 && d.layer_sync,
+        .frame_start = is_vp8 && d.start && d.partition == 0,
         .now_us = now,
     };
     int switched = 0;
@@ -566,7 +597,10 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
                 strcmp(c->src_mid, t->mid) != 0 || !c->local_ssrc)
                 continue;
             sfu_consumer_out o;
+            uint64_t shed = c->cons.dropped_temporal;
             if (!sfu_consumer_process(&c->cons, &in, &o)) {
+                if (c->cons.dropped_temporal != shed)
+                    v->st.drop_temporal++;
                 if (sfu_consumer_wants_keyframe(&c->cons))
                     pli_layer(pub, t, c->cons.target);
                 continue;
