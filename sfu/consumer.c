@@ -20,6 +20,12 @@ void sfu_consumer_init(sfu_consumer *c, bool simulcast, uint32_t clock_rate, int
     sfu_consumer_set_target(c, simulcast ? target : 0);
 }
 
+void sfu_consumer_resume(sfu_consumer *c, bool keyframe)
+{
+    c->resume = true;
+    c->resume_key = keyframe;
+}
+
 void sfu_consumer_set_temporal(sfu_consumer *c, int tid)
 {
     c->tid_target = (int8_t)(tid < 0 || tid > 3 ? -1 : tid);
@@ -38,7 +44,7 @@ void sfu_consumer_set_target(sfu_consumer *c, int target)
 
 bool sfu_consumer_wants_keyframe(const sfu_consumer *c)
 {
-    return c->simulcast && c->current != c->target;
+    return (c->simulcast && c->current != c->target) || (c->resume && c->resume_key);
 }
 
 /* a is newer than b in 16-bit serial arithmetic */
@@ -166,6 +172,14 @@ int sfu_consumer_process(sfu_consumer *c, const sfu_consumer_in *in, sfu_consume
         start_layer(c, in);
         c->current = in->layer;
         switched = true;
+        c->resume = false;
+    } else if (c->resume) {
+        if (c->resume_key && !in->keyframe_start) {
+            c->dropped++;
+            return 0;
+        }
+        start_layer(c, in);
+        c->resume = false;
     }
     update_temporal(c, in);
     bool drop = in->has_tid && c->tid_cur >= 0 && in->tid > c->tid_cur;

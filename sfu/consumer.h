@@ -62,6 +62,8 @@ typedef struct sfu_consumer {
     bool have_pid_hi;
     uint16_t pid_hi_in;   /* highest input PictureID of the current layer */
     uint16_t pid_skipped; /* pictures dropped in the current layer */
+    bool resume;     /* re-base at the next packet (sfu_consumer_resume) */
+    bool resume_key; /* ... which must start a keyframe */
     uint64_t switches, forwarded, dropped, dropped_temporal;
 } sfu_consumer;
 
@@ -95,6 +97,13 @@ void sfu_consumer_init(sfu_consumer *c, bool simulcast, uint32_t clock_rate, int
 
 /* Change the target layer (clamped to 0..SFU_CONSUMER_MAX_LAYERS-1). */
 void sfu_consumer_set_target(sfu_consumer *c, int target);
+
+/* Continue after a pause of the source (a server-side mute): the next
+ * forwarded packet (with keyframe: the next keyframe start) directly
+ * follows the last one forwarded, as at a layer switch, so the viewer sees
+ * no gap in sequence numbers and timestamps that advanced by the wall-clock
+ * time of the pause. */
+void sfu_consumer_resume(sfu_consumer *c, bool keyframe);
 
 /* Limit the temporal layers forwarded: TIDs above tid are dropped (-1 or
  * >= 3: all). Applied at picture boundaries (see above). */

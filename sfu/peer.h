@@ -170,6 +170,12 @@ int sfu_peer_set_layer(sfu_peer *p, const char *track, int pin, int max_height);
  * forwarding the peer's tracks at once (track-removed is broadcast). */
 int sfu_peer_set_floor(sfu_peer *p, int may_publish);
 
+/* Server-side mute of the peer's published track with this mid: while
+ * muted its packets are dropped (counted in drop_muted) instead of
+ * forwarded; on unmute every viewer continues without a gap (video from
+ * the next keyframe, which is requested). */
+int sfu_peer_set_muted(sfu_peer *p, const char *mid, int muted);
+
 /* Tear down and free on the worker; the handle is invalid afterwards. */
 void sfu_peer_close(sfu_peer *p);
 

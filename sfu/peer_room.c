@@ -235,6 +235,44 @@ int sfu_peer_set_floor(sfu_peer *p, int may_publish)
     return 0;
 }
 
+typedef struct mute_args {
+    sfu_peer *p;
+    int muted;
+    char mid[SFU_SDP_MID_LEN];
+} mute_args;
+
+static void mute_task(void *arg)
+{
+    mute_args *a = arg;
+    sfu_peer *p = a->p;
+    for (int i = 0; i < p->n_tracks && p->router; i++) {
+        sfu_peer_track *t = &p->tracks[i];
+        if (t->role != SFU_TRACK_PRODUCE || strcmp(t->mid, a->mid) != 0 ||
+            t->muted == (a->muted != 0))
+            continue;
+        t->muted = a->muted != 0;
+        ML_DEBUG("room", "peer %llu: track %s %s", (unsigned long long)p->id, t->mid,
+                 t->muted ? "muted" : "unmuted");
+        if (!t->muted)
+            sfu__router_unmuted(p->router, p, i);
+    }
+}
+
+int sfu_peer_set_muted(sfu_peer *p, const char *mid, int muted)
+{
+    mute_args *a = calloc(1, sizeof *a);
+    if (!a)
+        return -1;
+    a->p = p;
+    a->muted = muted;
+    snprintf(a->mid, sizeof a->mid, "%s", mid);
+    if (sfu_worker_post(p->worker, mute_task, a, free) != 0) {
+        free(a);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- loss repair -------------------------------------------------------------- */
 
 void sfu__peer_room_track_free(sfu_peer_track *t)

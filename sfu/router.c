@@ -412,6 +412,7 @@ void sfu__router_after_negotiation(sfu_router *r, sfu_peer *p)
         sfu_peer_track *t = &p->tracks[i];
         int live = t->role == SFU_TRACK_PRODUCE && t->echo;
         if (live && !t->announced) {
+            t->muted = false; /* a new publication starts unmuted */
             t->active_mask = (uint8_t)((1u << (t->n_layers ? t->n_layers : 1)) - 1);
             announce(p, t, 1);
         } else if (!live && t->announced) {
@@ -427,6 +428,24 @@ void sfu__router_after_negotiation(sfu_router *r, sfu_peer *p)
         }
     }
     sfu__router_update_layers(r);
+}
+
+void sfu__router_unmuted(sfu_router *r, sfu_peer *pub, int track)
+{
+    sfu_peer_track *t = &pub->tracks[track];
+    int video = t->kind == SFU_SDP_KIND_VIDEO;
+    for (guint i = 0; i < r->peers->len; i++) {
+        sfu_peer *v = g_ptr_array_index(r->peers, i);
+        for (int k = 0; k < v->n_tracks && v != pub; k++) {
+            sfu_peer_track *c = &v->tracks[k];
+            if (c->role != SFU_TRACK_CONSUME || c->src_peer != pub->id ||
+                strcmp(c->src_mid, t->mid) != 0 || !c->cons.started)
+                continue;
+            sfu_consumer_resume(&c->cons, video);
+            if (video)
+                sfu__router_keyframe_request(r, v, k);
+        }
+    }
 }
 
 void sfu__router_withdraw(sfu_router *r, sfu_peer *p)
@@ -542,6 +561,10 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
                         size_t len, const sfu_rtp_packet *rp)
 {
     sfu_peer_track *t = &pub->tracks[track];
+    if (t->muted) {
+        pub->st.drop_muted++;
+        return;
+    }
     sfu_vp8_desc d;
     int is_vp8 = t->kind == SFU_SDP_KIND_VIDEO && rp->payload_len > 0 &&
                  sfu_vp8_parse(rp->payload, rp->payload_len, &d) == 0;

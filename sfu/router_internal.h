@@ -32,6 +32,10 @@ void sfu__router_update_layers(sfu_router *r);
 sfu_peer_track *sfu__router_find_track(sfu_router *r, uint64_t peer, const char *mid,
                                        sfu_peer **owner);
 
+/* Producer track `track` of pub was unmuted: its viewers resume without a
+ * gap (video at a keyframe, requested here). */
+void sfu__router_unmuted(sfu_router *r, sfu_peer *pub, int track);
+
 /* Withdraw every producer track of p (floor taken back, leaving). */
 void sfu__router_withdraw(sfu_router *r, sfu_peer *p);
 

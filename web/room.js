@@ -35,6 +35,7 @@
     layers: {}, // mid -> {rid: active} last told by the server
     floor: false,
     events: [],
+    muted: {}, // track id -> {muted, by} from track-muted
     negotiations: 0,
     pc: { ice: 'new', connection: 'new' },
   };
@@ -133,6 +134,16 @@
     }
   }
 
+  // A mute of one of our tracks (by us or by the mentor): the server stops
+  // forwarding it; stop sending it too.
+  function onMuted(m) {
+    state.muted[m.track] = { muted: m.muted, by: m.by };
+    if (m.participant !== state.peerId) return;
+    const mid = m.track.split(':')[1];
+    const tr = pc.getTransceivers().find((t) => t.mid === mid);
+    if (tr && tr.sender.track) tr.sender.track.enabled = !m.muted;
+  }
+
   function onMessage(ev) {
     const m = JSON.parse(ev.data);
     if (m.id && pending.has(m.id)) {
@@ -152,6 +163,7 @@
       case 'track-removed': unsubscribe(m.track); break;
       case 'layers': applyLayers(m); break;
       case 'floor': if (m.participant === state.peerId) takeFloor(m.granted); break;
+      case 'track-muted': onMuted(m); break;
       case 'active-speaker': state.activeSpeaker = m.participant; if ($('speaker')) $('speaker').textContent = 'speaking: #' + m.participant; break;
       case 'closed': setPhase('closed'); break;
       case 'error': state.errors.push(m.code + ': ' + m.message); log('error', m); break;

@@ -269,3 +269,34 @@ TEST(consumer_temporal_drop_with_reordering)
     REQUIRE(sfu_consumer_process(&c, &d, &o) == 1);
     CHECK_UINT_EQ(o.seq, 399);
 }
+
+TEST(consumer_resume_after_mute_has_no_gap)
+{
+    sfu_consumer c;
+    sfu_consumer_init(&c, false, 48000, 0);
+    sfu_consumer_out o;
+    sfu_consumer_in in = {.layer = 0, .seq = 100, .ts = 960, .now_us = 1000000};
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    /* 2 s muted: seq 101..199 never reach the consumer. */
+    sfu_consumer_resume(&c, false);
+    in = (sfu_consumer_in){.layer = 0, .seq = 200, .ts = 96960, .now_us = 3000000};
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    CHECK_UINT_EQ(o.seq, 101);
+    CHECK_UINT_EQ(o.ts, 960u + 96000u); /* 2 s at 48 kHz */
+    in = (sfu_consumer_in){.layer = 0, .seq = 201, .ts = 97920, .now_us = 3020000};
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    CHECK_UINT_EQ(o.seq, 102);
+
+    /* Video waits for a keyframe and asks for one meanwhile. */
+    sfu_consumer_init(&c, false, 90000, 0);
+    in = (sfu_consumer_in){.layer = 0, .seq = 10, .ts = 0, .now_us = 0};
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    sfu_consumer_resume(&c, true);
+    CHECK(sfu_consumer_wants_keyframe(&c));
+    in = (sfu_consumer_in){.layer = 0, .seq = 50, .ts = 9000, .now_us = 100000};
+    CHECK_INT_EQ(sfu_consumer_process(&c, &in, &o), 0);
+    in = (sfu_consumer_in){.layer = 0, .seq = 51, .ts = 12000, .keyframe_start = true, .now_us = 133000};
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    CHECK_UINT_EQ(o.seq, 11);
+    CHECK(!sfu_consumer_wants_keyframe(&c));
+}
