@@ -95,6 +95,7 @@ typedef struct sfu_peer_stats {
     uint64_t drop_undeclared; /* room mode: a layer (rid) the offer did not declare */
     uint64_t ssrc_collisions; /* room mode: an SSRC already used by another stream */
     uint64_t drop_temporal;   /* room mode: packets of temporal layers shed for this viewer */
+    uint64_t drop_stalled;    /* room mode: video not sent while the viewer gave no feedback */
     uint64_t dc_messages_in, dc_messages_out, dc_bytes_in, dc_bytes_out, dc_dropped;
     char srtp_profile[32];    /* "AEAD_AES_128_GCM", ... or "none" */
     char selected_local[128]; /* "host 127.0.0.1:40000" */

@@ -53,6 +53,7 @@ typedef struct sfu_peer_track {
     char rids[SFU_CONSUMER_MAX_LAYERS][SFU_SDP_RID_LEN];
     uint32_t layer_ssrc[SFU_CONSUMER_MAX_LAYERS];
     uint16_t layer_height[SFU_CONSUMER_MAX_LAYERS];
+    uint64_t layer_seen_us[SFU_CONSUMER_MAX_LAYERS]; /* last media packet of each layer */
     sfu_keyframe kf[SFU_CONSUMER_MAX_LAYERS]; /* keyframe request aggregation */
     sfu_nack *nack[SFU_CONSUMER_MAX_LAYERS];  /* upstream loss (video), owned */
     uint8_t ext_audio_level;
@@ -74,6 +75,7 @@ typedef struct sfu_peer_track {
     sfu_rtx_buffer *rtxbuf; /* video: answers the viewer's NACKs, owned */
     sfu_layer_select ls;    /* automatic layer choice from the estimate */
     sfu_rtcp_sender sr;     /* sender reports for the stream we send */
+    uint32_t rr_highest;    /* highest seq in the viewer's last report block about it */
 } sfu_peer_track;
 
 enum { SFU_TRACK_ECHO = 0, SFU_TRACK_PRODUCE, SFU_TRACK_CONSUME, SFU_TRACK_NONE };
@@ -152,6 +154,9 @@ struct sfu_peer {
     uint64_t last_select_us;
     uint64_t rtt_us;         /* smoothed RTT from report blocks (0 unknown) */
     uint64_t next_report_us; /* when this peer's SR/RR go out next */
+    uint64_t last_feedback_us; /* last sign it receives (sfu__peer_room_feedback), or first send */
+    uint64_t last_media_sent_us; /* last RTP packet forwarded to this viewer */
+    bool stalled;              /* no feedback for a while: its video is not sent */
 
     sfu_peer_stats st;
     uint8_t pkt[SFU_PEER_PKT_BUF] __attribute__((aligned(16)));

@@ -149,7 +149,7 @@ int sfu__peer_room_layer(sfu_peer *p, uint8_t *layer, const sfu_peer_track *t,
             return 0;
         }
     (void)p;
-    return -1;
+    return -2;
 }
 
 /* ---- tasks from the signaling thread ------------------------------------------ */
@@ -334,8 +334,10 @@ void sfu__peer_room_on_nack(sfu_peer *p, const sfu_rtcp_fb *fb)
     for (int i = 0; i < n; i++) {
         int l =
             sfu_rtx_buffer_resend(t->rtxbuf, seqs[i], now, out, sizeof out - SFU_SRTP_MAX_OVERHEAD);
-        if (l <= 0)
+        if (l <= 0) {
+            p->st.rtx_refused++; /* too soon, over budget, or gone: bounded by sfu_rtx_buffer */
             continue;
+        }
         size_t plen = (size_t)l;
         if (sfu_srtp_protect_rtp(p->srtp, out, &plen, sizeof out) != 0)
             continue;
@@ -350,10 +352,29 @@ void sfu__peer_room_on_nack(sfu_peer *p, const sfu_rtcp_fb *fb)
 
 static __thread sfu_twcc_packet twcc_pkts[4096];
 
+/* Feedback from a viewer: it reads again. A stalled viewer resumes its
+ * video from keyframes, without a sequence gap. */
+void sfu__peer_room_feedback(sfu_peer *p)
+{
+    p->last_feedback_us = sfu_now_us();
+    if (!p->stalled || !p->router)
+        return;
+    p->stalled = false;
+    ML_DEBUG("room", "peer %llu: feedback again, video resumes", (unsigned long long)p->id);
+    for (int k = 0; k < p->n_tracks; k++) {
+        sfu_peer_track *c = &p->tracks[k];
+        if (c->role == SFU_TRACK_CONSUME && c->kind == SFU_SDP_KIND_VIDEO && c->cons.started) {
+            sfu_consumer_resume(&c->cons, true);
+            sfu__router_keyframe_request(p->router, p, k);
+        }
+    }
+}
+
 void sfu__peer_room_on_twcc(sfu_peer *p, const sfu_rtcp_fb *fb)
 {
     if (!p->bwe)
         return;
+    sfu__peer_room_feedback(p);
     int n = sfu_rtcp_parse_twcc(fb, NULL, twcc_pkts, sizeof twcc_pkts / sizeof twcc_pkts[0]);
     if (n > 0)
         sfu_bwe_on_feedback(p->bwe, twcc_pkts, (size_t)n, sfu_now_us());
@@ -362,6 +383,8 @@ void sfu__peer_room_on_twcc(sfu_peer *p, const sfu_rtcp_fb *fb)
 void sfu__peer_room_on_remb(sfu_peer *p, const sfu_rtcp_fb *fb)
 {
     sfu_rtcp_remb remb;
-    if (p->bwe && sfu_rtcp_parse_remb(fb, &remb) == 0)
+    if (p->bwe && sfu_rtcp_parse_remb(fb, &remb) == 0) {
+        sfu__peer_room_feedback(p);
         sfu_bwe_on_remb(p->bwe, remb.bitrate, sfu_now_us());
+    }
 }

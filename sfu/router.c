@@ -29,6 +29,7 @@
 #define TICK_MS 20
 #define SELECT_EVERY_US 200000u
 #define SPEAKER_EVERY_US 200000u
+#define STALL_US 3000000u
 
 struct sfu_router {
     sfu_worker *worker;
@@ -154,6 +155,18 @@ static void pli_layer_from(sfu_peer *pub, sfu_peer_track *t, int layer, uint32_t
         send_layer_pli(pub, t, layer);
 }
 
+/* A viewer's request, refused by flood control: counted on the viewer. */
+static void pli_layer_viewer(sfu_peer *v, sfu_peer *pub, sfu_peer_track *t, int layer)
+{
+    if (layer < 0 || layer >= SFU_CONSUMER_MAX_LAYERS)
+        return;
+    int rc = sfu_keyframe_request(&t->kf[layer], (uint32_t)v->id, sfu_now_us(), NULL);
+    if (rc == 1)
+        send_layer_pli(pub, t, layer);
+    else if (rc < 0)
+        v->st.pli_refused++;
+}
+
 static void pli_layer(sfu_peer *pub, sfu_peer_track *t, int layer)
 {
     pli_layer_from(pub, t, layer, SFU_KEYFRAME_INTERNAL);
@@ -261,12 +274,29 @@ static void select_layers(sfu_router *r, sfu_peer *v, uint64_t now)
     }
 }
 
+/* A viewer that showed no sign of receiving (TWCC, REMB, or a report
+ * block that advanced: sfu__peer_room_feedback) for STALL_US while we kept
+ * sending it media does not read what we send (or cannot receive it):
+ * stop its video, which bounds what it costs us and the network, until it
+ * shows signs of life again. Audio keeps going (and revives it). */
+static void check_stalled(sfu_peer *v, uint64_t now)
+{
+    if (!v->stalled && v->last_feedback_us &&
+        v->last_media_sent_us > v->last_feedback_us + STALL_US) {
+        v->stalled = true;
+        ML_DEBUG("room", "peer %llu: no feedback for %llu ms, video paused",
+                 (unsigned long long)v->id, (unsigned long long)(now - v->last_feedback_us) / 1000);
+    }
+}
+
 static gboolean tick_cb(gpointer data)
 {
     sfu_router *r = data;
     uint64_t now = sfu_now_us();
-    for (guint i = 0; i < r->peers->len; i++)
+    for (guint i = 0; i < r->peers->len; i++) {
+        check_stalled(g_ptr_array_index(r->peers, i), now);
         select_layers(r, g_ptr_array_index(r->peers, i), now);
+    }
     for (guint i = 0; i < r->peers->len; i++) {
         sfu_peer *pub = g_ptr_array_index(r->peers, i);
         for (int k = 0; k < pub->n_tracks; k++)
@@ -286,10 +316,9 @@ void sfu__router_keyframe_request(sfu_router *r, sfu_peer *viewer, int track)
     sfu_peer_track *t = sfu__router_find_track(r, v->src_peer, v->src_mid, &pub);
     if (!t || t->kind != SFU_SDP_KIND_VIDEO)
         return;
-    pli_layer_from(pub, t,
-                   sfu_consumer_wants_keyframe(&v->cons) || v->cons.current < 0 ? v->cons.target
-                                                                                : v->cons.current,
-                   (uint32_t)viewer->id);
+    pli_layer_viewer(viewer, pub, t,
+                     sfu_consumer_wants_keyframe(&v->cons) || v->cons.current < 0 ? v->cons.target
+                                                                                  : v->cons.current);
 }
 
 void sfu__router_reconnected(sfu_router *r, sfu_peer *p)
@@ -538,6 +567,7 @@ static void send_to(sfu_peer *v, sfu_peer_track *c, const sfu_peer_track *t, con
         if (v->bwe && c->ext_twcc == t->ext_twcc && tw->len == 2) {
             sfu__wr16(scratch + tw->off, v->twcc_out_seq);
             sfu_bwe_on_sent(v->bwe, v->twcc_out_seq++, len, now);
+
         } else if (tw->count == 1) {
             memset(scratch + tw->off - tw->hdr, 0, tw->hdr + tw->len);
         } else {
@@ -553,6 +583,9 @@ static void send_to(sfu_peer *v, sfu_peer_track *c, const sfu_peer_track *t, con
     }
     if (sfu__peer_send(v, scratch, plen) == 0) {
         v->st.rtp_out++;
+        v->last_media_sent_us = now;
+        if (!v->last_feedback_us)
+            v->last_feedback_us = now; /* feedback is due from here on */
         sfu__router_on_sent(c, o->ts, rp->payload_len, now);
     }
 }
@@ -619,6 +652,10 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
             if (c->role != SFU_TRACK_CONSUME || c->src_peer != pub->id ||
                 strcmp(c->src_mid, t->mid) != 0 || !c->local_ssrc)
                 continue;
+            if (v->stalled && t->kind == SFU_SDP_KIND_VIDEO) {
+                v->st.drop_stalled++;
+                continue;
+            }
             sfu_consumer_out o;
             uint64_t shed = c->cons.dropped_temporal;
             if (!sfu_consumer_process(&c->cons, &in, &o)) {

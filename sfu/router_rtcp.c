@@ -25,6 +25,7 @@
 #include "sfu/router_internal.h"
 
 #include "sfu/clock.h"
+#include "sfu/peer_room.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -179,9 +180,15 @@ void sfu__router_on_report(sfu_router *r, sfu_peer *p, const sfu_rtcp_pkt *pkt)
         for (int i = 0; i < p->n_tracks; i++) {
             sfu_peer_track *c = &p->tracks[i];
             uint64_t rtt;
-            if (c->role == SFU_TRACK_CONSUME && c->local_ssrc && c->local_ssrc == rb.ssrc &&
-                c->sr.ssrc == rb.ssrc && sfu_rtcp_sender_on_report_block(&c->sr, &rb, ntp, &rtt) == 0)
+            if (c->role != SFU_TRACK_CONSUME || !c->local_ssrc || c->local_ssrc != rb.ssrc ||
+                c->sr.ssrc != rb.ssrc)
+                continue;
+            if (sfu_rtcp_sender_on_report_block(&c->sr, &rb, ntp, &rtt) == 0)
                 on_rtt(p, rtt);
+            if (rb.highest_seq != c->rr_highest) {
+                c->rr_highest = rb.highest_seq;
+                sfu__peer_room_feedback(p); /* it receives what we send */
+            }
         }
     }
 }

@@ -282,6 +282,7 @@ static json_t *stats_json(const peer_ev *e)
         {"drop_undeclared", offsetof(sfu_peer_stats, drop_undeclared)},
         {"ssrc_collisions", offsetof(sfu_peer_stats, ssrc_collisions)},
         {"drop_temporal", offsetof(sfu_peer_stats, drop_temporal)},
+        {"drop_stalled", offsetof(sfu_peer_stats, drop_stalled)},
     };
     for (size_t i = 0; i < sizeof room_counters / sizeof room_counters[0]; i++) {
         uint64_t v;

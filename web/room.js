@@ -25,6 +25,9 @@
     screen: params.get('screen') === '1',
     pin: params.get('pin') || null,
     simulcast: params.get('simulcast') !== '0',
+    // Do not subscribe to tracks of participants whose name starts with this
+    // (tests: an observer that watches only the mentor).
+    skipName: params.get('skipName') || null,
   };
   const state = {
     phase: 'idle', // idle, joined, connected, closed, failed
@@ -84,6 +87,8 @@
 
   function subscribe(info) {
     if (info.participant === state.peerId || subs.has(info.track)) return;
+    const who = state.participants[info.participant];
+    if (opt.skipName && who && who.name && who.name.startsWith(opt.skipName)) return;
     state.tracks[info.track] = info;
     const t = pc.addTransceiver(info.kind, { direction: 'recvonly' });
     subs.set(info.track, t);
