@@ -154,6 +154,7 @@ struct sfu_peer {
     uint64_t last_select_us;
     uint64_t rtt_us;         /* smoothed RTT from report blocks (0 unknown) */
     uint64_t next_report_us; /* when this peer's SR/RR go out next */
+    uint32_t rr_ssrc;        /* sender SSRC of our RR/RRTR to this publisher */
     uint64_t last_feedback_us; /* last sign it receives (sfu__peer_room_feedback), or first send */
     uint64_t last_media_sent_us; /* last RTP packet forwarded to this viewer */
     bool stalled;              /* no feedback for a while: its video is not sent */

@@ -15,6 +15,7 @@
 #include "sfu/peer_room.h"
 #include "sfu/router_internal.h"
 #include "sfu/rtcp.h"
+#include "sfu/rtcp_xr.h"
 #include "sfu/rtp.h"
 
 #include <stdio.h>
@@ -406,6 +407,8 @@ static int on_rtcp(sfu_peer *p, uint8_t *pkt, size_t len)
                 sfu__peer_room_on_nack(p, &fb);
         } else if (p->router && (rp.pt == SFU_RTCP_SR || rp.pt == SFU_RTCP_RR)) {
             sfu__router_on_report(p->router, p, &rp);
+        } else if (p->router && rp.pt == SFU_RTCP_XR) {
+            sfu__router_on_xr(p->router, p, &rp);
         } else if (p->router && rp.pt == SFU_RTCP_RTPFB && rp.count == SFU_RTCP_FMT_TWCC) {
             if (sfu_rtcp_parse_fb(&rp, &fb) == 0)
                 sfu__peer_room_on_twcc(p, &fb);

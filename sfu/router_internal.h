@@ -48,5 +48,7 @@ void sfu__router_on_sent(sfu_peer_track *c, uint32_t ts, size_t payload_len, uin
 void sfu__router_on_received(sfu_peer_track *t, int layer, const sfu_rtp_packet *rp, uint64_t now);
 /* An SR or RR from p. */
 void sfu__router_on_report(sfu_router *r, sfu_peer *p, const sfu_rtcp_pkt *pkt);
+/* An XR from p (DLRR answering our RRTR: the RTT to a publisher). */
+void sfu__router_on_xr(sfu_router *r, sfu_peer *p, const sfu_rtcp_pkt *pkt);
 
 #endif

@@ -16,9 +16,11 @@
  *    LSR/DLSR from its last sender report, so its browser measures the
  *    round trip (remote-inbound-rtp roundTripTime).
  *  - Report blocks a viewer sends about our streams give the round trip to
- *    that viewer; the smoothed value spaces NACK retries (sfu/nack.h) of
- *    what the peer publishes and RTX resends (sfu/rtx_buffer.h) of what it
- *    receives.
+ *    that viewer; a publisher that receives nothing from us answers the
+ *    RRTR block (RFC 3611) appended to our receiver reports with DLRR,
+ *    which gives the round trip to it. The smoothed value spaces NACK
+ *    retries (sfu/nack.h) of what the peer publishes and RTX resends
+ *    (sfu/rtx_buffer.h) of what it receives.
  *
  * Worker thread only, no allocation.
  */
@@ -26,6 +28,7 @@
 
 #include "sfu/clock.h"
 #include "sfu/peer_room.h"
+#include "sfu/rtcp_xr.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -98,6 +101,11 @@ static void send_rr(sfu_peer *p, uint64_t now)
         int l2 = sfu_rtcp_build_sdes_cname(buf + len, 1024 - (size_t)len, rep.ssrc, cname);
         if (l2 > 0)
             len += l2;
+        /* RRTR: the publisher answers with DLRR, our RTT to it */
+        l2 = sfu_rtcp_build_xr_rrtr(buf + len, 1024 - (size_t)len, rep.ssrc, sfu_ntp_now());
+        if (l2 > 0)
+            len += l2;
+        p->rr_ssrc = rep.ssrc;
     }
     if (len > 0 && sfu__peer_send_rtcp(p, buf, (size_t)len, sizeof buf) == 0)
         p->st.rr_out++;
@@ -191,4 +199,15 @@ void sfu__router_on_report(sfu_router *r, sfu_peer *p, const sfu_rtcp_pkt *pkt)
             }
         }
     }
+}
+
+void sfu__router_on_xr(sfu_router *r, sfu_peer *p, const sfu_rtcp_pkt *pkt)
+{
+    (void)r;
+    uint32_t lrr, dlrr;
+    if (!p->rr_ssrc || sfu_rtcp_xr_find_dlrr(pkt, p->rr_ssrc, &lrr, &dlrr) != 1)
+        return;
+    int64_t rtt = sfu_rtcp_rtt_us(lrr, dlrr, sfu_ntp_now());
+    if (rtt >= 0)
+        on_rtt(p, (uint64_t)rtt);
 }

@@ -6,7 +6,8 @@
 // the media's capture time next to the wall clock: the mentee's
 // estimatedPlayoutTimestamp for audio and video lies within a second of
 // now, and audio and video of one publisher within 300 ms of each other).
-// The RTT the SFU derives from the mentee's receiver reports is reported.
+// The RTT the SFU derives from the mentee's receiver reports, and from the
+// DLRR the mentor's browser answers to our XR RRTR, is reported.
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert');
@@ -92,9 +93,15 @@ test('room: SR to viewers, RR to the publisher, RTT both ways', { timeout: 12000
     const s = await mentee.evaluate(() => window.room.serverStats());
     return s.counters.rtt_us > 0 && s.counters.sr_out > 2 ? s : null;
   }, 20000, 'server RTT of the mentee');
-  const sp = await mentor.evaluate(() => window.room.serverStats());
+  // The mentor receives nothing from us: its RTT comes from the DLRR its
+  // browser sends back for the XR RRTR in our receiver reports.
+  const sp = await until(async () => {
+    const s = await mentor.evaluate(() => window.room.serverStats());
+    return s.counters.rtt_us > 0 ? s : null;
+  }, 20000, 'server RTT of the mentor (XR DLRR)');
   console.log('server', JSON.stringify({ mentee: { rtt_us: sm.counters.rtt_us, sr_out: sm.counters.sr_out },
-    mentor: { rr_out: sp.counters.rr_out } }));
+    mentor: { rr_out: sp.counters.rr_out, rtt_us: sp.counters.rtt_us } }));
+  assert.ok(sp.counters.rtt_us < 1000000, `mentor RTT ${sp.counters.rtt_us} us`);
   assert.ok(sm.counters.rtt_us < 1000000, `RTT ${sm.counters.rtt_us} us`);
   assert.ok(sp.counters.rr_out > 2, 'no receiver reports to the mentor');
   await mentee.close();
