@@ -172,23 +172,7 @@ static void layer_task(void *arg)
         snprintf(id, sizeof id, "%llu:%s", (unsigned long long)t->src_peer, t->src_mid);
         if (t->role != SFU_TRACK_CONSUME || strcmp(id, a->track) != 0)
             continue;
-        t->pin = a->pin;
-        t->max_height = a->max_height;
-        sfu_peer_track *src = sfu__router_find_track(p->router, t->src_peer, t->src_mid, NULL);
-        if (!src || src->n_layers < 2)
-            continue;
-        int top = src->n_layers - 1;
-        int target =
-            a->pin >= 0 ? (a->pin > top ? top : a->pin)
-            : a->max_height > 0
-                ? sfu_consumer_layer_for_height(src->layer_height, src->n_layers, a->max_height)
-                : top;
-        sfu_consumer_set_target(&t->cons, target);
-        sfu_consumer_set_temporal(&t->cons, -1); /* a chosen layer comes at full rate */
-        ML_DEBUG("room", "peer %llu: track %s target layer %d", (unsigned long long)p->id, a->track,
-                 target);
-        sfu__router_update_layers(p->router);
-        sfu__router_keyframe_request(p->router, p, i);
+        sfu__router_set_layer_pref(p->router, p, i, a->pin, a->max_height);
     }
 }
 

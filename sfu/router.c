@@ -425,6 +425,9 @@ static void announce(sfu_peer *p, sfu_peer_track *t, int added)
     t->announced = (uint8_t)added;
 }
 
+/* The layer a viewer's preference asks for (automatic: the highest; the
+ * bandwidth estimate then moves it, select_layers). The one place that
+ * turns pin / max_height into a layer. */
 static int target_for(const sfu_peer_track *c, const sfu_peer_track *src)
 {
     int top = src->n_layers > 1 ? src->n_layers - 1 : 0;
@@ -433,6 +436,23 @@ static int target_for(const sfu_peer_track *c, const sfu_peer_track *src)
     if (c->max_height > 0)
         return sfu_consumer_layer_for_height(src->layer_height, src->n_layers, c->max_height);
     return top;
+}
+
+void sfu__router_set_layer_pref(sfu_router *r, sfu_peer *v, int k, int pin, int max_height)
+{
+    sfu_peer_track *c = &v->tracks[k];
+    c->pin = pin;
+    c->max_height = max_height;
+    sfu_peer_track *src = sfu__router_find_track(r, c->src_peer, c->src_mid, NULL);
+    if (!src || src->n_layers < 2)
+        return;
+    int target = target_for(c, src);
+    sfu_consumer_set_target(&c->cons, target);
+    sfu_consumer_set_temporal(&c->cons, -1); /* a chosen layer comes at full rate */
+    ML_DEBUG("room", "peer %llu: track %llu:%s target layer %d", (unsigned long long)v->id,
+             (unsigned long long)c->src_peer, c->src_mid, target);
+    sfu__router_update_layers(r);
+    sfu__router_keyframe_request(r, v, k);
 }
 
 void sfu__router_after_negotiation(sfu_router *r, sfu_peer *p)

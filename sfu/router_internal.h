@@ -25,6 +25,12 @@ void sfu__router_reconnected(sfu_router *r, sfu_peer *p);
  * consumers of new bindings, recompute the layers publishers must encode. */
 void sfu__router_after_negotiation(sfu_router *r, sfu_peer *p);
 
+/* Viewer v's layer preference for its consume track k: pin 0..2, or -1
+ * with max_height > 0, or automatic (-1, 0). Sets the target layer (the
+ * switch happens at its next keyframe, requested here). The router owns
+ * the layer choice: this and the automatic choice in its timer. */
+void sfu__router_set_layer_pref(sfu_router *r, sfu_peer *v, int k, int pin, int max_height);
+
 /* Recompute which layers of every producer track are watched; notify. */
 void sfu__router_update_layers(sfu_router *r);
 
