@@ -514,11 +514,20 @@ static void apply_result(sfu_peer *p, const sfu_neg_result *r)
         }
     }
     /* Learned SSRC routes stay valid across renegotiation unless their
-     * m-line stopped echoing. */
+     * m-line stopped echoing (room mode: stopped publishing). They must:
+     * a browser stops sending the mid/rid extensions once our receiver
+     * reports acknowledge the SSRC, so a forgotten route cannot be
+     * learned again. */
     int n = 0;
-    for (int i = 0; i < p->n_ssrcs; i++)
-        if (p->ssrcs[i].track < p->n_tracks && p->tracks[p->ssrcs[i].track].echo)
+    for (int i = 0; i < p->n_ssrcs; i++) {
+        int k = p->ssrcs[i].track;
+        if (k >= p->n_tracks)
+            continue;
+        int publishing = p->router && p->tracks[k].role == SFU_TRACK_PRODUCE &&
+                         r->media[k].accepted && r->media[k].remote_sends;
+        if (p->tracks[k].echo || publishing)
             p->ssrcs[n++] = p->ssrcs[i];
+    }
     p->n_ssrcs = n;
     if (p->router)
         sfu__peer_room_apply(p, r);

@@ -77,7 +77,13 @@ test('room: mute by the mentor and by the publisher', { timeout: 150000 }, async
 
   // The mentor mutes its own camera: mentees' video stops, then resumes.
   const isCam = (t) => t.track === camM.track;
-  await assertFlowing(b, isCam, 'B sees the camera');
+  try {
+    await assertFlowing(b, isCam, 'B sees the camera');
+  } catch (e) {
+    const st = await b.evaluate(() => window.room.stats());
+    const ss = await b.evaluate(() => window.room.serverStats());
+    throw new Error(`${e.message}\nB inbound: ${JSON.stringify(st.inbound)}\nB server: ${JSON.stringify(ss.counters)}\ncam ${camM.track}`);
+  }
   await mentor.evaluate((t) => window.room.mute(t, true), camM.track);
   await sleep(1000);
   const v1 = (await inboundOf(b, isCam)).stat;
