@@ -13,8 +13,9 @@
  *                      (a fresh SSRC each time) and with a mid that names
  *                      no m-line
  *   --mode collide     a mentor that sends packets on the SSRC of its "l"
- *                      layer labelled as "h", and a second SSRC claiming
- *                      its (active) "m" layer
+ *                      layer labelled as "h" (numbered just ahead of the
+ *                      real ones, so that SRTP replay protection lets them
+ *                      through), and a second SSRC claiming its "l" layer
  *   --mode noread      a mentee that stops reading (its thread sleeps for
  *                      --block seconds once video flows: no packets are
  *                      read, no feedback is sent), then carries on
@@ -114,9 +115,13 @@ static void flood(lg_peer *p)
 
 /* ---- publisher packets it did not declare ------------------------------------ */
 
-static void bad_rtp(lg_peer *p, uint32_t ssrc, const char *mid, const char *rid)
+/* seq_base: 0 for a stream of our own numbering; else near the legit
+ * stream's next number (a shared SSRC must pass SRTP replay protection). */
+static void bad_rtp(lg_peer *p, uint32_t ssrc, const char *mid, const char *rid, int near,
+                    uint16_t seq_base)
 {
-    static uint16_t seq;
+    static uint16_t own_seq, k;
+    uint16_t seq = near ? (uint16_t)(seq_base + 40 + (k++ % 40)) : own_seq++;
     uint8_t payload[200], ext[32], buf[512];
     sfu_vp8_desc d = {.start = false, .has_picture_id = true, .picture_id_15 = true,
                       .picture_id = (uint16_t)(seq & 0x7fff)};
@@ -137,7 +142,7 @@ static void bad_rtp(lg_peer *p, uint32_t ssrc, const char *mid, const char *rid)
     int en = ne ? sfu_rtp_ext_build(ext, sizeof ext, el, ne, &profile) : 0;
     sfu_rtp_packet rp = {
         .payload_type = p->pt_video,
-        .seq = seq++,
+        .seq = seq,
         .timestamp = g_random_int(),
         .ssrc = ssrc,
         .extension = en > 0,
@@ -162,11 +167,16 @@ static gboolean bad_tick(gpointer data)
         lg_peer *p = g_ptr_array_index(t->peers, i);
         if (p->state != 2 || !p->srtp || !p->ice || t->run->stop_sending)
             continue;
+        /* a publisher first behaves for 1.5 s, so that the SFU has learned
+         * its real streams: then the bad packets collide with them */
+        if (bad.mode != MODE_FLOOD && bad.mode != MODE_NOREAD &&
+            sfu_now_us() - p->t_connected_us < 1500000)
+            continue;
         if (bad.mode == MODE_FLOOD) {
             flood(p);
         } else if (bad.mode == MODE_UNDECLARED) {
-            bad_rtp(p, g_random_int() | 8, "0", "x"); /* rid not in a=simulcast */
-            bad_rtp(p, g_random_int() | 8, "7", "l"); /* mid of no m-line */
+            bad_rtp(p, g_random_int() | 8, "0", "x", 0, 0); /* rid not in a=simulcast */
+            bad_rtp(p, g_random_int() | 8, "7", "l", 0, 0); /* mid of no m-line */
         } else if (bad.mode == MODE_NOREAD) {
             if (!bad.blocked && p->rx[1].frames > 60) {
                 bad.blocked = 1;
@@ -174,10 +184,11 @@ static gboolean bad_tick(gpointer data)
                 g_usleep((gulong)(bad.block_s * 1e6)); /* reads nothing, answers nothing */
             }
         } else if (bad.mode == MODE_COLLIDE) {
-            bad_rtp(p, p->vs[0].ssrc, "0", "h"); /* l's SSRC labelled h */
+            bad_rtp(p, p->vs[0].ssrc, "0", "h", 1, p->vs[0].seq); /* l's SSRC labelled h */
             if (!bad.collide_ssrc)
                 bad.collide_ssrc = g_random_int() | 16;
-            bad_rtp(p, bad.collide_ssrc, "0", "m"); /* a second SSRC for m */
+            /* a second SSRC for l (always sent: the cheapest layer stays on) */
+            bad_rtp(p, bad.collide_ssrc, "0", "l", 0, 0);
         }
     }
     return G_SOURCE_CONTINUE;
