@@ -53,17 +53,17 @@ typedef struct sfu_consumer {
     bool have_pid, have_tl0;
     uint64_t last_us; /* wall clock of the highest forwarded packet */
     /* Temporal layers (within the current spatial layer). */
-    int8_t tid_target; /* highest TID wanted, -1 = all */
-    int8_t tid_cur;    /* highest TID forwarded now, -1 = all */
-    bool have_hi;      /* hi_in valid */
-    uint16_t hi_in;    /* highest input seq of the current layer */
+    int8_t tid_target;     /* highest TID wanted, -1 = all */
+    int8_t tid_cur;        /* highest TID forwarded now, -1 = all */
+    bool have_hi;          /* hi_in valid */
+    uint16_t hi_in;        /* highest input seq of the current layer */
     uint64_t drop_bits[2]; /* bit i: input seq hi_in - i was dropped (i < 128) */
     uint16_t skipped;      /* input packets dropped in the current layer */
     bool have_pid_hi;
     uint16_t pid_hi_in;   /* highest input PictureID of the current layer */
     uint16_t pid_skipped; /* pictures dropped in the current layer */
-    bool resume;     /* re-base at the next packet (sfu_consumer_resume) */
-    bool resume_key; /* ... which must start a keyframe */
+    bool resume;          /* re-base at the next packet (sfu_consumer_resume) */
+    bool resume_key;      /* ... which must start a keyframe */
     uint64_t switches, forwarded, dropped, dropped_temporal;
 } sfu_consumer;
 

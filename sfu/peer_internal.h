@@ -65,7 +65,7 @@ typedef struct sfu_peer_track {
     sfu_rtcp_receiver rr[SFU_CONSUMER_MAX_LAYERS]; /* receiver reports about each layer */
     uint32_t sr_rtp[SFU_CONSUMER_MAX_LAYERS];      /* publisher's last SR: RTP time ... */
     uint64_t sr_us[SFU_CONSUMER_MAX_LAYERS];       /* ... and when it arrived (0 none) */
-    bool muted; /* server-side mute: not forwarded while set */
+    bool muted;                                    /* server-side mute: not forwarded while set */
     /* CONSUME: the published track we send, and how. */
     uint64_t src_peer;
     char src_mid[SFU_SDP_MID_LEN];
@@ -152,12 +152,12 @@ struct sfu_peer {
     sfu_bwe *bwe; /* viewer bandwidth estimate from its TWCC feedback, owned */
     uint16_t twcc_out_seq;
     uint64_t last_select_us;
-    uint64_t rtt_us;         /* smoothed RTT from report blocks (0 unknown) */
-    uint64_t next_report_us; /* when this peer's SR/RR go out next */
-    uint32_t rr_ssrc;        /* sender SSRC of our RR/RRTR to this publisher */
+    uint64_t rtt_us;           /* smoothed RTT from report blocks (0 unknown) */
+    uint64_t next_report_us;   /* when this peer's SR/RR go out next */
+    uint32_t rr_ssrc;          /* sender SSRC of our RR/RRTR to this publisher */
     uint64_t last_feedback_us; /* last sign it receives (sfu__peer_room_feedback), or first send */
     uint64_t last_media_sent_us; /* last RTP packet forwarded to this viewer */
-    bool stalled;              /* no feedback for a while: its video is not sent */
+    bool stalled;                /* no feedback for a while: its video is not sent */
 
     sfu_peer_stats st;
     uint8_t pkt[SFU_PEER_PKT_BUF] __attribute__((aligned(16)));

@@ -262,8 +262,8 @@ static void select_layers(sfu_router *r, sfu_peer *v, uint64_t now)
         layer_info(t, now, &info);
         sfu_layer sel = sfu_layer_select_update(&c->ls, &info, NULL, est, now);
         if (sel.spatial >= 0)
-            sfu_consumer_set_temporal(
-                &c->cons, sel.temporal >= info.temporal_count - 1 ? -1 : sel.temporal);
+            sfu_consumer_set_temporal(&c->cons,
+                                      sel.temporal >= info.temporal_count - 1 ? -1 : sel.temporal);
         if (sel.spatial >= 0 && sel.spatial != c->cons.target) {
             ML_DEBUG("room", "peer %llu: track %llu:%s layer %d -> %d (estimate %llu bps)",
                      (unsigned long long)v->id, (unsigned long long)c->src_peer, c->src_mid,
@@ -317,8 +317,9 @@ void sfu__router_keyframe_request(sfu_router *r, sfu_peer *viewer, int track)
     if (!t || t->kind != SFU_SDP_KIND_VIDEO)
         return;
     pli_layer_viewer(viewer, pub, t,
-                     sfu_consumer_wants_keyframe(&v->cons) || v->cons.current < 0 ? v->cons.target
-                                                                                  : v->cons.current);
+                     sfu_consumer_wants_keyframe(&v->cons) || v->cons.current < 0
+                         ? v->cons.target
+                         : v->cons.current);
 }
 
 void sfu__router_reconnected(sfu_router *r, sfu_peer *p)
@@ -644,7 +645,8 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
         sfu_rate_meter_add(&t->meter[layer], len, now);
         if (is_vp8 && d.has_tid)
             sfu_rate_meter_add(
-                &t->tmeter[layer][d.tid < SFU_PEER_MAX_TEMPORAL ? d.tid : SFU_PEER_MAX_TEMPORAL - 1],
+                &t->tmeter[layer]
+                          [d.tid < SFU_PEER_MAX_TEMPORAL ? d.tid : SFU_PEER_MAX_TEMPORAL - 1],
                 len, now);
     }
     sfu_consumer_in in = {

@@ -33,7 +33,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define REPORT_MIN_US 500000u  /* reports every 0.5..1.5 s (RFC 3550 6.3.1 randomisation) */
+#define REPORT_MIN_US 500000u /* reports every 0.5..1.5 s (RFC 3550 6.3.1 randomisation) */
 #define REPORT_SPAN_US 1000000u
 #define SR_REF_MAX_AGE_US 10000000u /* older publisher reports are not extrapolated from */
 
@@ -128,8 +128,7 @@ void sfu__router_on_sent(sfu_peer_track *c, uint32_t ts, size_t payload_len, uin
     sfu_rtcp_sender_on_packet(&c->sr, ts, payload_len, now);
 }
 
-void sfu__router_on_received(sfu_peer_track *t, int layer, const sfu_rtp_packet *rp,
-                             uint64_t now)
+void sfu__router_on_received(sfu_peer_track *t, int layer, const sfu_rtp_packet *rp, uint64_t now)
 {
     if (layer < 0 || layer >= SFU_CONSUMER_MAX_LAYERS)
         return;

@@ -252,7 +252,8 @@ static void room_mute(sig_conn *c, sig_room *r, const sig_msg *m)
         return;
     }
     json_t *by = json_object_get(info, "muted_by");
-    if (!m->flag && !mentor && json_is_integer(by) && (uint64_t)json_integer_value(by) != c->peer_id) {
+    if (!m->flag && !mentor && json_is_integer(by) &&
+        (uint64_t)json_integer_value(by) != c->peer_id) {
         sig__ws_send_error(c, SIG_ERR_FORBIDDEN, "mute: the mentor muted this track", m->id);
         return;
     }

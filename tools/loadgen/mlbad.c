@@ -123,7 +123,9 @@ static void bad_rtp(lg_peer *p, uint32_t ssrc, const char *mid, const char *rid,
     static uint16_t own_seq, k;
     uint16_t seq = near ? (uint16_t)(seq_base + 40 + (k++ % 40)) : own_seq++;
     uint8_t payload[200], ext[32], buf[512];
-    sfu_vp8_desc d = {.start = false, .has_picture_id = true, .picture_id_15 = true,
+    sfu_vp8_desc d = {.start = false,
+                      .has_picture_id = true,
+                      .picture_id_15 = true,
                       .picture_id = (uint16_t)(seq & 0x7fff)};
     int dl = sfu_vp8_write_desc(payload, sizeof payload, &d);
     if (dl < 0)
@@ -234,9 +236,12 @@ int main(int argc, char **argv)
     g_mutex_init(&run.err_lock);
     run.debug = getenv("MLLOAD_DEBUG") != NULL;
     static const struct option opts[] = {
-        {"server", required_argument, 0, 's'},   {"room", required_argument, 0, 'R'},
-        {"mode", required_argument, 0, 'm'},     {"duration", required_argument, 0, 'd'},
-        {"local-ip", required_argument, 0, 'i'}, {"block", required_argument, 0, 'b'},
+        {"server", required_argument, 0, 's'},
+        {"room", required_argument, 0, 'R'},
+        {"mode", required_argument, 0, 'm'},
+        {"duration", required_argument, 0, 'd'},
+        {"local-ip", required_argument, 0, 'i'},
+        {"block", required_argument, 0, 'b'},
         {0, 0, 0, 0},
     };
     int c;

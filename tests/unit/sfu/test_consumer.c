@@ -211,7 +211,7 @@ TEST(consumer_temporal_up_waits_for_base_or_sync_picture)
         sfu_consumer_in in = tpkt(pic, 0, 1000, 10, 1);
         sfu_consumer_process(&c, &in, &o);
     }
-    sfu_consumer_set_temporal(&c, -1); /* all layers wanted again */
+    sfu_consumer_set_temporal(&c, -1);            /* all layers wanted again */
     sfu_consumer_in in = tpkt(6, 0, 1000, 10, 1); /* T1, no sync bit */
     CHECK_INT_EQ(sfu_consumer_process(&c, &in, &o), 0);
     in = tpkt(7, 0, 1000, 10, 1); /* T2 */
@@ -295,7 +295,8 @@ TEST(consumer_resume_after_mute_has_no_gap)
     CHECK(sfu_consumer_wants_keyframe(&c));
     in = (sfu_consumer_in){.layer = 0, .seq = 50, .ts = 9000, .now_us = 100000};
     CHECK_INT_EQ(sfu_consumer_process(&c, &in, &o), 0);
-    in = (sfu_consumer_in){.layer = 0, .seq = 51, .ts = 12000, .keyframe_start = true, .now_us = 133000};
+    in = (sfu_consumer_in){
+        .layer = 0, .seq = 51, .ts = 12000, .keyframe_start = true, .now_us = 133000};
     REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
     CHECK_UINT_EQ(o.seq, 11);
     CHECK(!sfu_consumer_wants_keyframe(&c));

@@ -217,11 +217,11 @@ TEST(rtcp_xr_rrtr_and_dlrr_give_the_rtt)
     CHECK_INT_EQ(sfu_rtcp_build_xr_rrtr(buf, 19, 0xabc, sent), -1);
     /* The sender's answer: an unknown block, then DLRR with two receivers. */
     static const uint8_t xr[] = {
-        0x80, 207, 0, 10, 0, 0, 0, 9,                       /* XR from SSRC 9, 44 bytes */
-        42, 0, 0, 1, 1, 2, 3, 4,                            /* BT 42: skipped */
-        5, 0, 0, 6,                                         /* DLRR, 2 sub-blocks */
-        0, 0, 0, 7, 0, 0, 0, 1, 0, 0, 0, 2,                 /* someone else */
-        0, 0, 0x0a, 0xbc, 0x00, 0x00, 0x80, 0x00, 0, 1, 0, 0 /* us: LRR .5 s, DLRR 1 s */
+        0x80, 207, 0,    10,   0,    0,    0,    9,                /* XR from SSRC 9, 44 bytes */
+        42,   0,   0,    1,    1,    2,    3,    4,                /* BT 42: skipped */
+        5,    0,   0,    6,                                        /* DLRR, 2 sub-blocks */
+        0,    0,   0,    7,    0,    0,    0,    1,    0, 0, 0, 2, /* someone else */
+        0,    0,   0x0a, 0xbc, 0x00, 0x00, 0x80, 0x00, 0, 1, 0, 0  /* us: LRR .5 s, DLRR 1 s */
     };
     sfu_rtcp_iter it;
     sfu_rtcp_pkt pkt;
