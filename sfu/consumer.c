@@ -15,7 +15,20 @@ void sfu_consumer_init(sfu_consumer *c, bool simulcast, uint32_t clock_rate, int
     c->simulcast = simulcast;
     c->clock_rate = clock_rate ? clock_rate : 90000;
     c->current = simulcast ? -1 : 0;
+    c->tid_target = -1;
+    c->tid_cur = -1;
     sfu_consumer_set_target(c, simulcast ? target : 0);
+}
+
+void sfu_consumer_resume(sfu_consumer *c, bool keyframe)
+{
+    c->resume = true;
+    c->resume_key = keyframe;
+}
+
+void sfu_consumer_set_temporal(sfu_consumer *c, int tid)
+{
+    c->tid_target = (int8_t)(tid < 0 || tid > 3 ? -1 : tid);
 }
 
 void sfu_consumer_set_target(sfu_consumer *c, int target)
@@ -31,7 +44,7 @@ void sfu_consumer_set_target(sfu_consumer *c, int target)
 
 bool sfu_consumer_wants_keyframe(const sfu_consumer *c)
 {
-    return c->simulcast && c->current != c->target;
+    return (c->simulcast && c->current != c->target) || (c->resume && c->resume_key);
 }
 
 /* a is newer than b in 16-bit serial arithmetic */
@@ -40,8 +53,94 @@ static bool seq_newer(uint16_t a, uint16_t b)
     return a != b && (uint16_t)(a - b) < 0x8000;
 }
 
+/* PictureID a is newer than b (15 bits) */
+static bool pid_newer(uint16_t a, uint16_t b)
+{
+    uint16_t d = (uint16_t)((a - b) & 0x7fff);
+    return d != 0 && d < 0x4000;
+}
+
+/* The drop history as one 128-bit number shifted left by n (hi_in moved
+ * forward by n). */
+static void bits_shift(uint64_t b[2], unsigned n)
+{
+    if (n == 0)
+        return;
+    if (n >= 128) {
+        b[0] = b[1] = 0;
+    } else if (n >= 64) {
+        b[1] = b[0] << (n - 64);
+        b[0] = 0;
+    } else {
+        b[1] = (b[1] << n) | (b[0] >> (64 - n));
+        b[0] <<= n;
+    }
+}
+
+/* Dropped input packets newer than hi_in - d (bits 0..d-1). */
+static unsigned drops_newer(const uint64_t b[2], unsigned d)
+{
+    if (d >= 128)
+        return (unsigned)(__builtin_popcountll(b[0]) + __builtin_popcountll(b[1]));
+    if (d >= 64) {
+        uint64_t m = d == 64 ? 0 : (~0ull >> (128 - d));
+        return (unsigned)(__builtin_popcountll(b[0]) + __builtin_popcountll(b[1] & m));
+    }
+    return d == 0 ? 0 : (unsigned)__builtin_popcountll(b[0] & (~0ull >> (64 - d)));
+}
+
+/* Temporal limit changes at picture starts (see consumer.h). */
+static void update_temporal(sfu_consumer *c, const sfu_consumer_in *in)
+{
+    if (!in->has_tid || !in->frame_start || c->tid_cur == c->tid_target)
+        return;
+    if (c->tid_target >= 0 && (c->tid_cur < 0 || c->tid_target < c->tid_cur)) {
+        c->tid_cur = c->tid_target; /* down: at once */
+        return;
+    }
+    if (in->tid == 0)
+        c->tid_cur = c->tid_target; /* up: everything may follow a base picture */
+    else if (in->layer_sync && in->tid > c->tid_cur &&
+             (c->tid_target < 0 || in->tid <= c->tid_target))
+        c->tid_cur = (int8_t)in->tid; /* up to a layer that re-syncs here */
+}
+
+/* Output sequence number of a packet of the current layer; notes drops. */
+static uint16_t map_seq(sfu_consumer *c, const sfu_consumer_in *in, bool drop)
+{
+    if (!c->have_hi || seq_newer(in->seq, c->hi_in)) {
+        bits_shift(c->drop_bits, c->have_hi ? (uint16_t)(in->seq - c->hi_in) : 0);
+        c->hi_in = in->seq;
+        c->have_hi = true;
+        if (drop) {
+            c->drop_bits[0] |= 1;
+            c->skipped++;
+        }
+        return (uint16_t)(in->seq + c->seq_delta - c->skipped);
+    }
+    unsigned newer = drops_newer(c->drop_bits, (uint16_t)(c->hi_in - in->seq));
+    return (uint16_t)(in->seq + c->seq_delta - (uint16_t)(c->skipped - newer));
+}
+
+static uint16_t map_pid(sfu_consumer *c, const sfu_consumer_in *in, bool drop)
+{
+    if (!c->have_pid_hi || pid_newer(in->pid, c->pid_hi_in)) {
+        if (drop && c->have_pid_hi)
+            c->pid_skipped++;
+        c->pid_hi_in = in->pid;
+        c->have_pid_hi = true;
+    }
+    return (uint16_t)((in->pid + c->pid_delta - c->pid_skipped) & 0x7fff);
+}
+
 static void start_layer(sfu_consumer *c, const sfu_consumer_in *in)
 {
+    c->have_hi = false;
+    c->drop_bits[0] = c->drop_bits[1] = 0;
+    c->skipped = 0;
+    c->have_pid_hi = false;
+    c->pid_skipped = 0;
+    c->tid_cur = c->tid_target; /* a keyframe is a base-layer picture */
     if (!c->started) {
         c->seq_delta = 0;
         c->ts_delta = 0;
@@ -73,10 +172,25 @@ int sfu_consumer_process(sfu_consumer *c, const sfu_consumer_in *in, sfu_consume
         start_layer(c, in);
         c->current = in->layer;
         switched = true;
+        c->resume = false;
+    } else if (c->resume) {
+        if (c->resume_key && !in->keyframe_start) {
+            c->dropped++;
+            return 0;
+        }
+        start_layer(c, in);
+        c->resume = false;
     }
-    out->seq = (uint16_t)(in->seq + c->seq_delta);
+    update_temporal(c, in);
+    bool drop = in->has_tid && c->tid_cur >= 0 && in->tid > c->tid_cur;
+    out->seq = map_seq(c, in, drop);
+    out->pid = in->has_pid ? map_pid(c, in, drop) : 0;
+    if (drop) {
+        c->dropped++;
+        c->dropped_temporal++;
+        return 0;
+    }
     out->ts = in->ts + c->ts_delta;
-    out->pid = (uint16_t)((in->pid + c->pid_delta) & 0x7fff);
     out->tl0 = (uint8_t)(in->tl0 + c->tl0_delta);
     out->switched = switched;
     if (!c->started || seq_newer(out->seq, c->last_seq)) {

@@ -15,6 +15,16 @@
  * Non-simulcast tracks (audio, screen share) use the same code with one
  * layer: current = target = 0 from the start, no keyframe wait.
  *
+ * Temporal layers (VP8 TID, e.g. Chromium's L1T3 in every simulcast
+ * encoding): a temporal limit drops the pictures of higher temporal layers
+ * within the forwarded spatial layer. Going down takes effect at the next
+ * picture; going up waits for a picture that the higher layers may follow
+ * (TID 0, or the layer-sync bit Y with TID <= the new limit). Dropped
+ * pictures leave no trace for the viewer: sequence numbers and PictureIDs
+ * continue by +1 over them (a bounded history of the last 128 input
+ * sequence numbers keeps reordered packets numbered right); TL0PICIDX is
+ * untouched because TID 0 is never dropped.
+ *
  * Pure code: no allocation, no logging, time is passed in. Owned by the
  * subscribing peer's track (worker thread).
  */
@@ -42,7 +52,19 @@ typedef struct sfu_consumer {
     uint8_t last_tl0;
     bool have_pid, have_tl0;
     uint64_t last_us; /* wall clock of the highest forwarded packet */
-    uint64_t switches, forwarded, dropped;
+    /* Temporal layers (within the current spatial layer). */
+    int8_t tid_target;     /* highest TID wanted, -1 = all */
+    int8_t tid_cur;        /* highest TID forwarded now, -1 = all */
+    bool have_hi;          /* hi_in valid */
+    uint16_t hi_in;        /* highest input seq of the current layer */
+    uint64_t drop_bits[2]; /* bit i: input seq hi_in - i was dropped (i < 128) */
+    uint16_t skipped;      /* input packets dropped in the current layer */
+    bool have_pid_hi;
+    uint16_t pid_hi_in;   /* highest input PictureID of the current layer */
+    uint16_t pid_skipped; /* pictures dropped in the current layer */
+    bool resume;          /* re-base at the next packet (sfu_consumer_resume) */
+    bool resume_key;      /* ... which must start a keyframe */
+    uint64_t switches, forwarded, dropped, dropped_temporal;
 } sfu_consumer;
 
 /* What sfu_consumer_process() decided for one packet. */
@@ -63,6 +85,10 @@ typedef struct sfu_consumer_in {
     bool has_pid, has_tl0;
     uint16_t pid;
     uint8_t tl0;
+    bool has_tid;     /* VP8 T bit: tid/layer_sync valid */
+    uint8_t tid;      /* temporal layer 0..3 */
+    bool layer_sync;  /* VP8 Y bit */
+    bool frame_start; /* first packet of a picture (VP8 S=1, PID 0) */
     uint64_t now_us;
 } sfu_consumer_in;
 
@@ -71,6 +97,17 @@ void sfu_consumer_init(sfu_consumer *c, bool simulcast, uint32_t clock_rate, int
 
 /* Change the target layer (clamped to 0..SFU_CONSUMER_MAX_LAYERS-1). */
 void sfu_consumer_set_target(sfu_consumer *c, int target);
+
+/* Continue after a pause of the source (a server-side mute): the next
+ * forwarded packet (with keyframe: the next keyframe start) directly
+ * follows the last one forwarded, as at a layer switch, so the viewer sees
+ * no gap in sequence numbers and timestamps that advanced by the wall-clock
+ * time of the pause. */
+void sfu_consumer_resume(sfu_consumer *c, bool keyframe);
+
+/* Limit the temporal layers forwarded: TIDs above tid are dropped (-1 or
+ * >= 3: all). Applied at picture boundaries (see above). */
+void sfu_consumer_set_temporal(sfu_consumer *c, int tid);
 
 /* Decide for one packet: 1 = forward with *out, 0 = drop. */
 int sfu_consumer_process(sfu_consumer *c, const sfu_consumer_in *in, sfu_consumer_out *out);

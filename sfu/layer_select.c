@@ -98,6 +98,8 @@ void sfu_layer_select_init(sfu_layer_select *ls, const sfu_layer_select_config *
             ls->cfg.up_ratio = c->up_ratio;
         if (c->down_ratio > 0)
             ls->cfg.down_ratio = c->down_ratio;
+        if (c->min_temporal_upper > 0)
+            ls->cfg.min_temporal_upper = c->min_temporal_upper;
         if (c->up_hold_us)
             ls->cfg.up_hold_us = c->up_hold_us;
     }
@@ -126,7 +128,8 @@ static int spatial_limit(const sfu_layer_info *info, const sfu_layer_pref *p, un
     return smax;
 }
 
-static void build_candidates(const sfu_layer_info *info, const sfu_layer_pref *p, candidates *c)
+static void build_candidates(const sfu_layer_info *info, const sfu_layer_pref *p, int min_upper,
+                             candidates *c)
 {
     unsigned scount = info->spatial_count;
     unsigned tcount = info->temporal_count ? info->temporal_count : 1;
@@ -146,10 +149,16 @@ static void build_candidates(const sfu_layer_info *info, const sfu_layer_pref *p
         }
     }
     c->n = 0;
+    int lowest = -1;
     for (int s = smin; s <= smax; s++) {
         if (!info->active[s])
             continue;
-        for (int t = tmin; t <= tmax; t++) {
+        if (lowest < 0)
+            lowest = s;
+        int t0 = tmin;
+        if (s > lowest && min_upper > t0)
+            t0 = min_upper < tmax ? min_upper : tmax;
+        for (int t = t0; t <= tmax; t++) {
             c->layer[c->n] = (sfu_layer){(int8_t)s, (int8_t)t};
             c->bps[c->n] = info->bps[s][t];
             c->n++;
@@ -192,7 +201,7 @@ sfu_layer sfu_layer_select_update(sfu_layer_select *ls, const sfu_layer_info *in
         pref = &none;
     }
     candidates c;
-    build_candidates(info, pref, &c);
+    build_candidates(info, pref, ls->cfg.min_temporal_upper, &c);
     if (c.n == 0) {
         set_current(ls, (sfu_layer){-1, -1});
         return ls->current;

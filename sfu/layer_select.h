@@ -93,6 +93,11 @@ typedef struct sfu_layer_select_config {
     double up_ratio;     /* estimate must exceed next bitrate x this; default 1.2 */
     double down_ratio;   /* below current bitrate x this, go down; default 0.9 */
     uint64_t up_hold_us; /* ... for this long to go up; default 2 s */
+    /* Spatial layers above the lowest active one are not thinned below this
+     * temporal layer (1 = at least TID 0+1, half the frame rate of L1T3):
+     * below that the next lower resolution at full rate is preferred.
+     * Default 0 (no floor). */
+    int8_t min_temporal_upper;
 } sfu_layer_select_config;
 
 typedef struct sfu_layer_select {

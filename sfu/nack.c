@@ -247,7 +247,9 @@ size_t sfu_nack_collect(sfu_nack *n, uint64_t now_us, uint16_t *out, size_t max)
     uint32_t w = 0; /* compaction: entries kept are moved down to w */
     for (uint32_t i = 0; i < n->count; i++) {
         nack_entry e = n->list[i];
-        bool too_old = now_us - e.first_us > n->cfg.max_age_us;
+        /* an answer to a NACK sent now arrives one RTT later: too late
+         * once that passes the packet's useful age */
+        bool too_old = now_us - e.first_us + n->cfg.rtt_us > n->cfg.max_age_us;
         bool due = e.retries == 0 || now_us - e.last_sent_us >= spacing;
         if (too_old || (due && e.retries >= n->cfg.max_retries)) {
             n->stats.lost++;
@@ -274,6 +276,7 @@ uint64_t sfu_nack_next_due_us(const sfu_nack *n)
         const nack_entry *e = &n->list[i];
         uint64_t t = e->retries == 0 ? e->first_us : e->last_sent_us + spacing;
         uint64_t expire = e->first_us + n->cfg.max_age_us + 1;
+        expire = expire > n->cfg.rtt_us ? expire - n->cfg.rtt_us : 0;
         if (expire < t)
             t = expire;
         if (t < best)

@@ -4,7 +4,8 @@
  * a bounded, sorted list of missing packets. Each missing packet is NACKed
  * (RFC 4585 generic NACK) when first noticed, then again every RTT until it
  * arrives (late or as RTX, RFC 4588), has been asked for max_retries times,
- * or is older than max_age_us; it is then "lost for good". When too many
+ * or is so old that an answer (one RTT away) would come after max_age_us;
+ * it is then "lost for good". When too many
  * packets are missing at once (a burst longer than the list, or a jump in
  * sequence numbers) the list is dropped and a keyframe is asked for instead.
  *

@@ -172,6 +172,20 @@ static void log_counters(const sfu_peer *p, const char *why)
             (unsigned long long)s->drop_unknown_ssrc, (unsigned long long)s->drop_srtp_auth,
             (unsigned long long)s->drop_srtp_replay, (unsigned long long)s->dc_messages_in,
             (unsigned long long)s->dc_messages_out, s->srtp_profile[0] ? s->srtp_profile : "none");
+    if (p->router)
+        ML_INFO("peer",
+                "peer %llu room counters: pli_in %llu fir_in %llu pli_refused %llu nack_in %llu "
+                "rtx_out %llu rtx_refused %llu drop_undeclared %llu ssrc_collisions %llu "
+                "drop_muted %llu drop_temporal %llu drop_stalled %llu sr_out %llu rr_out %llu "
+                "rtt_us %llu",
+                (unsigned long long)p->id, (unsigned long long)s->pli_in,
+                (unsigned long long)s->fir_in, (unsigned long long)s->pli_refused,
+                (unsigned long long)s->nack_in, (unsigned long long)s->rtx_out,
+                (unsigned long long)s->rtx_refused, (unsigned long long)s->drop_undeclared,
+                (unsigned long long)s->ssrc_collisions, (unsigned long long)s->drop_muted,
+                (unsigned long long)s->drop_temporal, (unsigned long long)s->drop_stalled,
+                (unsigned long long)s->sr_out, (unsigned long long)s->rr_out,
+                (unsigned long long)s->rtt_us);
 }
 
 static gboolean teardown_cb(gpointer data)
@@ -500,11 +514,20 @@ static void apply_result(sfu_peer *p, const sfu_neg_result *r)
         }
     }
     /* Learned SSRC routes stay valid across renegotiation unless their
-     * m-line stopped echoing. */
+     * m-line stopped echoing (room mode: stopped publishing). They must:
+     * a browser stops sending the mid/rid extensions once our receiver
+     * reports acknowledge the SSRC, so a forgotten route cannot be
+     * learned again. */
     int n = 0;
-    for (int i = 0; i < p->n_ssrcs; i++)
-        if (p->ssrcs[i].track < p->n_tracks && p->tracks[p->ssrcs[i].track].echo)
+    for (int i = 0; i < p->n_ssrcs; i++) {
+        int k = p->ssrcs[i].track;
+        if (k >= p->n_tracks)
+            continue;
+        int publishing = p->router && p->tracks[k].role == SFU_TRACK_PRODUCE &&
+                         r->media[k].accepted && r->media[k].remote_sends;
+        if (p->tracks[k].echo || publishing)
             p->ssrcs[n++] = p->ssrcs[i];
+    }
     p->n_ssrcs = n;
     if (p->router)
         sfu__peer_room_apply(p, r);

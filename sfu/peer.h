@@ -86,6 +86,16 @@ typedef struct sfu_peer_stats {
     uint64_t nack_out;      /* room mode: NACKs sent to a publisher */
     uint64_t rtx_recovered; /* room mode: publisher RTX that filled a gap */
     uint64_t bwe_bps;       /* room mode: the viewer's estimate (stats only) */
+    uint64_t sr_out;        /* room mode: sender reports sent (one per stream we send) */
+    uint64_t rr_out;        /* room mode: receiver reports sent to this publisher */
+    uint64_t rtt_us;        /* room mode: smoothed RTT from report blocks (0 unknown) */
+    uint64_t rtx_refused;   /* room mode: NACKed packets not resent (too soon, budget, gone) */
+    uint64_t pli_refused;   /* room mode: keyframe requests refused by flood control */
+    uint64_t drop_muted;    /* room mode: packets of a muted track, not forwarded */
+    uint64_t drop_undeclared; /* room mode: a layer (rid) the offer did not declare */
+    uint64_t ssrc_collisions; /* room mode: an SSRC already used by another stream */
+    uint64_t drop_temporal;   /* room mode: packets of temporal layers shed for this viewer */
+    uint64_t drop_stalled;    /* room mode: video not sent while the viewer gave no feedback */
     uint64_t dc_messages_in, dc_messages_out, dc_bytes_in, dc_bytes_out, dc_dropped;
     char srtp_profile[32];    /* "AEAD_AES_128_GCM", ... or "none" */
     char selected_local[128]; /* "host 127.0.0.1:40000" */
@@ -160,6 +170,12 @@ int sfu_peer_set_layer(sfu_peer *p, const char *track, int pin, int max_height);
 /* Grant (1) or take back (0) the right to publish. Taking it back stops
  * forwarding the peer's tracks at once (track-removed is broadcast). */
 int sfu_peer_set_floor(sfu_peer *p, int may_publish);
+
+/* Server-side mute of the peer's published track with this mid: while
+ * muted its packets are dropped (counted in drop_muted) instead of
+ * forwarded; on unmute every viewer continues without a gap (video from
+ * the next keyframe, which is requested). */
+int sfu_peer_set_muted(sfu_peer *p, const char *mid, int muted);
 
 /* Tear down and free on the worker; the handle is invalid afterwards. */
 void sfu_peer_close(sfu_peer *p);

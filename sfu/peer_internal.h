@@ -19,6 +19,7 @@
 #include "sfu/rtx_buffer.h"
 #include "sfu/negotiate.h"
 #include "sfu/rtcp.h"
+#include "sfu/rtcp_sender.h"
 #include "sfu/rtp.h"
 #include "sfu/peer.h"
 #include "sfu/sctp.h"
@@ -27,6 +28,7 @@
 #define SFU_PEER_MAX_SSRCS 32
 #define SFU_PEER_PKT_BUF 2048
 #define SFU_PEER_TWCC_MAX 256
+#define SFU_PEER_MAX_TEMPORAL 3 /* temporal layers metered per simulcast layer */
 
 /* Echo state of one offered m-line. */
 typedef struct sfu_peer_track {
@@ -51,12 +53,19 @@ typedef struct sfu_peer_track {
     char rids[SFU_CONSUMER_MAX_LAYERS][SFU_SDP_RID_LEN];
     uint32_t layer_ssrc[SFU_CONSUMER_MAX_LAYERS];
     uint16_t layer_height[SFU_CONSUMER_MAX_LAYERS];
+    uint64_t layer_seen_us[SFU_CONSUMER_MAX_LAYERS]; /* last media packet of each layer */
     sfu_keyframe kf[SFU_CONSUMER_MAX_LAYERS]; /* keyframe request aggregation */
     sfu_nack *nack[SFU_CONSUMER_MAX_LAYERS];  /* upstream loss (video), owned */
     uint8_t ext_audio_level;
     sfu_rate_meter meter[SFU_CONSUMER_MAX_LAYERS]; /* bitrate of each layer */
+    /* bitrate of each temporal layer (VP8 TID 0, 1, 2+) of each layer */
+    sfu_rate_meter tmeter[SFU_CONSUMER_MAX_LAYERS][SFU_PEER_MAX_TEMPORAL];
     uint8_t active_mask;                           /* layers the browser was last told to encode */
     char stream[SFU_SDP_ID_LEN];
+    sfu_rtcp_receiver rr[SFU_CONSUMER_MAX_LAYERS]; /* receiver reports about each layer */
+    uint32_t sr_rtp[SFU_CONSUMER_MAX_LAYERS];      /* publisher's last SR: RTP time ... */
+    uint64_t sr_us[SFU_CONSUMER_MAX_LAYERS];       /* ... and when it arrived (0 none) */
+    bool muted;                                    /* server-side mute: not forwarded while set */
     /* CONSUME: the published track we send, and how. */
     uint64_t src_peer;
     char src_mid[SFU_SDP_MID_LEN];
@@ -65,6 +74,8 @@ typedef struct sfu_peer_track {
     sfu_consumer cons;
     sfu_rtx_buffer *rtxbuf; /* video: answers the viewer's NACKs, owned */
     sfu_layer_select ls;    /* automatic layer choice from the estimate */
+    sfu_rtcp_sender sr;     /* sender reports for the stream we send */
+    uint32_t rr_highest;    /* highest seq in the viewer's last report block about it */
 } sfu_peer_track;
 
 enum { SFU_TRACK_ECHO = 0, SFU_TRACK_PRODUCE, SFU_TRACK_CONSUME, SFU_TRACK_NONE };
@@ -141,6 +152,12 @@ struct sfu_peer {
     sfu_bwe *bwe; /* viewer bandwidth estimate from its TWCC feedback, owned */
     uint16_t twcc_out_seq;
     uint64_t last_select_us;
+    uint64_t rtt_us;           /* smoothed RTT from report blocks (0 unknown) */
+    uint64_t next_report_us;   /* when this peer's SR/RR go out next */
+    uint32_t rr_ssrc;          /* sender SSRC of our RR/RRTR to this publisher */
+    uint64_t last_feedback_us; /* last sign it receives (sfu__peer_room_feedback), or first send */
+    uint64_t last_media_sent_us; /* last RTP packet forwarded to this viewer */
+    bool stalled;                /* no feedback for a while: its video is not sent */
 
     sfu_peer_stats st;
     uint8_t pkt[SFU_PEER_PKT_BUF] __attribute__((aligned(16)));

@@ -15,6 +15,7 @@
 #include "sfu/peer_room.h"
 #include "sfu/router_internal.h"
 #include "sfu/rtcp.h"
+#include "sfu/rtcp_xr.h"
 #include "sfu/rtp.h"
 
 #include <stdio.h>
@@ -148,6 +149,8 @@ void sfu__peer_media_free(sfu_peer *p)
 
 /* ---- RTP --------------------------------------------------------------------- */
 
+static int track_by_local_ssrc(sfu_peer *p, uint32_t ssrc);
+
 static int track_by_mid(sfu_peer *p, const sfu_rtp_packet *rp)
 {
     uint8_t tried[16] = {0};
@@ -169,12 +172,47 @@ static int track_by_mid(sfu_peer *p, const sfu_rtp_packet *rp)
     return -1;
 }
 
-/* Find or learn the route of a browser SSRC; NULL when unknown. */
-static sfu_peer_ssrc *route(sfu_peer *p, const sfu_rtp_packet *rp)
+/* Room mode: a packet on a known SSRC whose rid names another layer than
+ * the one learned for that SSRC (two streams sharing one SSRC). */
+static int rid_contradicts(sfu_peer *p, const sfu_peer_ssrc *s, const sfu_rtp_packet *rp)
 {
+    const sfu_peer_track *t = &p->tracks[s->track];
+    if (!p->router || t->role != SFU_TRACK_PRODUCE || t->n_layers < 2 || !rp->ext_len)
+        return 0;
+    uint8_t id = s->rtx ? t->ext_rrid : t->ext_rid;
+    sfu_rtp_ext e;
+    char rid[SFU_SDP_RID_LEN];
+    if (!id || sfu_rtp_ext_find(rp, id, &e) != 0 || sfu_rtp_ext_string(&e, rid, sizeof rid) < 0)
+        return 0;
+    return strcmp(rid, t->rids[s->layer]) != 0;
+}
+
+/* Room mode: may a new SSRC take layer `layer` of track t? Not while
+ * another SSRC still feeds it (seen within the last 2 s): that is a
+ * collision, not a restart of the stream. */
+static int layer_taken(const sfu_peer_track *t, int layer, uint32_t ssrc, uint64_t now)
+{
+    uint32_t cur = t->n_layers > 1 ? t->layer_ssrc[layer] : t->remote_ssrc;
+    return cur && cur != ssrc && t->layer_seen_us[layer] && now - t->layer_seen_us[layer] < 2000000;
+}
+
+/* Find or learn the route of a browser SSRC; NULL when unknown, with the
+ * drop counter to charge in *why. */
+static sfu_peer_ssrc *route(sfu_peer *p, const sfu_rtp_packet *rp, uint64_t **why)
+{
+    *why = &p->st.drop_unknown_ssrc;
     for (int i = 0; i < p->n_ssrcs; i++)
-        if (p->ssrcs[i].ssrc == rp->ssrc)
+        if (p->ssrcs[i].ssrc == rp->ssrc) {
+            if (rid_contradicts(p, &p->ssrcs[i], rp)) {
+                *why = &p->st.ssrc_collisions;
+                return NULL;
+            }
             return &p->ssrcs[i];
+        }
+    if (p->router && track_by_local_ssrc(p, rp->ssrc) >= 0) {
+        *why = &p->st.ssrc_collisions; /* the browser uses an SSRC we send with */
+        return NULL;
+    }
     int track = -1;
     for (int i = 0; i < p->n_tracks && track < 0; i++)
         if (p->tracks[i].echo &&
@@ -194,8 +232,16 @@ static sfu_peer_ssrc *route(sfu_peer *p, const sfu_rtp_packet *rp)
     s->layer = 0;
     if (p->router && t->role == SFU_TRACK_PRODUCE) {
         uint8_t layer;
-        if (sfu__peer_room_layer(p, &layer, t, rp, s->rtx) != 0)
-            return NULL; /* wait for a packet that names its layer */
+        int lr = sfu__peer_room_layer(p, &layer, t, rp, s->rtx);
+        if (lr != 0) {
+            if (lr == -2)
+                *why = &p->st.drop_undeclared; /* a rid the offer did not declare */
+            return NULL;                       /* or wait for a packet that names its layer */
+        }
+        if (!s->rtx && layer_taken(t, layer, rp->ssrc, sfu_now_us())) {
+            *why = &p->st.ssrc_collisions;
+            return NULL;
+        }
         s->layer = (int8_t)layer;
         if (!s->rtx && t->n_layers > 1)
             t->layer_ssrc[layer] = rp->ssrc;
@@ -231,9 +277,10 @@ static int on_rtp(sfu_peer *p, uint8_t *pkt, size_t len)
         return 0;
     }
     p->st.rtp_in++;
-    sfu_peer_ssrc *s = route(p, &rp);
+    uint64_t *why;
+    sfu_peer_ssrc *s = route(p, &rp, &why);
     if (!s) {
-        count_drop(p, &p->st.drop_unknown_ssrc);
+        count_drop(p, why);
         return 0;
     }
     sfu__peer_twcc_record(p, s->track, &rp);
@@ -245,6 +292,9 @@ static int on_rtp(sfu_peer *p, uint8_t *pkt, size_t len)
     if (p->router) {
         /* Room mode: fan out to the viewers. RTX from the publisher is not
          * used until the NACK generator (sfu/nack.h) is plugged in. */
+        if (t->role == SFU_TRACK_PRODUCE && !s->rtx && s->layer >= 0 &&
+            s->layer < SFU_CONSUMER_MAX_LAYERS)
+            t->layer_seen_us[s->layer] = sfu_now_us();
         if (t->role != SFU_TRACK_PRODUCE || !t->echo ||
             !sfu__peer_room_upstream(p, t, s->layer, s->rtx, pkt, &plen, &rp)) {
             count_drop(p, &p->st.drop_layer);
@@ -355,6 +405,10 @@ static int on_rtcp(sfu_peer *p, uint8_t *pkt, size_t len)
             p->st.nack_in++; /* echo mode: no retransmission */
             if (p->router && sfu_rtcp_parse_fb(&rp, &fb) == 0)
                 sfu__peer_room_on_nack(p, &fb);
+        } else if (p->router && (rp.pt == SFU_RTCP_SR || rp.pt == SFU_RTCP_RR)) {
+            sfu__router_on_report(p->router, p, &rp);
+        } else if (p->router && rp.pt == SFU_RTCP_XR) {
+            sfu__router_on_xr(p->router, p, &rp);
         } else if (p->router && rp.pt == SFU_RTCP_RTPFB && rp.count == SFU_RTCP_FMT_TWCC) {
             if (sfu_rtcp_parse_fb(&rp, &fb) == 0)
                 sfu__peer_room_on_twcc(p, &fb);

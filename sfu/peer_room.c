@@ -64,7 +64,10 @@ void sfu__peer_room_local(sfu_peer *p, const sfu_sdp_media *m, int i, const char
         t->pin = -1;
         t->max_height = 0;
         memset(&t->cons, 0, sizeof t->cons); /* started after the answer */
-        sfu_layer_select_init(&t->ls, NULL);
+        /* shed temporal layers first, but not below half the frame rate
+         * on the upper layers (then step the resolution down) */
+        sfu_layer_select_config lcfg = {.min_temporal_upper = 1};
+        sfu_layer_select_init(&t->ls, &lcfg);
         if (t->rtxbuf)
             sfu_rtx_buffer_destroy(t->rtxbuf);
         t->rtxbuf = NULL;
@@ -101,6 +104,8 @@ void sfu__peer_room_apply(sfu_peer *p, const sfu_neg_result *r)
                 if (!same || t->kf[k].cfg.min_interval_us == 0) {
                     sfu_keyframe_init(&t->kf[k], NULL);
                     sfu_rate_meter_init(&t->meter[k], 1000000);
+                    for (int tl = 0; tl < SFU_PEER_MAX_TEMPORAL; tl++)
+                        sfu_rate_meter_init(&t->tmeter[k][tl], 1000000);
                 }
                 if (m->kind == SFU_SDP_KIND_VIDEO && !t->nack[k])
                     t->nack[k] = sfu_nack_create(NULL);
@@ -144,7 +149,7 @@ int sfu__peer_room_layer(sfu_peer *p, uint8_t *layer, const sfu_peer_track *t,
             return 0;
         }
     (void)p;
-    return -1;
+    return -2;
 }
 
 /* ---- tasks from the signaling thread ------------------------------------------ */
@@ -167,22 +172,7 @@ static void layer_task(void *arg)
         snprintf(id, sizeof id, "%llu:%s", (unsigned long long)t->src_peer, t->src_mid);
         if (t->role != SFU_TRACK_CONSUME || strcmp(id, a->track) != 0)
             continue;
-        t->pin = a->pin;
-        t->max_height = a->max_height;
-        sfu_peer_track *src = sfu__router_find_track(p->router, t->src_peer, t->src_mid, NULL);
-        if (!src || src->n_layers < 2)
-            continue;
-        int top = src->n_layers - 1;
-        int target =
-            a->pin >= 0 ? (a->pin > top ? top : a->pin)
-            : a->max_height > 0
-                ? sfu_consumer_layer_for_height(src->layer_height, src->n_layers, a->max_height)
-                : top;
-        sfu_consumer_set_target(&t->cons, target);
-        ML_DEBUG("room", "peer %llu: track %s target layer %d", (unsigned long long)p->id, a->track,
-                 target);
-        sfu__router_update_layers(p->router);
-        sfu__router_keyframe_request(p->router, p, i);
+        sfu__router_set_layer_pref(p->router, p, i, a->pin, a->max_height);
     }
 }
 
@@ -229,6 +219,44 @@ int sfu_peer_set_floor(sfu_peer *p, int may_publish)
     return 0;
 }
 
+typedef struct mute_args {
+    sfu_peer *p;
+    int muted;
+    char mid[SFU_SDP_MID_LEN];
+} mute_args;
+
+static void mute_task(void *arg)
+{
+    mute_args *a = arg;
+    sfu_peer *p = a->p;
+    for (int i = 0; i < p->n_tracks && p->router; i++) {
+        sfu_peer_track *t = &p->tracks[i];
+        if (t->role != SFU_TRACK_PRODUCE || strcmp(t->mid, a->mid) != 0 ||
+            t->muted == (a->muted != 0))
+            continue;
+        t->muted = a->muted != 0;
+        ML_DEBUG("room", "peer %llu: track %s %s", (unsigned long long)p->id, t->mid,
+                 t->muted ? "muted" : "unmuted");
+        if (!t->muted)
+            sfu__router_unmuted(p->router, p, i);
+    }
+}
+
+int sfu_peer_set_muted(sfu_peer *p, const char *mid, int muted)
+{
+    mute_args *a = calloc(1, sizeof *a);
+    if (!a)
+        return -1;
+    a->p = p;
+    a->muted = muted;
+    snprintf(a->mid, sizeof a->mid, "%s", mid);
+    if (sfu_worker_post(p->worker, mute_task, a, free) != 0) {
+        free(a);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- loss repair -------------------------------------------------------------- */
 
 void sfu__peer_room_track_free(sfu_peer_track *t)
@@ -268,9 +296,11 @@ int sfu__peer_room_upstream(sfu_peer *p, sfu_peer_track *t, int layer, int rtx, 
         p->st.rtx_recovered++;
         return 1;
     }
+    uint64_t now = sfu_now_us();
+    sfu__router_on_received(t, layer, rp, now);
     if (!n)
         return 1;
-    return sfu_nack_on_packet(n, rp->seq, sfu_now_us(), false) != SFU_NACK_OLD;
+    return sfu_nack_on_packet(n, rp->seq, now, false) != SFU_NACK_OLD;
 }
 
 void sfu__peer_room_on_nack(sfu_peer *p, const sfu_rtcp_fb *fb)
@@ -288,8 +318,10 @@ void sfu__peer_room_on_nack(sfu_peer *p, const sfu_rtcp_fb *fb)
     for (int i = 0; i < n; i++) {
         int l =
             sfu_rtx_buffer_resend(t->rtxbuf, seqs[i], now, out, sizeof out - SFU_SRTP_MAX_OVERHEAD);
-        if (l <= 0)
+        if (l <= 0) {
+            p->st.rtx_refused++; /* too soon, over budget, or gone: bounded by sfu_rtx_buffer */
             continue;
+        }
         size_t plen = (size_t)l;
         if (sfu_srtp_protect_rtp(p->srtp, out, &plen, sizeof out) != 0)
             continue;
@@ -304,10 +336,29 @@ void sfu__peer_room_on_nack(sfu_peer *p, const sfu_rtcp_fb *fb)
 
 static __thread sfu_twcc_packet twcc_pkts[4096];
 
+/* Feedback from a viewer: it reads again. A stalled viewer resumes its
+ * video from keyframes, without a sequence gap. */
+void sfu__peer_room_feedback(sfu_peer *p)
+{
+    p->last_feedback_us = sfu_now_us();
+    if (!p->stalled || !p->router)
+        return;
+    p->stalled = false;
+    ML_DEBUG("room", "peer %llu: feedback again, video resumes", (unsigned long long)p->id);
+    for (int k = 0; k < p->n_tracks; k++) {
+        sfu_peer_track *c = &p->tracks[k];
+        if (c->role == SFU_TRACK_CONSUME && c->kind == SFU_SDP_KIND_VIDEO && c->cons.started) {
+            sfu_consumer_resume(&c->cons, true);
+            sfu__router_keyframe_request(p->router, p, k);
+        }
+    }
+}
+
 void sfu__peer_room_on_twcc(sfu_peer *p, const sfu_rtcp_fb *fb)
 {
     if (!p->bwe)
         return;
+    sfu__peer_room_feedback(p);
     int n = sfu_rtcp_parse_twcc(fb, NULL, twcc_pkts, sizeof twcc_pkts / sizeof twcc_pkts[0]);
     if (n > 0)
         sfu_bwe_on_feedback(p->bwe, twcc_pkts, (size_t)n, sfu_now_us());
@@ -316,6 +367,8 @@ void sfu__peer_room_on_twcc(sfu_peer *p, const sfu_rtcp_fb *fb)
 void sfu__peer_room_on_remb(sfu_peer *p, const sfu_rtcp_fb *fb)
 {
     sfu_rtcp_remb remb;
-    if (p->bwe && sfu_rtcp_parse_remb(fb, &remb) == 0)
+    if (p->bwe && sfu_rtcp_parse_remb(fb, &remb) == 0) {
+        sfu__peer_room_feedback(p);
         sfu_bwe_on_remb(p->bwe, remb.bitrate, sfu_now_us());
+    }
 }

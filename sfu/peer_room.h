@@ -13,7 +13,8 @@ void sfu__peer_room_local(sfu_peer *p, const sfu_sdp_media *m, int i, const char
 void sfu__peer_room_apply(sfu_peer *p, const sfu_neg_result *r);
 
 /* Layer index of a packet of producer track t by its rid (0 without
- * simulcast). Returns -1 when the packet does not name a known layer. */
+ * simulcast). Returns -1 when the packet names no layer, -2 when it names
+ * a rid the offer did not declare. */
 int sfu__peer_room_layer(sfu_peer *p, uint8_t *layer, const sfu_peer_track *t,
                          const sfu_rtp_packet *rp, int rtx);
 
@@ -31,6 +32,11 @@ int sfu__peer_room_upstream(sfu_peer *p, sfu_peer_track *t, int layer, int rtx, 
 /* Transport-wide feedback or REMB from the viewer (bandwidth estimate). */
 void sfu__peer_room_on_twcc(sfu_peer *p, const sfu_rtcp_fb *fb);
 void sfu__peer_room_on_remb(sfu_peer *p, const sfu_rtcp_fb *fb);
+
+/* The viewer shows it receives (TWCC, REMB, or a report block whose
+ * highest sequence number advanced): a stalled viewer resumes its video
+ * (router.c pauses it after a while without feedback). */
+void sfu__peer_room_feedback(sfu_peer *p);
 
 /* A NACK from the viewer for one of our consume SSRCs. */
 void sfu__peer_room_on_nack(sfu_peer *p, const sfu_rtcp_fb *fb);

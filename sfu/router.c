@@ -29,6 +29,7 @@
 #define TICK_MS 20
 #define SELECT_EVERY_US 200000u
 #define SPEAKER_EVERY_US 200000u
+#define STALL_US 3000000u
 
 struct sfu_router {
     sfu_worker *worker;
@@ -156,6 +157,18 @@ static void pli_layer_from(sfu_peer *pub, sfu_peer_track *t, int layer, uint32_t
         send_layer_pli(pub, t, layer);
 }
 
+/* A viewer's request, refused by flood control: counted on the viewer. */
+static void pli_layer_viewer(sfu_peer *v, sfu_peer *pub, sfu_peer_track *t, int layer)
+{
+    if (layer < 0 || layer >= SFU_CONSUMER_MAX_LAYERS)
+        return;
+    int rc = sfu_keyframe_request(&t->kf[layer], (uint32_t)v->id, sfu_now_us(), NULL);
+    if (rc == 1)
+        send_layer_pli(pub, t, layer);
+    else if (rc < 0)
+        v->st.pli_refused++;
+}
+
 static void pli_layer(sfu_peer *pub, sfu_peer_track *t, int layer)
 {
     pli_layer_from(pub, t, layer, SFU_KEYFRAME_INTERNAL);
@@ -220,6 +233,32 @@ static void speaker_tick(sfu_router *r, uint64_t now)
     }
 }
 
+/* What publisher track t offers now: the bitrate of every spatial layer
+ * and, within it, of its temporal layers (cumulative: TID 0..t). A
+ * temporal layer counts while packets of it arrive (last second). */
+static void layer_info(const sfu_peer_track *t, uint64_t now, sfu_layer_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->spatial_count = t->n_layers;
+    info->temporal_count = 1;
+    for (int l = 0; l < t->n_layers; l++) {
+        info->active[l] = sfu_rate_meter_active(&t->meter[l], now, 500000);
+        info->height[l] = t->layer_height[l];
+        for (int tl = 1; tl < SFU_PEER_MAX_TEMPORAL; tl++)
+            if (sfu_rate_meter_active(&t->tmeter[l][tl], now, 1000000) &&
+                tl + 1 > info->temporal_count)
+                info->temporal_count = (uint8_t)(tl + 1);
+    }
+    for (int l = 0; l < t->n_layers; l++) {
+        uint64_t total = sfu_rate_meter_bps(&t->meter[l], now), sum = 0;
+        for (int tl = 0; tl < info->temporal_count; tl++) {
+            sum += sfu_rate_meter_bps(&t->tmeter[l][tl], now);
+            /* the top temporal layer is the whole layer (packets without TID included) */
+            info->bps[l][tl] = tl == info->temporal_count - 1 || sum > total ? total : sum;
+        }
+    }
+}
+
 /* Automatic layer choice of a viewer from its bandwidth estimate
  * (sfu/layer_select.h); pinned or height-limited tracks are left alone. */
 static void select_layers(sfu_router *r, sfu_peer *v, uint64_t now)
@@ -237,15 +276,11 @@ static void select_layers(sfu_router *r, sfu_peer *v, uint64_t now)
         if (!t || t->n_layers < 2)
             continue;
         sfu_layer_info info;
-        memset(&info, 0, sizeof info);
-        info.spatial_count = t->n_layers;
-        info.temporal_count = 1;
-        for (int l = 0; l < t->n_layers; l++) {
-            info.active[l] = sfu_rate_meter_active(&t->meter[l], now, 500000);
-            info.height[l] = t->layer_height[l];
-            info.bps[l][0] = sfu_rate_meter_bps(&t->meter[l], now);
-        }
+        layer_info(t, now, &info);
         sfu_layer sel = sfu_layer_select_update(&c->ls, &info, NULL, est, now);
+        if (sel.spatial >= 0)
+            sfu_consumer_set_temporal(&c->cons,
+                                      sel.temporal >= info.temporal_count - 1 ? -1 : sel.temporal);
         if (sel.spatial >= 0 && sel.spatial != c->cons.target) {
             ML_DEBUG("room", "peer %llu: track %llu:%s layer %d -> %d (estimate %llu bps)",
                      (unsigned long long)v->id, (unsigned long long)c->src_peer, c->src_mid,
@@ -256,12 +291,29 @@ static void select_layers(sfu_router *r, sfu_peer *v, uint64_t now)
     }
 }
 
+/* A viewer that showed no sign of receiving (TWCC, REMB, or a report
+ * block that advanced: sfu__peer_room_feedback) for STALL_US while we kept
+ * sending it media does not read what we send (or cannot receive it):
+ * stop its video, which bounds what it costs us and the network, until it
+ * shows signs of life again. Audio keeps going (and revives it). */
+static void check_stalled(sfu_peer *v, uint64_t now)
+{
+    if (!v->stalled && v->last_feedback_us &&
+        v->last_media_sent_us > v->last_feedback_us + STALL_US) {
+        v->stalled = true;
+        ML_DEBUG("room", "peer %llu: no feedback for %llu ms, video paused",
+                 (unsigned long long)v->id, (unsigned long long)(now - v->last_feedback_us) / 1000);
+    }
+}
+
 static gboolean tick_cb(gpointer data)
 {
     sfu_router *r = data;
     uint64_t now = sfu_now_us();
-    for (guint i = 0; i < r->peers->len; i++)
+    for (guint i = 0; i < r->peers->len; i++) {
+        check_stalled(g_ptr_array_index(r->peers, i), now);
         select_layers(r, g_ptr_array_index(r->peers, i), now);
+    }
     for (guint i = 0; i < r->peers->len; i++) {
         sfu_peer *pub = g_ptr_array_index(r->peers, i);
         for (int k = 0; k < pub->n_tracks; k++)
@@ -269,6 +321,8 @@ static gboolean tick_cb(gpointer data)
                 tick_track(pub, &pub->tracks[k], now);
     }
     speaker_tick(r, now);
+    for (guint i = 0; i < r->peers->len; i++)
+        sfu__router_reports(r, g_ptr_array_index(r->peers, i), now);
     return G_SOURCE_CONTINUE;
 }
 
@@ -279,10 +333,10 @@ void sfu__router_keyframe_request(sfu_router *r, sfu_peer *viewer, int track)
     sfu_peer_track *t = sfu__router_find_track(r, v->src_peer, v->src_mid, &pub);
     if (!t || t->kind != SFU_SDP_KIND_VIDEO)
         return;
-    pli_layer_from(pub, t,
-                   sfu_consumer_wants_keyframe(&v->cons) || v->cons.current < 0 ? v->cons.target
-                                                                                : v->cons.current,
-                   (uint32_t)viewer->id);
+    pli_layer_viewer(viewer, pub, t,
+                     sfu_consumer_wants_keyframe(&v->cons) || v->cons.current < 0
+                         ? v->cons.target
+                         : v->cons.current);
 }
 
 void sfu__router_reconnected(sfu_router *r, sfu_peer *p)
@@ -390,6 +444,9 @@ static void announce(sfu_peer *p, sfu_peer_track *t, int added)
     t->announced = (uint8_t)added;
 }
 
+/* The layer a viewer's preference asks for (automatic: the highest; the
+ * bandwidth estimate then moves it, select_layers). The one place that
+ * turns pin / max_height into a layer. */
 static int target_for(const sfu_peer_track *c, const sfu_peer_track *src)
 {
     int top = src->n_layers > 1 ? src->n_layers - 1 : 0;
@@ -400,12 +457,30 @@ static int target_for(const sfu_peer_track *c, const sfu_peer_track *src)
     return top;
 }
 
+void sfu__router_set_layer_pref(sfu_router *r, sfu_peer *v, int k, int pin, int max_height)
+{
+    sfu_peer_track *c = &v->tracks[k];
+    c->pin = pin;
+    c->max_height = max_height;
+    sfu_peer_track *src = sfu__router_find_track(r, c->src_peer, c->src_mid, NULL);
+    if (!src || src->n_layers < 2)
+        return;
+    int target = target_for(c, src);
+    sfu_consumer_set_target(&c->cons, target);
+    sfu_consumer_set_temporal(&c->cons, -1); /* a chosen layer comes at full rate */
+    ML_DEBUG("room", "peer %llu: track %llu:%s target layer %d", (unsigned long long)v->id,
+             (unsigned long long)c->src_peer, c->src_mid, target);
+    sfu__router_update_layers(r);
+    sfu__router_keyframe_request(r, v, k);
+}
+
 void sfu__router_after_negotiation(sfu_router *r, sfu_peer *p)
 {
     for (int i = 0; i < p->n_tracks; i++) {
         sfu_peer_track *t = &p->tracks[i];
         int live = t->role == SFU_TRACK_PRODUCE && t->echo;
         if (live && !t->announced) {
+            t->muted = false; /* a new publication starts unmuted */
             t->active_mask = (uint8_t)((1u << (t->n_layers ? t->n_layers : 1)) - 1);
             announce(p, t, 1);
         } else if (!live && t->announced) {
@@ -421,6 +496,24 @@ void sfu__router_after_negotiation(sfu_router *r, sfu_peer *p)
         }
     }
     sfu__router_update_layers(r);
+}
+
+void sfu__router_unmuted(sfu_router *r, sfu_peer *pub, int track)
+{
+    sfu_peer_track *t = &pub->tracks[track];
+    int video = t->kind == SFU_SDP_KIND_VIDEO;
+    for (guint i = 0; i < r->peers->len; i++) {
+        sfu_peer *v = g_ptr_array_index(r->peers, i);
+        for (int k = 0; k < v->n_tracks && v != pub; k++) {
+            sfu_peer_track *c = &v->tracks[k];
+            if (c->role != SFU_TRACK_CONSUME || c->src_peer != pub->id ||
+                strcmp(c->src_mid, t->mid) != 0 || !c->cons.started)
+                continue;
+            sfu_consumer_resume(&c->cons, video);
+            if (video)
+                sfu__router_keyframe_request(r, v, k);
+        }
+    }
 }
 
 void sfu__router_withdraw(sfu_router *r, sfu_peer *p)
@@ -513,6 +606,7 @@ static void send_to(sfu_peer *v, sfu_peer_track *c, const sfu_peer_track *t, con
         if (v->bwe && c->ext_twcc == t->ext_twcc && tw->len == 2) {
             sfu__wr16(scratch + tw->off, v->twcc_out_seq);
             sfu_bwe_on_sent(v->bwe, v->twcc_out_seq++, len, now);
+
         } else if (tw->count == 1) {
             memset(scratch + tw->off - tw->hdr, 0, tw->hdr + tw->len);
         } else {
@@ -526,14 +620,24 @@ static void send_to(sfu_peer *v, sfu_peer_track *c, const sfu_peer_track *t, con
         v->st.send_errors++;
         return;
     }
-    if (sfu__peer_send(v, scratch, plen) == 0)
+    if (sfu__peer_send(v, scratch, plen) == 0) {
         v->st.rtp_out++;
+        v->last_media_sent_us = now;
+        if (!v->last_feedback_us)
+            v->last_feedback_us = now; /* feedback is due from here on */
+        sfu__router_on_sent(c, o->ts, rp->payload_len, now);
+    }
 }
 
 void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint8_t *pkt,
                         size_t len, const sfu_rtp_packet *rp)
 {
     sfu_peer_track *t = &pub->tracks[track];
+    if (t->muted) {
+        pub->st.drop_muted++;
+        return;
+    }
+    uint64_t now = sfu_now_us(); /* the one clock read of this packet */
     sfu_vp8_desc d;
     int is_vp8 = t->kind == SFU_SDP_KIND_VIDEO && rp->payload_len > 0 &&
                  sfu_vp8_parse(rp->payload, rp->payload_len, &d) == 0;
@@ -541,7 +645,7 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
     if (key && layer >= 0 && layer < SFU_CONSUMER_MAX_LAYERS) {
         if (d.has_size)
             t->layer_height[layer] = d.height;
-        sfu_keyframe_on_keyframe(&t->kf[layer], sfu_now_us());
+        sfu_keyframe_on_keyframe(&t->kf[layer], now);
         if (t->nack[layer])
             sfu_nack_on_keyframe(t->nack[layer], rp->seq);
     }
@@ -551,15 +655,20 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
         uint8_t level;
         if (sfu_rtp_ext_find(rp, t->ext_audio_level, &e) == 0 &&
             sfu_rtp_ext_audio_level(&e, &voice, &level) == 0)
-            sfu_speaker_on_level(r->speaker, (uint32_t)pub->id, level, voice, sfu_now_us());
+            sfu_speaker_on_level(r->speaker, (uint32_t)pub->id, level, voice, now);
     }
-    uint64_t now = sfu_now_us();
     if (r->taps)
         sfu__router_tap_rtp(r, pub, t, layer, key, pkt, len, now);
     twcc_pos tw;
     blank_extensions(pkt, rp, t, &tw);
-    if (t->n_layers > 1 && layer >= 0 && layer < SFU_CONSUMER_MAX_LAYERS)
+    if (t->n_layers > 1 && layer >= 0 && layer < SFU_CONSUMER_MAX_LAYERS) {
         sfu_rate_meter_add(&t->meter[layer], len, now);
+        if (is_vp8 && d.has_tid)
+            sfu_rate_meter_add(
+                &t->tmeter[layer]
+                          [d.tid < SFU_PEER_MAX_TEMPORAL ? d.tid : SFU_PEER_MAX_TEMPORAL - 1],
+                len, now);
+    }
     sfu_consumer_in in = {
         .layer = layer,
         .seq = rp->seq,
@@ -569,6 +678,10 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
         .has_tl0 = is_vp8 && d.has_tl0picidx,
         .pid = is_vp8 ? d.picture_id : 0,
         .tl0 = is_vp8 ? d.tl0picidx : 0,
+        .has_tid = is_vp8 && d.has_tid,
+        .tid = is_vp8 ? d.tid : 0,
+        .layer_sync = is_vp8 && d.layer_sync,
+        .frame_start = is_vp8 && d.start && d.partition == 0,
         .now_us = now,
     };
     int switched = 0;
@@ -581,8 +694,15 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
             if (c->role != SFU_TRACK_CONSUME || c->src_peer != pub->id ||
                 strcmp(c->src_mid, t->mid) != 0 || !c->local_ssrc)
                 continue;
+            if (v->stalled && t->kind == SFU_SDP_KIND_VIDEO) {
+                v->st.drop_stalled++;
+                continue;
+            }
             sfu_consumer_out o;
+            uint64_t shed = c->cons.dropped_temporal;
             if (!sfu_consumer_process(&c->cons, &in, &o)) {
+                if (c->cons.dropped_temporal != shed)
+                    v->st.drop_temporal++;
                 if (sfu_consumer_wants_keyframe(&c->cons))
                     pli_layer(pub, t, c->cons.target);
                 continue;

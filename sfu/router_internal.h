@@ -25,12 +25,22 @@ void sfu__router_reconnected(sfu_router *r, sfu_peer *p);
  * consumers of new bindings, recompute the layers publishers must encode. */
 void sfu__router_after_negotiation(sfu_router *r, sfu_peer *p);
 
+/* Viewer v's layer preference for its consume track k: pin 0..2, or -1
+ * with max_height > 0, or automatic (-1, 0). Sets the target layer (the
+ * switch happens at its next keyframe, requested here). The router owns
+ * the layer choice: this and the automatic choice in its timer. */
+void sfu__router_set_layer_pref(sfu_router *r, sfu_peer *v, int k, int pin, int max_height);
+
 /* Recompute which layers of every producer track are watched; notify. */
 void sfu__router_update_layers(sfu_router *r);
 
 /* Find the publisher track "<peer id>:<mid>"; NULL when absent. */
 sfu_peer_track *sfu__router_find_track(sfu_router *r, uint64_t peer, const char *mid,
                                        sfu_peer **owner);
+
+/* Producer track `track` of pub was unmuted: its viewers resume without a
+ * gap (video at a keyframe, requested here). */
+void sfu__router_unmuted(sfu_router *r, sfu_peer *pub, int track);
 
 /* Withdraw every producer track of p (floor taken back, leaving). */
 void sfu__router_withdraw(sfu_router *r, sfu_peer *p);
@@ -52,5 +62,16 @@ sfu__router_taps **sfu__router_taps_of(sfu_router *r);
 void sfu__router_pli_layer(sfu_peer *pub, sfu_peer_track *t, int layer);
 /* Peers of the room (for notices). */
 GPtrArray *sfu__router_peers(sfu_router *r);
+/* router_rtcp.c: sender/receiver reports and round-trip times. */
+/* Send p's due reports (SR per stream it receives, RR to it as publisher). */
+void sfu__router_reports(sfu_router *r, sfu_peer *p, uint64_t now);
+/* A packet went out on consumer track c (timestamp as sent). */
+void sfu__router_on_sent(sfu_peer_track *c, uint32_t ts, size_t payload_len, uint64_t now);
+/* A publisher packet (not RTX) of layer `layer` of producer track t arrived. */
+void sfu__router_on_received(sfu_peer_track *t, int layer, const sfu_rtp_packet *rp, uint64_t now);
+/* An SR or RR from p. */
+void sfu__router_on_report(sfu_router *r, sfu_peer *p, const sfu_rtcp_pkt *pkt);
+/* An XR from p (DLRR answering our RRTR: the RTT to a publisher). */
+void sfu__router_on_xr(sfu_router *r, sfu_peer *p, const sfu_rtcp_pkt *pkt);
 
 #endif

@@ -34,6 +34,18 @@ void sfu_rtcp_sender_on_packet(sfu_rtcp_sender *s, uint32_t rtp_ts, size_t paylo
     s->sent_any = true;
 }
 
+void sfu_rtcp_sender_set_reference(sfu_rtcp_sender *s, uint32_t rtp_ts, uint64_t at_us)
+{
+    s->has_ref = true;
+    s->ref_rtp_ts = rtp_ts;
+    s->ref_us = at_us;
+}
+
+void sfu_rtcp_sender_clear_reference(sfu_rtcp_sender *s)
+{
+    s->has_ref = false;
+}
+
 int sfu_rtcp_sender_fill_sr(const sfu_rtcp_sender *s, uint64_t now_us, uint64_t ntp_now,
                             sfu_rtcp_report *r)
 {
@@ -41,11 +53,13 @@ int sfu_rtcp_sender_fill_sr(const sfu_rtcp_sender *s, uint64_t now_us, uint64_t 
     r->ssrc = s->ssrc;
     if (!s->sent_any)
         return -1;
-    uint64_t elapsed = now_us > s->last_send_us ? now_us - s->last_send_us : 0;
-    uint64_t ticks = elapsed * s->clock_rate / 1000000u;
+    uint64_t base_us = s->has_ref ? s->ref_us : s->last_send_us;
+    uint32_t base_ts = s->has_ref ? s->ref_rtp_ts : s->last_rtp_ts;
+    int64_t elapsed = (int64_t)now_us - (int64_t)base_us;
+    int64_t ticks = elapsed * (int64_t)s->clock_rate / 1000000;
     r->is_sr = true;
     r->ntp = ntp_now;
-    r->rtp_ts = s->last_rtp_ts + (uint32_t)ticks;
+    r->rtp_ts = base_ts + (uint32_t)ticks;
     r->packet_count = s->packets;
     r->octet_count = s->octets;
     return 0;

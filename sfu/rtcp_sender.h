@@ -38,6 +38,9 @@ typedef struct sfu_rtcp_sender {
     uint32_t last_rtp_ts;
     uint64_t last_send_us;
     uint64_t last_rtt_us; /* 0 until a report block with LSR arrived */
+    bool has_ref;         /* a capture-time reference (see set_reference) */
+    uint32_t ref_rtp_ts;
+    uint64_t ref_us;
 } sfu_rtcp_sender;
 
 /* Initialise for an outgoing stream with this SSRC and RTP clock rate (Hz). */
@@ -46,6 +49,19 @@ void sfu_rtcp_sender_init(sfu_rtcp_sender *s, uint32_t ssrc, uint32_t clock_rate
 /* Account for a sent RTP packet: its timestamp and payload length (no header/padding). */
 void sfu_rtcp_sender_on_packet(sfu_rtcp_sender *s, uint32_t rtp_ts, size_t payload_len,
                                uint64_t now_us);
+
+/*
+ * Anchor the RTP clock of this stream: at monotonic time at_us the stream's
+ * RTP timestamp (as sent) read rtp_ts. A forwarding SFU takes this from the
+ * publisher's own sender report (its RTP time plus the consumer's
+ * timestamp offset, at the report's arrival), so that the NTP/RTP mapping
+ * it sends follows the capture clock rather than the send time of the
+ * last packet, and audio and video of one publisher stay in sync (both are
+ * shifted by the same one-way delay). Sender reports then extrapolate from
+ * the anchor instead of from the last packet sent. clear: forget it.
+ */
+void sfu_rtcp_sender_set_reference(sfu_rtcp_sender *s, uint32_t rtp_ts, uint64_t at_us);
+void sfu_rtcp_sender_clear_reference(sfu_rtcp_sender *s);
 
 /*
  * Fill *r as a sender report for now: ntp_now (64-bit NTP, wall clock) and

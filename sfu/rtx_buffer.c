@@ -209,6 +209,13 @@ int sfu_rtx_buffer_resend(sfu_rtx_buffer *b, uint16_t seq, uint64_t now_us, uint
         b->stats.missing++;
         return SFU_RTX_MISSING;
     }
+    /* The resend reaches the viewer half an RTT from now: past the
+     * packet's useful age it would only waste the budget. */
+    if (b->rtt_us && now_us - s->sent_us + b->rtt_us / 2 > b->cfg.max_age_us) {
+        b->stats.missing++;
+        b->stats.too_late++;
+        return SFU_RTX_MISSING;
+    }
     uint64_t spacing = b->rtt_us > b->cfg.min_interval_us ? b->rtt_us : b->cfg.min_interval_us;
     if (s->resent && now_us - s->last_resend_us < spacing) {
         b->stats.too_soon++;

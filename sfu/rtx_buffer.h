@@ -7,6 +7,9 @@
  * sequence counter, original sequence number in front of the payload), or
  * as the original packet when no RTX stream was negotiated.
  *
+ * A packet is not resent when it would reach the viewer (half an RTT
+ * after the resend) older than max_age.
+ *
  * Retransmission is rate-limited so a viewer flooding NACKs cannot amplify
  * traffic: one packet is resent at most once per max(RTT, min interval),
  * and all resends share a byte budget (a token bucket filled by
@@ -46,6 +49,7 @@ typedef struct sfu_rtx_buffer_stats {
     uint64_t resent;       /* packets resent */
     uint64_t resent_bytes; /* bytes resent (RTX packet lengths) */
     uint64_t missing;      /* refused: not (or no longer) in the buffer, or too old */
+    uint64_t too_late;     /* ... of which: would arrive (half an RTT) past max_age */
     uint64_t too_soon;     /* refused: same packet resent less than an RTT ago */
     uint64_t over_budget;  /* refused: byte budget or packet cap exhausted */
 } sfu_rtx_buffer_stats;

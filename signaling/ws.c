@@ -26,6 +26,7 @@
 
 #include <glib.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -265,10 +266,30 @@ static json_t *stats_json(const peer_ev *e)
         "nack_in", (json_int_t)s->nack_in, "dc_messages_in", (json_int_t)s->dc_messages_in,
         "dc_messages_out", (json_int_t)s->dc_messages_out, "dc_bytes_in",
         (json_int_t)s->dc_bytes_in, "dc_dropped", (json_int_t)s->dc_dropped);
-    json_object_set_new(counters, "rtx_out", json_integer((json_int_t)s->rtx_out));
-    json_object_set_new(counters, "nack_out", json_integer((json_int_t)s->nack_out));
-    json_object_set_new(counters, "rtx_recovered", json_integer((json_int_t)s->rtx_recovered));
-    json_object_set_new(counters, "bwe_bps", json_integer((json_int_t)s->bwe_bps));
+    static const struct {
+        const char *name;
+        size_t off;
+    } room_counters[] = {
+        {"rtx_out", offsetof(sfu_peer_stats, rtx_out)},
+        {"nack_out", offsetof(sfu_peer_stats, nack_out)},
+        {"rtx_recovered", offsetof(sfu_peer_stats, rtx_recovered)},
+        {"bwe_bps", offsetof(sfu_peer_stats, bwe_bps)},
+        {"sr_out", offsetof(sfu_peer_stats, sr_out)},
+        {"rr_out", offsetof(sfu_peer_stats, rr_out)},
+        {"rtt_us", offsetof(sfu_peer_stats, rtt_us)},
+        {"rtx_refused", offsetof(sfu_peer_stats, rtx_refused)},
+        {"pli_refused", offsetof(sfu_peer_stats, pli_refused)},
+        {"drop_muted", offsetof(sfu_peer_stats, drop_muted)},
+        {"drop_undeclared", offsetof(sfu_peer_stats, drop_undeclared)},
+        {"ssrc_collisions", offsetof(sfu_peer_stats, ssrc_collisions)},
+        {"drop_temporal", offsetof(sfu_peer_stats, drop_temporal)},
+        {"drop_stalled", offsetof(sfu_peer_stats, drop_stalled)},
+    };
+    for (size_t i = 0; i < sizeof room_counters / sizeof room_counters[0]; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)s + room_counters[i].off, sizeof v);
+        json_object_set_new(counters, room_counters[i].name, json_integer((json_int_t)v));
+    }
     return json_pack("{s:I,s:s,s:s,s:s,s:{s:s,s:s},s:o,s:o}", "peer_id", (json_int_t)e->peer_id,
                      "ice", e->ice, "dtls", e->dtls, "srtp_profile", s->srtp_profile, "selected",
                      "local", s->selected_local, "remote", s->selected_remote, "ports", ports,

@@ -232,6 +232,50 @@ static void ack(sig_conn *c, const sig_msg *m)
     sig__ws_send_fields(c, "ack", m->id, json_pack("{s:s}", "for", sig_msg_type_name(m->type)));
 }
 
+/* Server-side mute (docs/signaling.md): a publisher mutes or unmutes its
+ * own tracks; the mentor mutes or unmutes anyone's. A track the mentor
+ * muted stays muted until the mentor unmutes it. The SFU stops forwarding
+ * a muted track; everyone (the owner included) gets track-muted. */
+static void room_mute(sig_conn *c, sig_room *r, const sig_msg *m)
+{
+    json_t *info = json_object_get(r->tracks, m->track);
+    const char *colon = strchr(m->track, ':');
+    char *end = NULL;
+    unsigned long long owner_id = strtoull(m->track, &end, 10);
+    sig_conn *owner = info && colon && end == colon ? sig__ws_conn_by_peer(owner_id) : NULL;
+    if (!owner || owner->room != r) {
+        sig__ws_send_error(c, SIG_ERR_NOT_IN_ROOM, "mute: no such published track in this room",
+                           m->id);
+        return;
+    }
+    int mentor = !strcmp(c->role, "mentor");
+    if (owner != c && !mentor) {
+        sig__ws_send_error(c, SIG_ERR_FORBIDDEN, "mute: only the mentor mutes other participants",
+                           m->id);
+        return;
+    }
+    json_t *by = json_object_get(info, "muted_by");
+    if (!m->flag && !mentor && json_is_integer(by) &&
+        (uint64_t)json_integer_value(by) != c->peer_id) {
+        sig__ws_send_error(c, SIG_ERR_FORBIDDEN, "mute: the mentor muted this track", m->id);
+        return;
+    }
+    if (sfu_peer_set_muted(owner->peer, colon + 1, m->flag) != 0) {
+        sig__ws_send_error(c, SIG_ERR_INTERNAL, "cannot reach the media worker", m->id);
+        return;
+    }
+    json_object_set_new(info, "muted", json_boolean(m->flag));
+    if (m->flag)
+        json_object_set_new(info, "muted_by", json_integer((json_int_t)c->peer_id));
+    else
+        json_object_del(info, "muted_by");
+    ack(c, m);
+    broadcast(r, NULL, "track-muted",
+              json_pack("{s:s,s:I,s:b,s:I}", "track", m->track, "participant",
+                        (json_int_t)owner->peer_id, "muted", m->flag, "by",
+                        (json_int_t)c->peer_id));
+}
+
 void sig__room_message(sig_conn *c, const sig_msg *m)
 {
     sig_room *r = c->room;
@@ -268,22 +312,9 @@ void sig__room_message(sig_conn *c, const sig_msg *m)
             json_pack("{s:I,s:b}", "participant", (json_int_t)t->peer_id, "granted", m->flag));
         return;
     }
-    case SIG_MSG_MUTE: {
-        char prefix[32];
-        int pn = snprintf(prefix, sizeof prefix, "%llu:", (unsigned long long)c->peer_id);
-        json_t *info = json_object_get(r->tracks, m->track);
-        if (strncmp(m->track, prefix, (size_t)pn) != 0 || !info) {
-            sig__ws_send_error(c, SIG_ERR_NOT_IN_ROOM, "mute: not one of your published tracks",
-                               m->id);
-            return;
-        }
-        json_object_set_new(info, "muted", json_boolean(m->flag));
-        ack(c, m);
-        broadcast(r, c, "track-muted",
-                  json_pack("{s:s,s:I,s:b}", "track", m->track, "participant",
-                            (json_int_t)c->peer_id, "muted", m->flag));
+    case SIG_MSG_MUTE:
+        room_mute(c, r, m);
         return;
-    }
     default:
         return;
     }

@@ -25,6 +25,9 @@
     screen: params.get('screen') === '1',
     pin: params.get('pin') || null,
     simulcast: params.get('simulcast') !== '0',
+    // Do not subscribe to tracks of participants whose name starts with this
+    // (tests: an observer that watches only the mentor).
+    skipName: params.get('skipName') || null,
   };
   const state = {
     phase: 'idle', // idle, joined, connected, closed, failed
@@ -35,6 +38,7 @@
     layers: {}, // mid -> {rid: active} last told by the server
     floor: false,
     events: [],
+    muted: {}, // track id -> {muted, by} from track-muted
     negotiations: 0,
     recording: false, // the room is being recorded (server notices)
     recordingNotices: [],
@@ -85,6 +89,8 @@
 
   function subscribe(info) {
     if (info.participant === state.peerId || subs.has(info.track)) return;
+    const who = state.participants[info.participant];
+    if (opt.skipName && who && who.name && who.name.startsWith(opt.skipName)) return;
     state.tracks[info.track] = info;
     const t = pc.addTransceiver(info.kind, { direction: 'recvonly' });
     subs.set(info.track, t);
@@ -135,6 +141,16 @@
     }
   }
 
+  // A mute of one of our tracks (by us or by the mentor): the server stops
+  // forwarding it; stop sending it too.
+  function onMuted(m) {
+    state.muted[m.track] = { muted: m.muted, by: m.by };
+    if (m.participant !== state.peerId) return;
+    const mid = m.track.split(':')[1];
+    const tr = pc.getTransceivers().find((t) => t.mid === mid);
+    if (tr && tr.sender.track) tr.sender.track.enabled = !m.muted;
+  }
+
   function onMessage(ev) {
     const m = JSON.parse(ev.data);
     if (m.id && pending.has(m.id)) {
@@ -154,6 +170,7 @@
       case 'track-removed': unsubscribe(m.track); break;
       case 'layers': applyLayers(m); break;
       case 'floor': if (m.participant === state.peerId) takeFloor(m.granted); break;
+      case 'track-muted': onMuted(m); break;
       case 'active-speaker': state.activeSpeaker = m.participant; if ($('speaker')) $('speaker').textContent = 'speaking: #' + m.participant; break;
       case 'recording':
         state.recording = m.state === 'on';

@@ -1,9 +1,10 @@
 /*
- * Fuzz target for sfu/rtcp.c and sfu/rtcp_twcc.c: the compound iterator,
+ * Fuzz target for sfu/rtcp.c, sfu/rtcp_twcc.c and sfu/rtcp_xr.c: the compound iterator,
  * every typed view, and build -> parse round trips for reports, NACK,
  * REMB and TWCC feedback built from whatever was parsed.
  */
 #include "sfu/rtcp.h"
+#include "sfu/rtcp_xr.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -158,6 +159,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (pkt.data < data || pkt.data + pkt.len > data + size || pkt.body_len + 4 > pkt.len)
             abort();
         check_report(&pkt);
+
+        /* XR (rtcp_xr.c): a DLRR lookup for an SSRC taken from the input */
+        uint32_t lrr, dlrr;
+        if (pkt.pt == SFU_RTCP_XR && pkt.body_len >= 8 &&
+            sfu_rtcp_xr_find_dlrr(&pkt, (uint32_t)pkt.body[4] << 24 | pkt.body[7], &lrr, &dlrr) > 1)
+            abort();
 
         sfu_rtcp_sdes_iter si;
         sfu_rtcp_sdes_item item;

@@ -51,6 +51,15 @@ test('room: mentor + 4 mentees, camera/audio/screen fan-out, floor', { timeout: 
     await assertFlowing(p, fromMentee, 'promoted mentee audio');
   const x = await inboundOf(mentees[0], fromMentee);
   assert.strictEqual(x, null, 'a sender must not receive its own audio');
+  // The mentor renegotiated (to receive the mentee): its camera keeps being
+  // routed (its browser no longer sends mid/rid once our receiver reports
+  // acknowledge the SSRCs, so the learned routes must survive).
+  const c0 = (await inboundOf(mentees[1], isCam)).stat;
+  await new Promise((r) => setTimeout(r, 3000));
+  const c1 = (await inboundOf(mentees[1], isCam)).stat;
+  console.log('camera after the mentor renegotiated', JSON.stringify({ frames: [c0.framesDecoded, c1.framesDecoded], lost: [c0.packetsLost, c1.packetsLost] }));
+  assert.ok(c1.framesDecoded > c0.framesDecoded + 30, 'camera stopped after the mentor renegotiated');
+  assert.ok(c1.packetsLost - c0.packetsLost < 20, 'camera packets lost after the mentor renegotiated');
 
   // Take it back: the track is withdrawn.
   await mentor.evaluate((id) => window.room.floor(id, false), id0);

@@ -44,6 +44,7 @@ test('room: ~300 kbit/s -> low layer and back; 5 % loss repaired by NACK/RTX', {
     30000, 'mentee on a mid/high layer before shaping');
   console.log('unshaped:', up.frameHeight);
 
+  const sh0 = await mentee.evaluate(() => window.room.serverStats());
   nsx.shape(300);
   const t0 = Date.now();
   const low = await until(async () => { const s = await height(mentee); return s && s.frameHeight <= 200 ? s : null; },
@@ -51,7 +52,9 @@ test('room: ~300 kbit/s -> low layer and back; 5 % loss repaired by NACK/RTX', {
   const tLow = Date.now() - t0;
   await sleep(3000);
   const low2 = await height(mentee);
-  console.log('shaped 300 kbit/s:', JSON.stringify({ tLow, height: low2.frameHeight, frames: [low.framesDecoded, low2.framesDecoded] }));
+  const sh1 = await mentee.evaluate(() => window.room.serverStats());
+  console.log('shaped 300 kbit/s:', JSON.stringify({ tLow, height: low2.frameHeight, frames: [low.framesDecoded, low2.framesDecoded],
+    temporalDropped: sh1.counters.drop_temporal - sh0.counters.drop_temporal }));
   assert.ok(low2.framesDecoded > low.framesDecoded, 'frames stopped on the low layer');
 
   nsx.clear();

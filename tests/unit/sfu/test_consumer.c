@@ -132,3 +132,172 @@ TEST(consumer_layer_for_height)
     sfu_consumer_init(&c, true, 90000, 9);
     CHECK_INT_EQ(c.target, SFU_CONSUMER_MAX_LAYERS - 1);
 }
+
+/* ---- temporal layers ------------------------------------------------------ */
+
+/* One packet of picture `pic` of an L1T3 stream (TIDs 0,2,1,2,0,...),
+ * two packets per picture, starting at seq0 / pid0 / tl0 0. */
+static const uint8_t l1t3[4] = {0, 2, 1, 2};
+
+static sfu_consumer_in tpkt(int pic, int part, uint16_t seq0, uint16_t pid0, int key)
+{
+    sfu_consumer_in in = pkt(0, (uint16_t)(seq0 + 2 * pic + part), 3000u * (uint32_t)pic,
+                             key && pic == 0 && part == 0, (uint16_t)((pid0 + pic) & 0x7fff),
+                             (uint8_t)(pic / 4), 1000000u + 33333u * (uint64_t)pic);
+    in.has_tid = true;
+    in.tid = l1t3[pic % 4];
+    in.frame_start = part == 0;
+    return in;
+}
+
+TEST(consumer_temporal_limit_keeps_seq_pid_tl0_continuous)
+{
+    sfu_consumer c;
+    sfu_consumer_init(&c, true, 90000, 0);
+    sfu_consumer_set_temporal(&c, 0); /* base layer only: 1 picture in 4 */
+    sfu_consumer_out o;
+    int fwd = 0;
+    uint16_t last_seq = 0, last_pid = 0;
+    uint8_t last_tl0 = 0;
+    for (int pic = 0; pic < 16; pic++) {
+        for (int part = 0; part < 2; part++) {
+            sfu_consumer_in in = tpkt(pic, part, 65500, 0x7ff0, 1);
+            int r = sfu_consumer_process(&c, &in, &o);
+            CHECK_INT_EQ(r, l1t3[pic % 4] == 0);
+            if (!r)
+                continue;
+            if (fwd > 0) {
+                CHECK_UINT_EQ(o.seq, (uint16_t)(last_seq + 1));
+                CHECK_UINT_EQ(o.pid, part ? last_pid : (uint16_t)((last_pid + 1) & 0x7fff));
+                CHECK_UINT_EQ(o.tl0, part ? last_tl0 : (uint8_t)(last_tl0 + 1));
+            }
+            last_seq = o.seq;
+            last_pid = o.pid;
+            last_tl0 = o.tl0;
+            fwd++;
+        }
+    }
+    CHECK_INT_EQ(fwd, 8);
+    CHECK_UINT_EQ(c.dropped_temporal, 24);
+
+    /* Two layers (0 and 1): half of the pictures, still continuous. */
+    sfu_consumer_init(&c, true, 90000, 0);
+    sfu_consumer_set_temporal(&c, 1);
+    fwd = 0;
+    for (int pic = 0; pic < 16; pic++) {
+        for (int part = 0; part < 2; part++) {
+            sfu_consumer_in in = tpkt(pic, part, 100, 5, 1);
+            if (sfu_consumer_process(&c, &in, &o)) {
+                if (fwd)
+                    CHECK_UINT_EQ(o.seq, (uint16_t)(last_seq + 1));
+                if (fwd)
+                    CHECK_UINT_EQ(o.pid, part ? last_pid : (uint16_t)(last_pid + 1));
+                last_seq = o.seq;
+                last_pid = o.pid;
+                fwd++;
+            }
+        }
+    }
+    CHECK_INT_EQ(fwd, 16);
+}
+
+TEST(consumer_temporal_up_waits_for_base_or_sync_picture)
+{
+    sfu_consumer c;
+    sfu_consumer_init(&c, true, 90000, 0);
+    sfu_consumer_set_temporal(&c, 0);
+    sfu_consumer_out o;
+    for (int pic = 0; pic < 6; pic++) { /* pictures 0..5: T0 T2 T1 T2 T0 T2 */
+        sfu_consumer_in in = tpkt(pic, 0, 1000, 10, 1);
+        sfu_consumer_process(&c, &in, &o);
+    }
+    sfu_consumer_set_temporal(&c, -1);            /* all layers wanted again */
+    sfu_consumer_in in = tpkt(6, 0, 1000, 10, 1); /* T1, no sync bit */
+    CHECK_INT_EQ(sfu_consumer_process(&c, &in, &o), 0);
+    in = tpkt(7, 0, 1000, 10, 1); /* T2 */
+    CHECK_INT_EQ(sfu_consumer_process(&c, &in, &o), 0);
+    in = tpkt(8, 0, 1000, 10, 1); /* T0: everything from here */
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    uint16_t s8 = o.seq, p8 = o.pid;
+    in = tpkt(9, 0, 1000, 10, 1); /* T2 forwarded now */
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    CHECK_UINT_EQ(o.seq, (uint16_t)(s8 + 2)); /* picture 8 has two packets */
+    CHECK_UINT_EQ(o.pid, (uint16_t)(p8 + 1));
+    /* 3 pictures forwarded before (0, 4, 8 -> pids 10, 11, 12). */
+    CHECK_UINT_EQ(p8, 12);
+
+    /* A layer-sync picture lets its own layer in early. */
+    sfu_consumer_init(&c, true, 90000, 0);
+    sfu_consumer_set_temporal(&c, 0);
+    in = tpkt(0, 0, 1000, 10, 1);
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    sfu_consumer_set_temporal(&c, 2);
+    in = tpkt(1, 0, 1000, 10, 1); /* T2 without Y: dropped */
+    CHECK_INT_EQ(sfu_consumer_process(&c, &in, &o), 0);
+    in = tpkt(2, 0, 1000, 10, 1); /* T1 with Y: forwarded, limit now 1 */
+    in.layer_sync = true;
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    CHECK_UINT_EQ(o.pid, 11);
+    CHECK_INT_EQ(c.tid_cur, 1);
+    in = tpkt(3, 0, 1000, 10, 1); /* T2 without Y: still dropped */
+    CHECK_INT_EQ(sfu_consumer_process(&c, &in, &o), 0);
+    /* Going down is immediate at the next picture. */
+    sfu_consumer_set_temporal(&c, 0);
+    in = tpkt(6, 0, 1000, 10, 1); /* T1 */
+    CHECK_INT_EQ(sfu_consumer_process(&c, &in, &o), 0);
+}
+
+TEST(consumer_temporal_drop_with_reordering)
+{
+    sfu_consumer c;
+    sfu_consumer_init(&c, false, 90000, 0);
+    sfu_consumer_set_temporal(&c, 0);
+    sfu_consumer_out o;
+    sfu_consumer_in a = {.layer = 0, .seq = 10, .has_tid = true, .tid = 0, .frame_start = true};
+    sfu_consumer_in b = {.layer = 0, .seq = 11, .has_tid = true, .tid = 2, .frame_start = true};
+    sfu_consumer_in c1 = {.layer = 0, .seq = 12, .has_tid = true, .tid = 0, .frame_start = true};
+    sfu_consumer_in c2 = {.layer = 0, .seq = 13, .has_tid = true, .tid = 0};
+    REQUIRE(sfu_consumer_process(&c, &a, &o) == 1);
+    CHECK_UINT_EQ(o.seq, 10);
+    CHECK_INT_EQ(sfu_consumer_process(&c, &b, &o), 0);
+    REQUIRE(sfu_consumer_process(&c, &c2, &o) == 1); /* arrives before c1 */
+    CHECK_UINT_EQ(o.seq, 12);
+    REQUIRE(sfu_consumer_process(&c, &c1, &o) == 1);
+    CHECK_UINT_EQ(o.seq, 11);
+    /* Far in the future: more than the 128-packet history. */
+    sfu_consumer_in d = {.layer = 0, .seq = 400, .has_tid = true, .tid = 0, .frame_start = true};
+    REQUIRE(sfu_consumer_process(&c, &d, &o) == 1);
+    CHECK_UINT_EQ(o.seq, 399);
+}
+
+TEST(consumer_resume_after_mute_has_no_gap)
+{
+    sfu_consumer c;
+    sfu_consumer_init(&c, false, 48000, 0);
+    sfu_consumer_out o;
+    sfu_consumer_in in = {.layer = 0, .seq = 100, .ts = 960, .now_us = 1000000};
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    /* 2 s muted: seq 101..199 never reach the consumer. */
+    sfu_consumer_resume(&c, false);
+    in = (sfu_consumer_in){.layer = 0, .seq = 200, .ts = 96960, .now_us = 3000000};
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    CHECK_UINT_EQ(o.seq, 101);
+    CHECK_UINT_EQ(o.ts, 960u + 96000u); /* 2 s at 48 kHz */
+    in = (sfu_consumer_in){.layer = 0, .seq = 201, .ts = 97920, .now_us = 3020000};
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    CHECK_UINT_EQ(o.seq, 102);
+
+    /* Video waits for a keyframe and asks for one meanwhile. */
+    sfu_consumer_init(&c, false, 90000, 0);
+    in = (sfu_consumer_in){.layer = 0, .seq = 10, .ts = 0, .now_us = 0};
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    sfu_consumer_resume(&c, true);
+    CHECK(sfu_consumer_wants_keyframe(&c));
+    in = (sfu_consumer_in){.layer = 0, .seq = 50, .ts = 9000, .now_us = 100000};
+    CHECK_INT_EQ(sfu_consumer_process(&c, &in, &o), 0);
+    in = (sfu_consumer_in){
+        .layer = 0, .seq = 51, .ts = 12000, .keyframe_start = true, .now_us = 133000};
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    CHECK_UINT_EQ(o.seq, 11);
+    CHECK(!sfu_consumer_wants_keyframe(&c));
+}

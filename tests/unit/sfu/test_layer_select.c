@@ -164,3 +164,25 @@ TEST(layer_select_without_temporal_layers)
     CHECK_LAYER(sfu_layer_select_update(&ls, &info, NULL, 1100000, 0), 1, 0);
     CHECK_LAYER(sfu_layer_select_update(&ls, &info, NULL, 850000, 1 * MS), 0, 0);
 }
+
+TEST(layer_select_temporal_floor_for_upper_layers)
+{
+    sfu_layer_info info;
+    three_layers(&info); /* per layer: T0 50 %, T0+1 70 %, all 100 % */
+    sfu_layer_select_config cfg = {.min_temporal_upper = 1};
+    sfu_layer_select ls;
+    sfu_layer_select_init(&ls, &cfg);
+    CHECK_LAYER(sfu_layer_select_update(&ls, &info, NULL, 3000000, 0), 2, 2);
+    /* 1.3 M: temporal layers are shed first (720p at T0+1 = 1.05 M). */
+    CHECK_LAYER(sfu_layer_select_update(&ls, &info, NULL, 1300000, 10 * MS), 2, 1);
+    /* 800 k fits 720p T0 (750 k), but that is below the floor: 360p full. */
+    CHECK_LAYER(sfu_layer_select_update(&ls, &info, NULL, 800000, 20 * MS), 1, 2);
+    /* 300 k: 360p T0+1 (350 k) does not fit, 360p T0 is below the floor:
+     * the lowest layer at full rate. */
+    CHECK_LAYER(sfu_layer_select_update(&ls, &info, NULL, 300000, 30 * MS), 0, 2);
+    /* The lowest layer may still be thinned to its base. */
+    CHECK_LAYER(sfu_layer_select_update(&ls, &info, NULL, 80000, 40 * MS), 0, 0);
+    /* Without the floor 300 k would keep 360p at T0 (250 k). */
+    sfu_layer_select_init(&ls, NULL);
+    CHECK_LAYER(sfu_layer_select_update(&ls, &info, NULL, 300000, 0), 1, 0);
+}

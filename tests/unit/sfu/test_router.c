@@ -54,10 +54,11 @@ TEST(router_rid_to_layer)
         CHECK_INT_EQ(sfu__peer_room_layer(NULL, &layer, &t, &rp, 0), 0);
         CHECK_INT_EQ(layer, i);
     }
-    /* Unknown rid, or no rid element: no route yet. */
+    /* A rid the offer did not declare: -2 (dropped, counted); no rid
+     * element: -1 (no route yet). */
     size_t n = build(buf, 1, 10, "x");
     REQUIRE(sfu_rtp_parse(buf, n, &rp) == 0);
-    CHECK_INT_EQ(sfu__peer_room_layer(NULL, &layer, &t, &rp, 0), -1);
+    CHECK_INT_EQ(sfu__peer_room_layer(NULL, &layer, &t, &rp, 0), -2);
     n = build(buf, 1, 4, "0"); /* a mid element only */
     REQUIRE(sfu_rtp_parse(buf, n, &rp) == 0);
     CHECK_INT_EQ(sfu__peer_room_layer(NULL, &layer, &t, &rp, 0), -1);

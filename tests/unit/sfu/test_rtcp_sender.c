@@ -1,5 +1,8 @@
 /* Unit tests for sfu/rtcp_sender.c: SR timestamps, RTT, RR loss/jitter (RFC 3550). */
 #include "sfu/rtcp_sender.h"
+#include "sfu/rtcp_xr.h"
+
+#include <string.h>
 #include "tests/unit/harness.h"
 
 #define MS 1000ull
@@ -181,4 +184,62 @@ TEST(rtcp_receiver_lsr_dlsr_from_sender_report)
     /* Round trip: the sender sees its own SR time back. */
     uint64_t arrival = sr_ntp + ((uint64_t)0x00062000u << 16) + ((uint64_t)0x00054000u << 16);
     CHECK_INT_EQ(sfu_rtcp_rtt_us(rb.lsr, rb.dlsr, arrival), 6125000);
+}
+
+TEST(rtcp_sender_sr_follows_the_reference_not_the_last_packet)
+{
+    sfu_rtcp_sender s;
+    sfu_rtcp_sender_init(&s, 0x1234, 90000);
+    /* The last packet went out late (send time 2.0 s, timestamp 9000). */
+    sfu_rtcp_sender_on_packet(&s, 9000, 100, 2000000);
+    /* The publisher's SR said: at 1.9 s the (shifted) RTP clock read 18000. */
+    sfu_rtcp_sender_set_reference(&s, 18000, 1900000);
+    sfu_rtcp_report r;
+    REQUIRE(sfu_rtcp_sender_fill_sr(&s, 2100000, 0xabcdULL << 32, &r) == 0);
+    CHECK(r.is_sr);
+    CHECK_UINT_EQ(r.rtp_ts, 18000u + 18000u); /* 200 ms at 90 kHz from the anchor */
+    CHECK_UINT_EQ(r.packet_count, 1);
+    /* An anchor in the future (report just arrived, clock read earlier)
+     * extrapolates backwards, wrapping correctly. */
+    sfu_rtcp_sender_set_reference(&s, 100, 2200000);
+    REQUIRE(sfu_rtcp_sender_fill_sr(&s, 2100000, 0, &r) == 0);
+    CHECK_UINT_EQ(r.rtp_ts, (uint32_t)(100 - 9000));
+    sfu_rtcp_sender_clear_reference(&s);
+    REQUIRE(sfu_rtcp_sender_fill_sr(&s, 2100000, 0, &r) == 0);
+    CHECK_UINT_EQ(r.rtp_ts, 9000u + 9000u);
+}
+
+TEST(rtcp_xr_rrtr_and_dlrr_give_the_rtt)
+{
+    uint8_t buf[64];
+    uint64_t sent = 0xE1000000ULL << 32 | 0x80000000u; /* x.5 s */
+    REQUIRE(sfu_rtcp_build_xr_rrtr(buf, sizeof buf, 0xabc, sent) == 20);
+    CHECK_INT_EQ(sfu_rtcp_build_xr_rrtr(buf, 19, 0xabc, sent), -1);
+    /* The sender's answer: an unknown block, then DLRR with two receivers. */
+    static const uint8_t xr[] = {
+        0x80, 207, 0,    10,   0,    0,    0,    9,                /* XR from SSRC 9, 44 bytes */
+        42,   0,   0,    1,    1,    2,    3,    4,                /* BT 42: skipped */
+        5,    0,   0,    6,                                        /* DLRR, 2 sub-blocks */
+        0,    0,   0,    7,    0,    0,    0,    1,    0, 0, 0, 2, /* someone else */
+        0,    0,   0x0a, 0xbc, 0x00, 0x00, 0x80, 0x00, 0, 1, 0, 0  /* us: LRR .5 s, DLRR 1 s */
+    };
+    sfu_rtcp_iter it;
+    sfu_rtcp_pkt pkt;
+    sfu_rtcp_iter_init(&it, xr, sizeof xr);
+    REQUIRE(sfu_rtcp_next(&it, &pkt) == 1);
+    uint32_t lrr = 0, dlrr = 0;
+    REQUIRE(sfu_rtcp_xr_find_dlrr(&pkt, 0xabc, &lrr, &dlrr) == 1);
+    CHECK_UINT_EQ(lrr, 0x00008000u);
+    CHECK_UINT_EQ(dlrr, 0x00010000u);
+    CHECK_INT_EQ(sfu_rtcp_xr_find_dlrr(&pkt, 0x999, &lrr, &dlrr), 0);
+    /* arrives 1.25 s after the RRTR: 1 s held, 250 ms on the wire */
+    uint64_t now = (uint64_t)(0x00008000u + 0x00014000u) << 16;
+    CHECK_INT_EQ(sfu_rtcp_rtt_us(lrr, dlrr, now), 250000);
+    /* A block longer than the packet is malformed. */
+    uint8_t bad[sizeof xr];
+    memcpy(bad, xr, sizeof xr);
+    bad[19] = 9;
+    sfu_rtcp_iter_init(&it, bad, sizeof bad);
+    REQUIRE(sfu_rtcp_next(&it, &pkt) == 1);
+    CHECK_INT_EQ(sfu_rtcp_xr_find_dlrr(&pkt, 0xabc, &lrr, &dlrr), -1);
 }

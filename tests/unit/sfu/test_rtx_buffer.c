@@ -211,3 +211,23 @@ TEST(rtx_buffer_ring_keeps_the_last_bytes)
     CHECK(sfu_rtx_buffer_get(b, 599 - 360, NULL, NULL) == NULL);
     sfu_rtx_buffer_destroy(b);
 }
+
+TEST(rtx_buffer_refuses_resends_that_would_arrive_too_late)
+{
+    sfu_rtx_buffer *b = sfu_rtx_buffer_create(NULL); /* max age 1 s */
+    REQUIRE(b);
+    uint8_t pkt[200], out[300];
+    size_t len = make_pkt(pkt, 9, 30);
+    sfu_rtx_buffer_store(b, pkt, len, 0);
+    sfu_rtx_buffer_set_rtt(b, 400 * MS);
+    /* 750 ms old + 200 ms on the way = 950 ms: still useful */
+    CHECK(sfu_rtx_buffer_resend(b, 9, 750 * MS, out, sizeof out) > 0);
+    /* 850 ms old + 200 ms = 1.05 s: too late, although still stored */
+    CHECK_INT_EQ(sfu_rtx_buffer_resend(b, 9, 1250 * MS - 400 * MS, out, sizeof out),
+                 SFU_RTX_MISSING);
+    sfu_rtx_buffer_stats st;
+    sfu_rtx_buffer_get_stats(b, &st);
+    CHECK_UINT_EQ(st.too_late, 1);
+    CHECK_UINT_EQ(st.resent, 1);
+    sfu_rtx_buffer_destroy(b);
+}
