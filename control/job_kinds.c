@@ -12,5 +12,6 @@ const ctl_job_kind ctl_job_kinds[] = {
     {"email.send", ctl_mailer_job},
     {"booking.reminder", ctl_booking_reminder_job},
     {"booking.expire_holds", ctl_booking_expire_job},
+    {"search.refresh_free", ctl_search_refresh_job},
 };
 const size_t ctl_job_kinds_count = sizeof ctl_job_kinds / sizeof ctl_job_kinds[0];
