@@ -3,7 +3,10 @@
 -- languages, zones), prices (a quarter free), experience, ratings, one
 -- session type each and weekday availability 09:00-17:00 for a tenth of
 -- them (so "has a free slot" has something to find). Deterministic
--- (setseed). Usage: psql -v n=100000 -f gen_mentors.sql
+-- (setseed). At COMMIT the triggers of schema/0007_search.sql compute the
+-- search free-slot table for those mentors, exactly as in production (the
+-- slowest part: several minutes on a loaded 2-core machine).
+-- Usage: psql -v n=100000 -f gen_mentors.sql
 \set ON_ERROR_STOP on
 SELECT setseed(0.42);
 \if :{?n}
