@@ -5,8 +5,8 @@
  * Changes to availability, session types and sessions update
  * search_free_days at commit; what no change triggers is time passing
  * (slots entering a mentor's booking horizon, past days). This job first
- * queues tomorrow's run (00:10 UTC, deduplicated by date, so the chain
- * survives a failed run), then recomputes every mentor with an active
+ * queues the next day's run (00:10 UTC, deduplicated by date, so the chain
+ * survives a failed run; schema 0007 queues the first), then recomputes every mentor with an active
  * session type in batches of 200, one transaction per batch so that the
  * per-mentor locks it takes are held briefly. Safe to run twice.
  */
@@ -20,12 +20,22 @@
 
 #define REFRESH_BATCH "200"
 
-/* Queue the next run for 00:10 UTC tomorrow. */
-static int queue_next(PGconn *c, char *err, size_t errlen)
+/* Queue the next run for 00:10 UTC on the day after today, or after this
+ * job's own date when it runs early (its dedupe key names the day it was
+ * meant for, and a key cannot be queued while this job holds it). */
+static int queue_next(PGconn *c, long long self, char *err, size_t errlen)
 {
-    PGresult *r = PQexec(c, "SELECT to_char(search_today() + 1, 'YYYY-MM-DD'), "
-                            "(extract(epoch FROM ((search_today() + 1) + time '00:10') "
-                            "AT TIME ZONE 'UTC') - extract(epoch FROM now())) * 1000");
+    char id[32];
+    snprintf(id, sizeof id, "%lld", self);
+    const char *p[1] = {id};
+    PGresult *r = PQexecParams(
+        c,
+        "WITH n AS (SELECT greatest(search_today(), coalesce((SELECT substring(dedupe_key "
+        "FROM '^search.refresh_free:([0-9]{4}-[0-9]{2}-[0-9]{2})$')::date FROM jobs WHERE id = "
+        "$1::bigint), search_today())) + 1 AS day) "
+        "SELECT to_char(day, 'YYYY-MM-DD'), greatest(0, ceil((extract(epoch FROM (day + time "
+        "'00:10') AT TIME ZONE 'UTC') - extract(epoch FROM now())) * 1000)) FROM n",
+        1, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         snprintf(err, errlen, "cannot compute the next run: %s", PQresultErrorMessage(r));
         PQclear(r);
@@ -42,11 +52,10 @@ static int queue_next(PGconn *c, char *err, size_t errlen)
 
 int ctl_search_refresh_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errlen)
 {
-    (void)job;
     if (ctl_db_ensure(&ctx->db, err, errlen) != 0)
         return CTL_JOB_RETRY;
     PGconn *c = ctx->db.conn;
-    if (queue_next(c, err, errlen) != 0)
+    if (queue_next(c, job->id, err, errlen) != 0)
         return CTL_JOB_RETRY;
     char after[32] = "0";
     int batches = 0;

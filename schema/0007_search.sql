@@ -265,9 +265,11 @@ BEGIN
     END LOOP;
 END $$;
 
--- The first daily refresh; each run queues the next (search.refresh_free).
+-- The first daily refresh (00:10 UTC tomorrow: the table was just
+-- filled); each run queues the next (search.refresh_free).
 INSERT INTO jobs (kind, run_at, dedupe_key)
-VALUES ('search.refresh_free', now(), 'search.refresh_free:' || search_today())
+VALUES ('search.refresh_free', ((search_today() + 1) + time '00:10') AT TIME ZONE 'UTC',
+        'search.refresh_free:' || (search_today() + 1))
 ON CONFLICT DO NOTHING;
 
 -- ---------------------------------------------------------------------

@@ -104,15 +104,20 @@ test('a full group session leaves the search; a freed seat brings it back', asyn
   assert.deepStrictEqual(await available('groupfree', day2(7), day2(8)), [m.id]);
 });
 
-test('the daily refresh job ran at start-up and queued the next run', async () => {
+test('the daily refresh job is queued for 00:10 UTC, runs, and queues the next day', async () => {
+  const first = await d.sql("SELECT id || ' ' || to_char(run_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ' ' || to_char(run_at AT TIME ZONE 'UTC', 'HH24:MI') || ' ' || (run_at > now()) || ' ' || (run_at < now() + interval '25 hours') FROM jobs WHERE kind = 'search.refresh_free' AND state = 'queued'");
+  const [id, day, ...rest] = first.split(' ');
+  assert.deepStrictEqual(rest, ['00:10', 'true', 'true']);
+  await d.sql(`UPDATE jobs SET run_at = now() WHERE id = ${id}`);
   let state = '';
-  for (let i = 0; i < 100 && state !== 'done'; i++) {
-    state = await d.sql("SELECT state FROM jobs WHERE kind = 'search.refresh_free' ORDER BY id LIMIT 1");
+  for (let i = 0; i < 150 && state !== 'done'; i++) {
+    state = await d.sql(`SELECT state FROM jobs WHERE id = ${id}`);
     if (state !== 'done') await new Promise((res) => setTimeout(res, 100));
   }
   assert.strictEqual(state, 'done');
-  const next = await d.sql("SELECT (run_at > now()) || ' ' || (run_at < now() + interval '25 hours') FROM jobs WHERE kind = 'search.refresh_free' AND state = 'queued'");
-  assert.strictEqual(next, 'true true');
+  // it ran early (the job was meant for tomorrow): the next one is the day after
+  const next = await d.sql(`SELECT count(*) || ' ' || min(to_char(run_at AT TIME ZONE 'UTC', 'HH24:MI')) || ' ' || bool_and((run_at AT TIME ZONE 'UTC')::date = DATE '${day}' + 1) FROM jobs WHERE kind = 'search.refresh_free' AND state = 'queued'`);
+  assert.strictEqual(next, '1 00:10 true');
   // a rerun recomputes the same rows (idempotent) and repairs a lost one
   const m = await sqlUser('mentor');
   let r = await api('PUT', '/api/v1/mentor/profile', { token: m.access, body: { name: 'Refresh Mentor', time_zone: 'UTC' } });
