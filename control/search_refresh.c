@@ -7,7 +7,7 @@
  * (slots entering a mentor's booking horizon, past days). This job first
  * queues the next day's run (00:10 UTC, deduplicated by date, so the chain
  * survives a failed run; schema 0007 queues the first), then recomputes every mentor with an active
- * session type in batches of 200, one transaction per batch so that the
+ * session type in batches of 20, one transaction per batch so that the
  * per-mentor locks it takes are held briefly. Safe to run twice.
  */
 #include "control/booking.h"
@@ -18,7 +18,7 @@
 
 #include "common/log.h"
 
-#define REFRESH_BATCH "200"
+#define REFRESH_BATCH "20"
 
 /* Queue the next run for 00:10 UTC on the day after today, or after this
  * job's own date when it runs early (its dedupe key names the day it was
