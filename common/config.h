@@ -24,6 +24,7 @@ typedef struct ml_config {
     char public_url[ML_CFG_STR];
     char web_dir[ML_CFG_PATH];
     int http_workers;
+    int http_keepalive_s;
     int max_body_bytes;
     int ws_max_message_bytes;
     int shutdown_timeout_ms;
@@ -83,6 +84,9 @@ typedef struct ml_config {
     char cursor_secret[ML_CFG_STR];
     char room_token_secret[ML_CFG_STR];
     int booking_hold_min;
+    int booking_write_limit;
+    int booking_read_limit;
+    int booking_rate_window_s;
     char support_email[ML_CFG_STR];
     int contact_limit;
     int contact_window_s;

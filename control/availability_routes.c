@@ -98,6 +98,8 @@ static void check_items(json_t *body, const char *name, const ctl_json_field *fi
 
 static void put_availability(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
+    if (ctl_bk__limit(ctx, req, resp, CTL_BK_WRITE) != 0)
+        return;
     json_t *body = NULL;
     if (ctl_json_body(req, availability_fields, CTL_JSON_NFIELDS(availability_fields), &body,
                       resp) != 0)
@@ -124,6 +126,8 @@ static void put_availability(ctl_ctx *ctx, const ctl_request *req, ctl_response 
 
 static void get_availability(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
+    if (ctl_bk__limit(ctx, req, resp, CTL_BK_READ) != 0)
+        return;
     char uid[32];
     snprintf(uid, sizeof uid, "%lld", req->who.user_id);
     const char *p[1] = {uid};
@@ -145,6 +149,8 @@ static const ctl_json_field type_fields[] = {
 
 static void post_type(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
+    if (ctl_bk__limit(ctx, req, resp, CTL_BK_WRITE) != 0)
+        return;
     json_t *body = NULL;
     if (ctl_json_body(req, type_fields, CTL_JSON_NFIELDS(type_fields), &body, resp) != 0)
         return;
@@ -160,6 +166,8 @@ static void post_type(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 
 static void list_types(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
+    if (ctl_bk__limit(ctx, req, resp, CTL_BK_READ) != 0)
+        return;
     long long id = ctl_bk__id_param(req, resp, "id");
     if (id <= 0)
         return;
@@ -174,6 +182,8 @@ static void list_types(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 
 static void slots(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
+    if (ctl_bk__limit(ctx, req, resp, CTL_BK_READ) != 0)
+        return;
     long long id = ctl_bk__id_param(req, resp, "id");
     if (id <= 0)
         return;

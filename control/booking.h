@@ -25,5 +25,8 @@ int ctl_booking_confirm_on_payment(PGconn *c, long long booking_id, char *err, s
 int ctl_booking_reminder_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errlen);
 /* booking.expire_holds {}: release holds whose checkout time passed. */
 int ctl_booking_expire_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errlen);
+/* search.refresh_free {}: recompute every mentor's free days for the search
+ * (daily; queues its next run). control/search_refresh.c */
+int ctl_search_refresh_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errlen);
 
 #endif

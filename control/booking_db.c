@@ -5,6 +5,7 @@
  * call one function, send its answer" and the mapping lives here once.
  */
 #include "control/booking_internal.h"
+#include "control/ratelimit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,4 +95,20 @@ long long ctl_bk__id_param(const ctl_request *req, ctl_response *resp, const cha
     if (id <= 0)
         ctl_response_problem(resp, 404, "not-found", "Not Found", "no such resource", req);
     return id;
+}
+
+int ctl_bk__limit(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, int kind)
+{
+    const ml_config *cfg = ctx->cfg;
+    ctl_rate_policy p = {.bucket = kind == CTL_BK_WRITE ? "booking-write" : "booking-read",
+                         .limit = kind == CTL_BK_WRITE ? cfg->booking_write_limit
+                                                       : cfg->booking_read_limit,
+                         .window_s = cfg->booking_rate_window_s,
+                         .fail_closed = kind == CTL_BK_WRITE};
+    char key[80];
+    if (req->who.user_id > 0)
+        snprintf(key, sizeof key, "u%lld", req->who.user_id);
+    else
+        snprintf(key, sizeof key, "ip:%s", req->remote_addr[0] ? req->remote_addr : "unknown");
+    return ctl_ratelimit_check(ctx, &p, key, req, resp);
 }

@@ -31,6 +31,15 @@ long long ctl_bk__id_param(const ctl_request *req, ctl_response *resp, const cha
 /* Ensure the connection; 0, or -1 with a 503 in resp. */
 int ctl_bk__db(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp);
 
+/* Per-user rate limit of the booking routes (per client address when
+ * signed out): CTL_BK_WRITE counts against booking_write_limit and fails
+ * closed when Redis is down (changes hold seats), CTL_BK_READ against
+ * booking_read_limit and fails open. 0: go on; -1: resp holds a 429 with
+ * Retry-After (or 503). */
+#define CTL_BK_READ 0
+#define CTL_BK_WRITE 1
+int ctl_bk__limit(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, int kind);
+
 /* After a booking became confirmed (in the caller's transaction): email the
  * mentee with an .ics invitation, add an in-app notification, schedule the
  * 24 h and 30 min reminders. 0 or -1 + err. */

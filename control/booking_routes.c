@@ -133,6 +133,8 @@ static const ctl_json_field book_fields[] = {
 
 static void book(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
+    if (ctl_bk__limit(ctx, req, resp, CTL_BK_WRITE) != 0)
+        return;
     json_t *body = NULL;
     if (ctl_json_body(req, book_fields, CTL_JSON_NFIELDS(book_fields), &body, resp) != 0)
         return;
@@ -149,6 +151,8 @@ static void book(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 
 static void reschedule(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
+    if (ctl_bk__limit(ctx, req, resp, CTL_BK_WRITE) != 0)
+        return;
     static const ctl_json_field f[] = {
         {"start", CTL_JSON_TIMESTAMP, CTL_JSON_REQUIRED, 0, 0, NULL}};
     long long id = ctl_bk__id_param(req, resp, "id");
@@ -169,6 +173,8 @@ static void reschedule(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 
 static void cancel(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
+    if (ctl_bk__limit(ctx, req, resp, CTL_BK_WRITE) != 0)
+        return;
     long long id = ctl_bk__id_param(req, resp, "id");
     if (id <= 0)
         return;
@@ -181,6 +187,8 @@ static void cancel(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 
 static void get_booking(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
+    if (ctl_bk__limit(ctx, req, resp, CTL_BK_READ) != 0)
+        return;
     long long id = ctl_bk__id_param(req, resp, "id");
     if (id <= 0)
         return;
@@ -193,6 +201,8 @@ static void get_booking(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp
 
 static void list_bookings(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
+    if (ctl_bk__limit(ctx, req, resp, CTL_BK_READ) != 0)
+        return;
     char uid[32];
     snprintf(uid, sizeof uid, "%lld", req->who.user_id);
     const char *p[1] = {uid};
@@ -202,6 +212,8 @@ static void list_bookings(ctl_ctx *ctx, const ctl_request *req, ctl_response *re
 
 static void put_agenda(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
+    if (ctl_bk__limit(ctx, req, resp, CTL_BK_WRITE) != 0)
+        return;
     static const ctl_json_field f[] = {{"agenda", CTL_JSON_STRING,
                                         CTL_JSON_REQUIRED | CTL_JSON_TRIM | CTL_JSON_MULTILINE, 0,
                                         5000, NULL}};
@@ -220,6 +232,8 @@ static void put_agenda(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 
 static void post_review(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
+    if (ctl_bk__limit(ctx, req, resp, CTL_BK_WRITE) != 0)
+        return;
     static const ctl_json_field f[] = {
         {"rating", CTL_JSON_INT, CTL_JSON_REQUIRED, 1, 5, NULL},
         {"body", CTL_JSON_STRING, CTL_JSON_TRIM | CTL_JSON_MULTILINE, 0, 5000, NULL}};
@@ -239,6 +253,8 @@ static void post_review(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp
 
 static void notifications(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
+    if (ctl_bk__limit(ctx, req, resp, CTL_BK_READ) != 0)
+        return;
     char uid[32];
     snprintf(uid, sizeof uid, "%lld", req->who.user_id);
     const char *p[1] = {uid};

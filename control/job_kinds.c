@@ -17,5 +17,6 @@ const ctl_job_kind ctl_job_kinds[] = {
     {"payments.refund", ctl_pay_refund_job},
     {"payments.cancel", ctl_pay_cancel_job},
     {"payments.sweep", ctl_pay_sweep_job},
+    {"search.refresh_free", ctl_search_refresh_job},
 };
 const size_t ctl_job_kinds_count = sizeof ctl_job_kinds / sizeof ctl_job_kinds[0];

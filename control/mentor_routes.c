@@ -125,6 +125,8 @@ static int search_filters(const ctl_request *req, ctl_response *resp, json_t *f)
 
 static void search(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
+    if (ctl_bk__limit(ctx, req, resp, CTL_BK_READ) != 0)
+        return;
     json_t *f = json_object();
     ctl_page page;
     PGresult *r = NULL;
@@ -174,6 +176,8 @@ done:
 
 static void get_mentor(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
+    if (ctl_bk__limit(ctx, req, resp, CTL_BK_READ) != 0)
+        return;
     long long id = ctl_bk__id_param(req, resp, "id");
     if (id <= 0)
         return;
@@ -185,6 +189,8 @@ static void get_mentor(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 
 static void get_reviews(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
+    if (ctl_bk__limit(ctx, req, resp, CTL_BK_READ) != 0)
+        return;
     long long id = ctl_bk__id_param(req, resp, "id");
     if (id <= 0)
         return;
@@ -233,6 +239,8 @@ static int string_arrays(json_t *body, const ctl_request *req, ctl_response *res
 
 static void put_profile(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
+    if (ctl_bk__limit(ctx, req, resp, CTL_BK_WRITE) != 0)
+        return;
     json_t *body = NULL;
     if (ctl_json_body(req, profile_fields, CTL_JSON_NFIELDS(profile_fields), &body, resp) != 0)
         return;

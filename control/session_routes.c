@@ -25,6 +25,8 @@
 
 static void set_state(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, const char *to)
 {
+    if (ctl_bk__limit(ctx, req, resp, CTL_BK_WRITE) != 0)
+        return;
     long long id = ctl_bk__id_param(req, resp, "id");
     if (id <= 0)
         return;
@@ -48,6 +50,8 @@ static void end_session(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp
 
 static void join(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
+    if (ctl_bk__limit(ctx, req, resp, CTL_BK_WRITE) != 0)
+        return;
     long long id = ctl_bk__id_param(req, resp, "id");
     if (id <= 0 || ctl_bk__db(ctx, req, resp) != 0)
         return;
@@ -89,6 +93,8 @@ static void join(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 
 static void reply(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
+    if (ctl_bk__limit(ctx, req, resp, CTL_BK_WRITE) != 0)
+        return;
     static const ctl_json_field f[] = {{"reply", CTL_JSON_STRING,
                                         CTL_JSON_REQUIRED | CTL_JSON_TRIM | CTL_JSON_MULTILINE, 1,
                                         5000, NULL}};

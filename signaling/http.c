@@ -628,6 +628,11 @@ int sig_http_start(const ml_config *cfg, const char *database_url, const char *r
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.max_http_header_data = 8192;
     info.timeout_secs = 30;
+    /* lws closes idle keep-alive connections after 5 s by default, just
+     * after Node/undici's own 4 s: on a loaded machine the client sent its
+     * next request on a connection the server was closing ("other side
+     * closed", a POST is not retried). The server must be the patient side. */
+    info.keepalive_timeout = cfg->http_keepalive_s;
     info.vhost_name = "mentorlink";
     info.server_string = "mentorlink";
     srv.ctx = lws_create_context(&info);

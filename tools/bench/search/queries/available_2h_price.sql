@@ -1,0 +1,1 @@
+SELECT count(*) FROM booking_search(jsonb_build_object('available_from',date_trunc('hour', now()) + interval '50 hours','available_to',date_trunc('hour', now()) + interval '52 hours','sort','price'), 21, NULL::text, NULL);
