@@ -101,12 +101,14 @@ struct sfu_peer {
     sfu_dtls *dtls;
     sfu_srtp *srtp;
     sfu_sctp *sctp;
-    GSource *connect_timer;
-    GSource *watchdog_timer;
-    GSource *dtls_timer;
+    /* Timers live in the worker's heap (sfu_worker_timer_arm), not as
+     * GSources: GLib looks at every source on every packet. */
+    sfu_timer connect_timer;
+    sfu_timer watchdog_timer;
+    sfu_timer dtls_timer;
     GSource *teardown_src;
-    GSource *sctp_src; /* dispatches sfu_sctp_poll(); armed from any thread */
-    GSource *ice_grace_timer; /* room mode: ICE failed, waiting for an ICE restart */
+    GSource *sctp_src;        /* dispatches sfu_sctp_poll(); armed from any thread */
+    sfu_timer ice_grace_timer; /* room mode: ICE failed, waiting for an ICE restart */
 
     int gathered;       /* gathering started */
     int answered;       /* an answer went out */
@@ -134,7 +136,7 @@ struct sfu_peer {
     int has_media;
 
     /* Transport-wide congestion control feedback for the browser. */
-    GSource *twcc_timer;
+    sfu_timer twcc_timer;
     int n_twcc;
     uint8_t twcc_fb_count;
     uint32_t twcc_media_ssrc;
@@ -183,6 +185,8 @@ void sfu__peer_on_packet(sfu_peer *p, uint8_t *buf, size_t len);
 void sfu__peer_dtls_timer(sfu_peer *p);
 /* Protect and send one RTCP packet built in buf (capacity cap). */
 int sfu__peer_send_rtcp(sfu_peer *p, uint8_t *buf, size_t len, size_t cap);
+/* Set up the DTLS retransmission timer (unarmed; at creation). */
+void sfu__peer_dtls_timer_init(sfu_peer *p);
 /* Free DTLS and SRTP state. */
 void sfu__peer_media_free(sfu_peer *p);
 
@@ -191,6 +195,8 @@ void sfu__peer_media_free(sfu_peer *p);
 void sfu__peer_twcc_record(sfu_peer *p, int track, const sfu_rtp_packet *rp);
 /* Stop the feedback timer. */
 void sfu__peer_twcc_free(sfu_peer *p);
+/* Set up the feedback timer (unarmed; at creation). */
+void sfu__peer_twcc_init(sfu_peer *p);
 
 /* peer_dc.c */
 /* Start the SCTP association (after DTLS connected). */
