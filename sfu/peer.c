@@ -445,6 +445,19 @@ static sfu_sdp_setup offer_setup(const sfu_sdp *o)
     return o->setup;
 }
 
+int sfu__peer_tracks_reserve(sfu_peer *p, int n)
+{
+    if (n <= p->tracks_cap)
+        return 0;
+    sfu_peer_track *t = realloc(p->tracks, (size_t)n * sizeof *t);
+    if (!t)
+        return -1;
+    memset(t + p->tracks_cap, 0, (size_t)(n - p->tracks_cap) * sizeof *t);
+    p->tracks = t;
+    p->tracks_cap = n;
+    return 0;
+}
+
 static int build_local(sfu_peer *p, const sfu_sdp *offer, const char *bindings, sfu_neg_local *l)
 {
     sfu_neg_local_init(l);
@@ -566,6 +579,10 @@ static int handle_offer(sfu_peer *p, const char *text, size_t len, const char *b
     }
     if (sfu_sdp_parse(text, len, offer, err, sizeof err) != 0) {
         emit_error(p, req, "bad_sdp", err[0] ? err : "offer does not parse");
+        goto fail;
+    }
+    if (sfu__peer_tracks_reserve(p, offer->media_count) != 0) {
+        emit_error(p, req, "internal", "out of memory");
         goto fail;
     }
     if (!p->gathered) {
@@ -791,6 +808,7 @@ static void close_task(void *arg)
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++)
         stop_timer(p, timers[i]);
     sfu_worker_load_add(p->worker, -1);
+    free(p->tracks);
     free(p);
 }
 

@@ -130,7 +130,13 @@ struct sfu_peer {
     uint16_t remote_sctp_port;
     uint32_t remote_max_message_size;
     int n_tracks;
-    sfu_peer_track tracks[SFU_SDP_MAX_MEDIA];
+    /* One slot per m-line offered so far (6.5 KB each): allocated by
+     * sfu__peer_tracks_reserve() when an offer has more m-lines than any
+     * before, zeroed, never shrunk; the index is the m-line's. Only the
+     * offer task may reallocate it, so no pointer into it is kept across
+     * tasks. */
+    int tracks_cap;
+    sfu_peer_track *tracks;
     int n_ssrcs;
     sfu_peer_ssrc ssrcs[SFU_PEER_MAX_SSRCS];
     int has_media;
@@ -172,6 +178,9 @@ void sfu__peer_fail(sfu_peer *p, const char *reason);
 void sfu__peer_report_state(sfu_peer *p);
 /* Send one datagram through ICE and count it. */
 int sfu__peer_send(sfu_peer *p, const uint8_t *buf, size_t len);
+
+/* Make room for n track slots (zeroed). Returns 0, -1 on OOM. */
+int sfu__peer_tracks_reserve(sfu_peer *p, int n);
 
 /* Emit a NOTIFY event (room mode). */
 void sfu__peer_notify(sfu_peer *p, const char *json, int broadcast);
