@@ -73,6 +73,8 @@ static GSourceFuncs task_source_funcs = {
     .dispatch = task_source_dispatch,
 };
 
+#define TIMER_GRID_US 10000u
+
 /* Point the timer source's ready time at the earliest timer. */
 static void timer_source_update(sfu_worker *w)
 {
@@ -99,7 +101,14 @@ static GSourceFuncs timer_source_funcs = {
 
 int sfu_worker_timer_arm(sfu_worker *w, sfu_timer *t, uint64_t delay_ms)
 {
-    uint64_t due = (uint64_t)g_get_monotonic_time() + delay_ms * 1000u;
+    /* Due times snap to the nearest point of a TIMER_GRID_US grid (never
+     * to now or earlier), so timers of many peers share one wake-up; a
+     * periodic timer re-armed from its callback keeps its period, since
+     * the dispatch delay is rounded away. */
+    uint64_t now = (uint64_t)g_get_monotonic_time();
+    uint64_t due = (now + delay_ms * 1000u + TIMER_GRID_US / 2) / TIMER_GRID_US * TIMER_GRID_US;
+    if (due <= now)
+        due += TIMER_GRID_US;
     if (sfu_timer_heap_arm(&w->timers, t, due) != 0)
         return -1;
     timer_source_update(w);

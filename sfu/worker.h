@@ -73,8 +73,10 @@ int sfu_worker_stopping(const sfu_worker *w);
  * one GSource, instead of one GSource per timer (GLib checks every source
  * of the context on every main-loop iteration, i.e. on every packet).
  * Timers are one-shot (a periodic callback re-arms itself) and are
- * sfu_timer structs embedded in their owner (timer_heap.h). Call these on
- * the worker's thread only; cancel before freeing the owner.
+ * sfu_timer structs embedded in their owner (timer_heap.h). Due times
+ * snap to a 10 ms grid (nearest point, never now), so one wake-up serves
+ * every timer due in the same 10 ms. Call these on the worker's thread
+ * only; cancel before freeing the owner.
  */
 /* Arm (or re-arm) t to fire delay_ms from now. Returns 0, -1 on OOM. */
 int sfu_worker_timer_arm(sfu_worker *w, sfu_timer *t, uint64_t delay_ms);
