@@ -107,7 +107,7 @@ struct sfu_peer {
     sfu_timer watchdog_timer;
     sfu_timer dtls_timer;
     GSource *teardown_src;
-    GSource *sctp_src;        /* dispatches sfu_sctp_poll(); armed from any thread */
+    GSource *sctp_src;         /* dispatches sfu_sctp_poll(); armed from any thread */
     sfu_timer ice_grace_timer; /* room mode: ICE failed, waiting for an ICE restart */
 
     int gathered;       /* gathering started */

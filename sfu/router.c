@@ -35,7 +35,7 @@ struct sfu_router {
     sfu_worker *worker;
     char name[72];
     GPtrArray *peers; /* sfu_peer *, worker only */
-    sfu_timer tick; /* every TICK_MS, in the worker's timer heap */
+    sfu_timer tick;   /* every TICK_MS, in the worker's timer heap */
     sfu_speaker *speaker;
     uint32_t dominant; /* peer id announced, 0 none */
     uint64_t last_speaker_us;
