@@ -100,7 +100,7 @@ void sfu_bwe_config_default(sfu_bwe_config *c)
     c->start_bps = 1000000;
     c->min_bps = 50000;
     c->max_bps = 20000000;
-    c->history = 4096;
+    c->history = 1024;
     c->acked_cap_ratio = 0;
 }
 

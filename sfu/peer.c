@@ -143,11 +143,16 @@ static void drop_source(GSource **s)
     }
 }
 
+static void stop_timer(sfu_peer *p, sfu_timer *t)
+{
+    sfu_worker_timer_cancel(p->worker, t);
+}
+
 static void transport_free(sfu_peer *p)
 {
-    drop_source(&p->connect_timer);
-    drop_source(&p->watchdog_timer);
-    drop_source(&p->ice_grace_timer);
+    stop_timer(p, &p->connect_timer);
+    stop_timer(p, &p->watchdog_timer);
+    stop_timer(p, &p->ice_grace_timer);
     sfu__peer_sctp_free(p);
     sfu__peer_twcc_free(p);
     sfu__peer_media_free(p);
@@ -218,13 +223,11 @@ void sfu__peer_fail(sfu_peer *p, const char *reason)
 
 /* ---- timers -------------------------------------------------------------- */
 
-static gboolean connect_timeout_cb(gpointer data)
+static void connect_timeout_cb(void *data)
 {
     sfu_peer *p = data;
-    drop_source(&p->connect_timer);
     if (!p->ever_connected)
         sfu__peer_fail(p, "connect_timeout");
-    return G_SOURCE_REMOVE;
 }
 
 /* Consent and inactivity: libnice reports consent loss as FAILED (RFC 7675,
@@ -232,23 +235,17 @@ static gboolean connect_timeout_cb(gpointer data)
  * (RTCP flows at least every few seconds) for ice_consent_timeout_ms is
  * considered gone. Data-only peers rely on libnice alone, since their
  * heartbeats can be as rare as the timeout. */
-static gboolean watchdog_cb(gpointer data)
+static void watchdog_cb(void *data)
 {
     sfu_peer *p = data;
-    if (!p->ever_connected || p->torn_down)
-        return G_SOURCE_CONTINUE;
+    if (p->torn_down)
+        return;
+    sfu_worker_timer_arm(p->worker, &p->watchdog_timer, 1000);
+    if (!p->ever_connected)
+        return;
     uint64_t idle_us = sfu_now_us() - p->last_rx_us;
     if (p->has_media && idle_us > (uint64_t)p->env->cfg.ice_consent_timeout_ms * 1000u)
         sfu__peer_fail(p, "consent_timeout");
-    return G_SOURCE_CONTINUE;
-}
-
-static GSource *add_timer(sfu_peer *p, guint ms, GSourceFunc fn)
-{
-    GSource *s = g_timeout_source_new(ms);
-    g_source_set_callback(s, fn, p, NULL);
-    g_source_attach(s, p->ctx);
-    return s;
 }
 
 /* ---- ICE callbacks -------------------------------------------------------- */
@@ -276,13 +273,11 @@ static void ice_on_gathering_done(void *user)
 
 /* Room mode: ICE failed after it had connected and no ICE restart brought
  * it back within ice_consent_timeout_ms. */
-static gboolean ice_grace_cb(gpointer data)
+static void ice_grace_cb(void *data)
 {
     sfu_peer *p = data;
-    drop_source(&p->ice_grace_timer);
     if (p->ice_state != SFU_ICE_CONNECTED)
         sfu__peer_fail(p, "consent_lost");
-    return G_SOURCE_REMOVE;
 }
 
 static void ice_on_state(void *user, sfu_ice_state s)
@@ -292,7 +287,7 @@ static void ice_on_state(void *user, sfu_ice_state s)
     p->ice_state = s;
     if (s == SFU_ICE_CONNECTED) {
         flush_early_out(p);
-        drop_source(&p->ice_grace_timer);
+        stop_timer(p, &p->ice_grace_timer);
         if (p->router && p->ever_connected && old != SFU_ICE_CONNECTED)
             sfu__router_reconnected(p->router, p);
     }
@@ -302,9 +297,9 @@ static void ice_on_state(void *user, sfu_ice_state s)
          * browser restarts ICE; an echo peer is closed at once. */
         if (!p->router)
             sfu__peer_fail(p, "consent_lost");
-        else if (!p->ice_grace_timer)
-            p->ice_grace_timer =
-                add_timer(p, (guint)p->env->cfg.ice_consent_timeout_ms, ice_grace_cb);
+        else if (!sfu_timer_armed(&p->ice_grace_timer))
+            sfu_worker_timer_arm(p->worker, &p->ice_grace_timer,
+                                 (uint64_t)p->env->cfg.ice_consent_timeout_ms);
     }
 }
 
@@ -345,8 +340,11 @@ static void create_task(void *arg)
     };
     p->ice = sfu_ice_create(p->ctx, &p->env->ice, tu, tp, &cb, p);
     snprintf(p->st.srtp_profile, sizeof p->st.srtp_profile, "none");
-    p->connect_timer = add_timer(p, (guint)cfg->ice_connect_timeout_ms, connect_timeout_cb);
-    p->watchdog_timer = add_timer(p, 1000, watchdog_cb);
+    /* Allocates only when the worker has more timers armed than ever. */
+    if (sfu_worker_timer_arm(p->worker, &p->connect_timer, (uint64_t)cfg->ice_connect_timeout_ms) !=
+            0 ||
+        sfu_worker_timer_arm(p->worker, &p->watchdog_timer, 1000) != 0)
+        sfu__peer_fail(p, "internal: out of memory for timers");
     if (!p->ice)
         sfu__peer_fail(p, "internal: cannot create ICE agent");
     if (p->router)
@@ -389,6 +387,11 @@ static sfu_peer *create_on(const sfu_peer_env *env, sfu_worker *w, sfu_router *r
     p->session_id = ((uint64_t)g_random_int() << 31) ^ g_random_int();
     p->ice_state = SFU_ICE_NEW;
     p->dtls_state = SFU_DTLS_STATE_NEW;
+    sfu_timer_init(&p->connect_timer, connect_timeout_cb, p);
+    sfu_timer_init(&p->watchdog_timer, watchdog_cb, p);
+    sfu_timer_init(&p->ice_grace_timer, ice_grace_cb, p);
+    sfu__peer_dtls_timer_init(p);
+    sfu__peer_twcc_init(p);
     sfu_worker_load_add(w, 1);
     if (sfu_worker_post(w, create_task, p, NULL) != 0) {
         sfu_worker_load_add(w, -1);
@@ -440,6 +443,19 @@ static sfu_sdp_setup offer_setup(const sfu_sdp *o)
         if (o->media[i].port != 0 && o->media[i].setup != SFU_SDP_SETUP_NONE)
             return o->media[i].setup;
     return o->setup;
+}
+
+int sfu__peer_tracks_reserve(sfu_peer *p, int n)
+{
+    if (n <= p->tracks_cap)
+        return 0;
+    sfu_peer_track *t = realloc(p->tracks, (size_t)n * sizeof *t);
+    if (!t)
+        return -1;
+    memset(t + p->tracks_cap, 0, (size_t)(n - p->tracks_cap) * sizeof *t);
+    p->tracks = t;
+    p->tracks_cap = n;
+    return 0;
 }
 
 static int build_local(sfu_peer *p, const sfu_sdp *offer, const char *bindings, sfu_neg_local *l)
@@ -563,6 +579,10 @@ static int handle_offer(sfu_peer *p, const char *text, size_t len, const char *b
     }
     if (sfu_sdp_parse(text, len, offer, err, sizeof err) != 0) {
         emit_error(p, req, "bad_sdp", err[0] ? err : "offer does not parse");
+        goto fail;
+    }
+    if (sfu__peer_tracks_reserve(p, offer->media_count) != 0) {
+        emit_error(p, req, "internal", "out of memory");
         goto fail;
     }
     if (!p->gathered) {
@@ -782,7 +802,13 @@ static void close_task(void *arg)
         transport_free(p);
     }
     sfu__peer_room_free(p);
+    /* No timer of a freed peer may stay in the worker's heap. */
+    sfu_timer *timers[] = {&p->connect_timer, &p->watchdog_timer, &p->ice_grace_timer,
+                           &p->dtls_timer, &p->twcc_timer};
+    for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++)
+        stop_timer(p, timers[i]);
     sfu_worker_load_add(p->worker, -1);
+    free(p->tracks);
     free(p);
 }
 

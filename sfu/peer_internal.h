@@ -101,12 +101,14 @@ struct sfu_peer {
     sfu_dtls *dtls;
     sfu_srtp *srtp;
     sfu_sctp *sctp;
-    GSource *connect_timer;
-    GSource *watchdog_timer;
-    GSource *dtls_timer;
+    /* Timers live in the worker's heap (sfu_worker_timer_arm), not as
+     * GSources: GLib looks at every source on every packet. */
+    sfu_timer connect_timer;
+    sfu_timer watchdog_timer;
+    sfu_timer dtls_timer;
     GSource *teardown_src;
-    GSource *sctp_src; /* dispatches sfu_sctp_poll(); armed from any thread */
-    GSource *ice_grace_timer; /* room mode: ICE failed, waiting for an ICE restart */
+    GSource *sctp_src;         /* dispatches sfu_sctp_poll(); armed from any thread */
+    sfu_timer ice_grace_timer; /* room mode: ICE failed, waiting for an ICE restart */
 
     int gathered;       /* gathering started */
     int answered;       /* an answer went out */
@@ -128,13 +130,19 @@ struct sfu_peer {
     uint16_t remote_sctp_port;
     uint32_t remote_max_message_size;
     int n_tracks;
-    sfu_peer_track tracks[SFU_SDP_MAX_MEDIA];
+    /* One slot per m-line offered so far (6.5 KB each): allocated by
+     * sfu__peer_tracks_reserve() when an offer has more m-lines than any
+     * before, zeroed, never shrunk; the index is the m-line's. Only the
+     * offer task may reallocate it, so no pointer into it is kept across
+     * tasks. */
+    int tracks_cap;
+    sfu_peer_track *tracks;
     int n_ssrcs;
     sfu_peer_ssrc ssrcs[SFU_PEER_MAX_SSRCS];
     int has_media;
 
     /* Transport-wide congestion control feedback for the browser. */
-    GSource *twcc_timer;
+    sfu_timer twcc_timer;
     int n_twcc;
     uint8_t twcc_fb_count;
     uint32_t twcc_media_ssrc;
@@ -171,6 +179,9 @@ void sfu__peer_report_state(sfu_peer *p);
 /* Send one datagram through ICE and count it. */
 int sfu__peer_send(sfu_peer *p, const uint8_t *buf, size_t len);
 
+/* Make room for n track slots (zeroed). Returns 0, -1 on OOM. */
+int sfu__peer_tracks_reserve(sfu_peer *p, int n);
+
 /* Emit a NOTIFY event (room mode). */
 void sfu__peer_notify(sfu_peer *p, const char *json, int broadcast);
 
@@ -183,6 +194,8 @@ void sfu__peer_on_packet(sfu_peer *p, uint8_t *buf, size_t len);
 void sfu__peer_dtls_timer(sfu_peer *p);
 /* Protect and send one RTCP packet built in buf (capacity cap). */
 int sfu__peer_send_rtcp(sfu_peer *p, uint8_t *buf, size_t len, size_t cap);
+/* Set up the DTLS retransmission timer (unarmed; at creation). */
+void sfu__peer_dtls_timer_init(sfu_peer *p);
 /* Free DTLS and SRTP state. */
 void sfu__peer_media_free(sfu_peer *p);
 
@@ -191,6 +204,8 @@ void sfu__peer_media_free(sfu_peer *p);
 void sfu__peer_twcc_record(sfu_peer *p, int track, const sfu_rtp_packet *rp);
 /* Stop the feedback timer. */
 void sfu__peer_twcc_free(sfu_peer *p);
+/* Set up the feedback timer (unarmed; at creation). */
+void sfu__peer_twcc_init(sfu_peer *p);
 
 /* peer_dc.c */
 /* Start the SCTP association (after DTLS connected). */

@@ -100,25 +100,23 @@ int sfu__peer_dtls_create(sfu_peer *p, int server, char *err, size_t errlen)
     return 0;
 }
 
-static gboolean dtls_timer_cb(gpointer data)
+static void dtls_timer_cb(void *data)
 {
     sfu_peer *p = data;
-    g_source_unref(p->dtls_timer);
-    p->dtls_timer = NULL;
     if (p->dtls) {
         sfu_dtls_handle_timeout(p->dtls);
         sfu__peer_dtls_timer(p);
     }
-    return G_SOURCE_REMOVE;
+}
+
+void sfu__peer_dtls_timer_init(sfu_peer *p)
+{
+    sfu_timer_init(&p->dtls_timer, dtls_timer_cb, p);
 }
 
 void sfu__peer_dtls_timer(sfu_peer *p)
 {
-    if (p->dtls_timer) {
-        g_source_destroy(p->dtls_timer);
-        g_source_unref(p->dtls_timer);
-        p->dtls_timer = NULL;
-    }
+    sfu_worker_timer_cancel(p->worker, &p->dtls_timer);
     if (!p->dtls)
         return;
     sfu_dtls_state s = sfu_dtls_get_state(p->dtls);
@@ -129,18 +127,12 @@ void sfu__peer_dtls_timer(sfu_peer *p)
     int ms = sfu_dtls_timeout_ms(p->dtls);
     if (ms < 0)
         return;
-    p->dtls_timer = g_timeout_source_new((guint)ms);
-    g_source_set_callback(p->dtls_timer, dtls_timer_cb, p, NULL);
-    g_source_attach(p->dtls_timer, p->ctx);
+    sfu_worker_timer_arm(p->worker, &p->dtls_timer, (uint64_t)ms);
 }
 
 void sfu__peer_media_free(sfu_peer *p)
 {
-    if (p->dtls_timer) {
-        g_source_destroy(p->dtls_timer);
-        g_source_unref(p->dtls_timer);
-        p->dtls_timer = NULL;
-    }
+    sfu_worker_timer_cancel(p->worker, &p->dtls_timer);
     sfu_dtls_destroy(p->dtls);
     p->dtls = NULL;
     sfu_srtp_destroy(p->srtp);

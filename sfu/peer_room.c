@@ -273,7 +273,7 @@ void sfu__peer_room_free(sfu_peer *p)
 {
     sfu_bwe_destroy(p->bwe);
     p->bwe = NULL;
-    for (int i = 0; i < SFU_SDP_MAX_MEDIA; i++)
+    for (int i = 0; i < p->tracks_cap; i++)
         sfu__peer_room_track_free(&p->tracks[i]);
 }
 

@@ -45,10 +45,16 @@ static void flush(sfu_peer *p)
     sfu__peer_send_rtcp(p, buf, (size_t)len, sizeof buf);
 }
 
-static gboolean twcc_timer_cb(gpointer data)
+static void twcc_timer_cb(void *data)
 {
-    flush(data);
-    return G_SOURCE_CONTINUE;
+    sfu_peer *p = data;
+    flush(p);
+    sfu_worker_timer_arm(p->worker, &p->twcc_timer, TWCC_INTERVAL_MS);
+}
+
+void sfu__peer_twcc_init(sfu_peer *p)
+{
+    sfu_timer_init(&p->twcc_timer, twcc_timer_cb, p);
 }
 
 void sfu__peer_twcc_record(sfu_peer *p, int track, const sfu_rtp_packet *rp)
@@ -58,11 +64,8 @@ void sfu__peer_twcc_record(sfu_peer *p, int track, const sfu_rtp_packet *rp)
     uint16_t seq;
     if (!id || sfu_rtp_ext_find(rp, id, &e) != 0 || sfu_rtp_ext_twcc_seq(&e, &seq) != 0)
         return;
-    if (!p->twcc_timer) {
-        p->twcc_timer = g_timeout_source_new(TWCC_INTERVAL_MS);
-        g_source_set_callback(p->twcc_timer, twcc_timer_cb, p, NULL);
-        g_source_attach(p->twcc_timer, p->ctx);
-    }
+    if (!sfu_timer_armed(&p->twcc_timer))
+        sfu_worker_timer_arm(p->worker, &p->twcc_timer, TWCC_INTERVAL_MS);
     if (p->n_twcc == SFU_PEER_TWCC_MAX)
         flush(p);
     p->twcc_media_ssrc = rp->ssrc;
@@ -73,10 +76,6 @@ void sfu__peer_twcc_record(sfu_peer *p, int track, const sfu_rtp_packet *rp)
 
 void sfu__peer_twcc_free(sfu_peer *p)
 {
-    if (p->twcc_timer) {
-        g_source_destroy(p->twcc_timer);
-        g_source_unref(p->twcc_timer);
-        p->twcc_timer = NULL;
-    }
+    sfu_worker_timer_cancel(p->worker, &p->twcc_timer);
     p->n_twcc = 0;
 }

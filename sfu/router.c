@@ -35,14 +35,14 @@ struct sfu_router {
     sfu_worker *worker;
     char name[72];
     GPtrArray *peers; /* sfu_peer *, worker only */
-    GSource *tick;
+    sfu_timer tick;   /* every TICK_MS, in the worker's timer heap */
     sfu_speaker *speaker;
     uint32_t dominant; /* peer id announced, 0 none */
     uint64_t last_speaker_us;
     sfu__router_taps *taps; /* recording taps (router_tap.c), NULL when none */
 };
 
-static gboolean tick_cb(gpointer data);
+static void tick_cb(void *data);
 
 /* Scratch for one outgoing copy; the worker runs one packet at a time. */
 static __thread uint8_t scratch[SFU_PEER_PKT_BUF] __attribute__((aligned(16)));
@@ -56,6 +56,7 @@ sfu_router *sfu_router_create(sfu_workers *ws, const char *name)
     if (!r)
         return NULL;
     r->worker = w;
+    sfu_timer_init(&r->tick, tick_cb, r);
     snprintf(r->name, sizeof r->name, "%s", name);
     r->peers = g_ptr_array_new();
     return r;
@@ -69,10 +70,7 @@ sfu_worker *sfu_router_worker(const sfu_router *r)
 static void destroy_task(void *arg)
 {
     sfu_router *r = arg;
-    if (r->tick) {
-        g_source_destroy(r->tick);
-        g_source_unref(r->tick);
-    }
+    sfu_worker_timer_cancel(r->worker, &r->tick);
     sfu_speaker_destroy(r->speaker);
     sfu__router_tap_free(r);
     g_ptr_array_free(r->peers, TRUE);
@@ -88,11 +86,8 @@ void sfu_router_destroy(sfu_router *r)
 void sfu__router_add(sfu_router *r, sfu_peer *p)
 {
     g_ptr_array_add(r->peers, p);
-    if (!r->tick) {
-        r->tick = g_timeout_source_new(TICK_MS);
-        g_source_set_callback(r->tick, tick_cb, r, NULL);
-        g_source_attach(r->tick, sfu_worker_context(r->worker));
-    }
+    if (!sfu_timer_armed(&r->tick))
+        sfu_worker_timer_arm(r->worker, &r->tick, TICK_MS);
     if (!r->speaker)
         r->speaker = sfu_speaker_create(NULL);
     if (r->speaker)
@@ -306,9 +301,10 @@ static void check_stalled(sfu_peer *v, uint64_t now)
     }
 }
 
-static gboolean tick_cb(gpointer data)
+static void tick_cb(void *data)
 {
     sfu_router *r = data;
+    sfu_worker_timer_arm(r->worker, &r->tick, TICK_MS);
     uint64_t now = sfu_now_us();
     for (guint i = 0; i < r->peers->len; i++) {
         check_stalled(g_ptr_array_index(r->peers, i), now);
@@ -323,7 +319,6 @@ static gboolean tick_cb(gpointer data)
     speaker_tick(r, now);
     for (guint i = 0; i < r->peers->len; i++)
         sfu__router_reports(r, g_ptr_array_index(r->peers, i), now);
-    return G_SOURCE_CONTINUE;
 }
 
 void sfu__router_keyframe_request(sfu_router *r, sfu_peer *viewer, int track)

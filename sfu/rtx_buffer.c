@@ -8,7 +8,11 @@
  * than ring_bytes bytes were written after that position. A packet that
  * would straddle the end of the ring starts at the beginning instead.
  * Memory follows the bitrate (about 300 KB for 1 s of 2.5 Mbit/s) instead
- * of capacity x longest packet. Per-slot metadata records the send time and
+ * of capacity x longest packet, and the ring doubles (up to its cap) when
+ * a lap of it took less than max_age to write: a doubling moves each held
+ * packet from pos & old_mask to pos & new_mask (a packet never straddles
+ * either ring's end, since it did not straddle the smaller one), and drops
+ * the slots whose bytes were already overwritten. Per-slot metadata records the send time and
  * the last resend for the per-packet spacing; a byte token bucket and a
  * 100 ms packet counter bound the total resend rate.
  */
@@ -37,6 +41,9 @@ struct sfu_rtx_buffer {
     uint8_t *data;
     uint64_t ring_mask; /* ring_bytes - 1 */
     uint64_t wpos;      /* absolute position of the next write */
+    uint64_t lap_us;    /* when the current lap of the ring began ... */
+    uint64_t lap_pos;   /* ... and at which write position */
+    uint32_t ring_cap;  /* the ring never grows past this */
     rtx_slot *slots;
     bool use_rtx;
     uint8_t rtx_pt;
@@ -60,6 +67,7 @@ void sfu_rtx_buffer_config_default(sfu_rtx_buffer_config *c)
     c->budget_burst = 64000;
     c->max_per_100ms = 100;
     c->ring_bytes = SFU_RTX_RING_DEFAULT;
+    c->initial_ring_bytes = SFU_RTX_RING_INITIAL;
 }
 
 sfu_rtx_buffer *sfu_rtx_buffer_create(const sfu_rtx_buffer_config *c)
@@ -83,6 +91,8 @@ sfu_rtx_buffer *sfu_rtx_buffer_create(const sfu_rtx_buffer_config *c)
             d.max_per_100ms = c->max_per_100ms;
         if (c->ring_bytes)
             d.ring_bytes = c->ring_bytes;
+        if (c->initial_ring_bytes)
+            d.initial_ring_bytes = c->initial_ring_bytes;
     }
     if (d.capacity > 32768)
         d.capacity = 32768;
@@ -103,12 +113,21 @@ sfu_rtx_buffer *sfu_rtx_buffer_create(const sfu_rtx_buffer_config *c)
     while (ring < want)
         ring <<= 1;
     d.ring_bytes = (uint32_t)ring;
+    /* The first ring: a power of two between two longest packets and the cap. */
+    uint64_t first = 1;
+    while (first < d.initial_ring_bytes || first < 2ull * d.slot_size)
+        first <<= 1;
+    if (first > ring)
+        first = ring;
+    d.initial_ring_bytes = (uint32_t)first;
 
     sfu_rtx_buffer *b = calloc(1, sizeof *b);
     if (!b)
         return NULL;
     b->cfg = d;
     b->mask = cap - 1;
+    b->ring_cap = (uint32_t)ring;
+    ring = first;
     b->ring_mask = ring - 1;
     b->data = malloc((size_t)ring);
     b->slots = calloc(cap, sizeof *b->slots);
@@ -144,6 +163,29 @@ void sfu_rtx_buffer_set_rtt(sfu_rtx_buffer *b, uint64_t rtt_us)
         b->rtt_us = rtt_us;
 }
 
+/* Double the ring (see the file comment); on OOM keep the current one. */
+static void grow(sfu_rtx_buffer *b)
+{
+    uint64_t old = b->ring_mask + 1, ring = old * 2;
+    uint8_t *data = malloc((size_t)ring);
+    if (!data)
+        return;
+    for (uint32_t i = 0; i <= b->mask; i++) {
+        rtx_slot *s = &b->slots[i];
+        if (!s->valid)
+            continue;
+        if (b->wpos - s->pos > old) {
+            s->valid = false; /* already overwritten in the old ring */
+            continue;
+        }
+        memcpy(data + (s->pos & (ring - 1)), b->data + (s->pos & (old - 1)), s->len);
+    }
+    free(b->data);
+    b->data = data;
+    b->ring_mask = ring - 1;
+    b->stats.grown++;
+}
+
 int sfu_rtx_buffer_store(sfu_rtx_buffer *b, const uint8_t *pkt, size_t len, uint64_t now_us)
 {
     if (len < SFU_RTP_HEADER_MIN || len > b->cfg.slot_size)
@@ -155,6 +197,17 @@ int sfu_rtx_buffer_store(sfu_rtx_buffer *b, const uint8_t *pkt, size_t len, uint
     if (off + len > b->ring_mask + 1) {
         b->wpos += b->ring_mask + 1 - off; /* start over at the ring's start */
         off = 0;
+    }
+    if (b->stats.stored == 0) {
+        b->lap_us = now_us;
+        b->lap_pos = b->wpos;
+    } else if (b->wpos - b->lap_pos >= b->ring_mask + 1) { /* a whole lap written */
+        if (now_us - b->lap_us < b->cfg.max_age_us && b->ring_mask + 1 < b->ring_cap) {
+            grow(b);
+            off = b->wpos & b->ring_mask;
+        }
+        b->lap_us = now_us;
+        b->lap_pos = b->wpos;
     }
     memcpy(b->data + off, pkt, len);
     s->pos = b->wpos;
@@ -256,4 +309,5 @@ int sfu_rtx_buffer_resend(sfu_rtx_buffer *b, uint16_t seq, uint64_t now_us, uint
 void sfu_rtx_buffer_get_stats(const sfu_rtx_buffer *b, sfu_rtx_buffer_stats *s)
 {
     *s = b->stats;
+    s->ring_bytes = (uint32_t)(b->ring_mask + 1);
 }

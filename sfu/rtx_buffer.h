@@ -16,9 +16,18 @@
  * budget_percent of the bytes sent, capped at budget_burst bytes) and a
  * packet cap per 100 ms. Refusals are counted.
  *
- * A pure state machine: memory is allocated in sfu_rtx_buffer_create()
- * only; the packet bytes stored are the plain (unprotected) RTP packets as
- * forwarded, before SRTP. Time is passed in (microseconds).
+ * The byte ring starts small (initial_ring_bytes) and doubles, up to
+ * ring_bytes, whenever a lap of it was written in less than max_age: it
+ * holds max_age of the stream's own bitrate instead of the worst case
+ * (a 180p viewer keeps 32 KiB, a 2.5 Mbit/s one grows to 256 KiB in its
+ * first second). A doubling allocates and moves the packets still held;
+ * it happens at most log2(ring_bytes / initial_ring_bytes) times per
+ * stream, never per packet in steady state (a failed allocation keeps
+ * the current ring).
+ *
+ * A pure state machine; the packet bytes stored are the plain
+ * (unprotected) RTP packets as forwarded, before SRTP. Time is passed in
+ * (microseconds).
  */
 #ifndef ML_SFU_RTX_BUFFER_H
 #define ML_SFU_RTX_BUFFER_H
@@ -29,6 +38,7 @@
 
 #define SFU_RTX_SLOT_DEFAULT 1500
 #define SFU_RTX_RING_DEFAULT (256u * 1024u)
+#define SFU_RTX_RING_INITIAL (32u * 1024u)
 
 typedef struct sfu_rtx_buffer_config {
     uint32_t capacity;        /* packets kept; power of two; default 512 */
@@ -41,6 +51,8 @@ typedef struct sfu_rtx_buffer_config {
     uint32_t ring_bytes;      /* packet bytes kept (rounded up to a power of two, at
                                  most capacity x slot_size); default 256 KiB:
                                  ~0.8 s of 2.5 Mbit/s video */
+    uint32_t initial_ring_bytes; /* ring allocated at creation (power of two, at
+                                    most ring_bytes); default 32 KiB */
 } sfu_rtx_buffer_config;
 
 typedef struct sfu_rtx_buffer_stats {
@@ -52,6 +64,8 @@ typedef struct sfu_rtx_buffer_stats {
     uint64_t too_late;     /* ... of which: would arrive (half an RTT) past max_age */
     uint64_t too_soon;     /* refused: same packet resent less than an RTT ago */
     uint64_t over_budget;  /* refused: byte budget or packet cap exhausted */
+    uint32_t ring_bytes;   /* current size of the byte ring */
+    uint32_t grown;        /* doublings of the ring so far */
 } sfu_rtx_buffer_stats;
 
 /* sfu_rtx_buffer_resend() results besides a length. */

@@ -7,6 +7,10 @@
  * order, never re-entrantly inside the poster's stack (unlike
  * g_main_context_invoke from the owner thread). The only lock is the queue
  * lock, held for a push or a swap, never while a task runs.
+ *
+ * A second custom GSource serves the worker's timer heap (timer_heap.h):
+ * its ready time is the earliest due timer, so N peers' timers cost GLib
+ * one source to look at per iteration instead of N.
  */
 #include "sfu/worker.h"
 
@@ -29,6 +33,8 @@ struct sfu_worker {
     GMainLoop *loop;
     GThread *thread;
     GSource *task_source;
+    GSource *timer_source;
+    sfu_timer_heap timers; /* worker thread only */
     GMutex lock; /* protects tasks and stopping */
     GQueue tasks;
     int stopping;
@@ -67,6 +73,56 @@ static GSourceFuncs task_source_funcs = {
     .dispatch = task_source_dispatch,
 };
 
+#define TIMER_GRID_US 10000u
+
+/* Point the timer source's ready time at the earliest timer. */
+static void timer_source_update(sfu_worker *w)
+{
+    uint64_t next = sfu_timer_heap_next(&w->timers);
+    g_source_set_ready_time(w->timer_source, next == UINT64_MAX ? -1 : (gint64)next);
+}
+
+/* The heap's times are g_get_monotonic_time() microseconds (CLOCK_MONOTONIC,
+ * the same clock as sfu_now_us()). At most 256 callbacks per dispatch so a
+ * burst of timers cannot starve the sockets. */
+static gboolean timer_source_dispatch(GSource *src, GSourceFunc cb, gpointer data)
+{
+    sfu_worker *w = data;
+    (void)src;
+    (void)cb;
+    sfu_timer_heap_run(&w->timers, (uint64_t)g_get_monotonic_time(), 256);
+    timer_source_update(w);
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs timer_source_funcs = {
+    .dispatch = timer_source_dispatch,
+};
+
+int sfu_worker_timer_arm(sfu_worker *w, sfu_timer *t, uint64_t delay_ms)
+{
+    /* Due times snap to the nearest point of a TIMER_GRID_US grid (never
+     * to now or earlier), so timers of many peers share one wake-up; a
+     * periodic timer re-armed from its callback keeps its period, since
+     * the dispatch delay is rounded away. */
+    uint64_t now = (uint64_t)g_get_monotonic_time();
+    uint64_t due = (now + delay_ms * 1000u + TIMER_GRID_US / 2) / TIMER_GRID_US * TIMER_GRID_US;
+    if (due <= now)
+        due += TIMER_GRID_US;
+    if (sfu_timer_heap_arm(&w->timers, t, due) != 0)
+        return -1;
+    timer_source_update(w);
+    return 0;
+}
+
+void sfu_worker_timer_cancel(sfu_worker *w, sfu_timer *t)
+{
+    if (!sfu_timer_armed(t))
+        return;
+    sfu_timer_heap_cancel(&w->timers, t);
+    timer_source_update(w);
+}
+
 static gpointer worker_main(gpointer data)
 {
     sfu_worker *w = data;
@@ -100,6 +156,11 @@ static int worker_init(sfu_worker *w, int index)
     g_source_set_priority(w->task_source, G_PRIORITY_DEFAULT);
     g_source_set_ready_time(w->task_source, -1);
     g_source_attach(w->task_source, w->ctx);
+    w->timer_source = g_source_new(&timer_source_funcs, sizeof(GSource));
+    g_source_set_callback(w->timer_source, NULL, w, NULL);
+    g_source_set_priority(w->timer_source, G_PRIORITY_DEFAULT);
+    g_source_set_ready_time(w->timer_source, -1);
+    g_source_attach(w->timer_source, w->ctx);
     char name[16];
     snprintf(name, sizeof name, "media-%d", index);
     GError *gerr = NULL;
@@ -118,6 +179,11 @@ static void worker_free(sfu_worker *w)
         g_source_destroy(w->task_source);
         g_source_unref(w->task_source);
     }
+    if (w->timer_source) {
+        g_source_destroy(w->timer_source);
+        g_source_unref(w->timer_source);
+    }
+    sfu_timer_heap_free(&w->timers);
     /* Tasks that never ran (stop raced with post): free without running. */
     task *t;
     while ((t = g_queue_pop_head(&w->tasks))) {

@@ -15,6 +15,8 @@
 
 #include <glib.h>
 
+#include "sfu/timer_heap.h"
+
 typedef struct sfu_worker sfu_worker;
 typedef struct sfu_workers sfu_workers;
 
@@ -65,5 +67,20 @@ int sfu_worker_load(const sfu_worker *w);
 
 /* True once sfu_workers_stop() has begun. */
 int sfu_worker_stopping(const sfu_worker *w);
+
+/*
+ * Worker timers: every peer timer of a worker lives in one heap served by
+ * one GSource, instead of one GSource per timer (GLib checks every source
+ * of the context on every main-loop iteration, i.e. on every packet).
+ * Timers are one-shot (a periodic callback re-arms itself) and are
+ * sfu_timer structs embedded in their owner (timer_heap.h). Due times
+ * snap to a 10 ms grid (nearest point, never now), so one wake-up serves
+ * every timer due in the same 10 ms. Call these on the worker's thread
+ * only; cancel before freeing the owner.
+ */
+/* Arm (or re-arm) t to fire delay_ms from now. Returns 0, -1 on OOM. */
+int sfu_worker_timer_arm(sfu_worker *w, sfu_timer *t, uint64_t delay_ms);
+/* Disarm t (no-op when not armed). */
+void sfu_worker_timer_cancel(sfu_worker *w, sfu_timer *t);
 
 #endif

@@ -231,3 +231,43 @@ TEST(rtx_buffer_refuses_resends_that_would_arrive_too_late)
     CHECK_UINT_EQ(st.resent, 1);
     sfu_rtx_buffer_destroy(b);
 }
+
+TEST(rtx_buffer_ring_grows_with_the_bitrate)
+{
+    uint8_t pkt[1600];
+    sfu_rtx_buffer_stats st;
+    /* 160 kbit/s (1000 B every 50 ms): 1 s is 20 KB, the first 32 KiB ring suffices. */
+    sfu_rtx_buffer *slow = sfu_rtx_buffer_create(NULL);
+    REQUIRE(slow);
+    for (uint32_t i = 0; i < 400; i++) {
+        size_t len = make_pkt(pkt, (uint16_t)i, 988);
+        CHECK_INT_EQ(sfu_rtx_buffer_store(slow, pkt, len, 1000 * MS + i * 50 * MS), 0);
+    }
+    sfu_rtx_buffer_get_stats(slow, &st);
+    CHECK_UINT_EQ(st.ring_bytes, 32 * 1024);
+    CHECK_UINT_EQ(st.grown, 0);
+    sfu_rtx_buffer_destroy(slow);
+
+    /* 2.5 Mbit/s (1000 B every 3.2 ms): doubles up to the 256 KiB cap; every
+     * packet of the last 30 stays intact byte for byte while it grows. */
+    sfu_rtx_buffer *fast = sfu_rtx_buffer_create(NULL);
+    REQUIRE(fast);
+    for (uint32_t i = 0; i < 2000; i++) {
+        size_t len = make_pkt(pkt, (uint16_t)i, 988);
+        CHECK_INT_EQ(sfu_rtx_buffer_store(fast, pkt, len, 1000 * MS + i * 3200), 0);
+        for (uint32_t k = i >= 30 ? i - 30 : 0; k <= i; k += 7) {
+            size_t want = make_pkt(pkt, (uint16_t)k, 988), got = 0;
+            const uint8_t *p = sfu_rtx_buffer_get(fast, (uint16_t)k, &got, NULL);
+            REQUIRE(p);
+            CHECK_UINT_EQ(got, want);
+            CHECK_MEM_EQ(p, pkt, want);
+        }
+    }
+    sfu_rtx_buffer_get_stats(fast, &st);
+    CHECK_UINT_EQ(st.ring_bytes, 256 * 1024);
+    CHECK_UINT_EQ(st.grown, 3);
+    /* Packets the old ring had overwritten do not come back after a doubling. */
+    CHECK(sfu_rtx_buffer_get(fast, 1999 - 300, NULL, NULL) == NULL);
+    CHECK(sfu_rtx_buffer_get(fast, 1999 - 200, NULL, NULL) != NULL);
+    sfu_rtx_buffer_destroy(fast);
+}

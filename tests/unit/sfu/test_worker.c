@@ -95,3 +95,56 @@ TEST(worker_default_count_is_cores)
     CHECK(sfu_worker_current() == NULL);
     sfu_workers_stop(ws);
 }
+
+typedef struct trec {
+    sfu_worker *w;
+    sfu_timer t, never;
+    atomic_int fired;
+    atomic_int on_thread;
+    gint64 armed_at, fired_at;
+} trec;
+
+static void timer_fired(void *arg)
+{
+    trec *r = arg;
+    r->fired_at = g_get_monotonic_time();
+    if (sfu_worker_is_current(r->w))
+        atomic_fetch_add(&r->on_thread, 1);
+    if (atomic_fetch_add(&r->fired, 1) == 0)
+        sfu_worker_timer_arm(r->w, &r->t, 10); /* periodic: re-arms itself once */
+}
+
+static void never_fired(void *arg)
+{
+    trec *r = arg;
+    atomic_fetch_add(&r->fired, 100);
+}
+
+static void arm_task(void *arg)
+{
+    trec *r = arg;
+    sfu_timer_init(&r->t, timer_fired, r);
+    sfu_timer_init(&r->never, never_fired, r);
+    r->armed_at = g_get_monotonic_time();
+    sfu_worker_timer_arm(r->w, &r->t, 30);
+    sfu_worker_timer_arm(r->w, &r->never, 20);
+    sfu_worker_timer_cancel(r->w, &r->never);
+}
+
+TEST(worker_timers_fire_on_the_worker_after_their_delay)
+{
+    sfu_workers *ws = sfu_workers_start(1);
+    REQUIRE(ws != NULL);
+    trec *r = calloc(1, sizeof *r);
+    r->w = sfu_workers_get(ws, 0);
+    CHECK_INT_EQ(sfu_worker_post(r->w, arm_task, r, NULL), 0);
+    for (int i = 0; i < 500 && atomic_load(&r->fired) < 2; i++)
+        g_usleep(10000);
+    g_usleep(50000); /* the cancelled one would have fired by now */
+    sfu_workers_stop(ws);
+    CHECK_INT_EQ(atomic_load(&r->fired), 2);
+    CHECK_INT_EQ(atomic_load(&r->on_thread), 2);
+    /* 30 ms then 10 ms more, each within half the 10 ms grid */
+    CHECK(r->fired_at - r->armed_at >= 30000);
+    free(r);
+}
