@@ -5,22 +5,12 @@
  * hand values straight to JSON encoders.
  */
 #include "common/form.h"
+#include "common/hex.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* RFC 3629 well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 static int utf8_valid(const unsigned char *s, size_t n)
@@ -73,7 +63,8 @@ char *ml_form_decode(const char *in, size_t len, size_t *outlen)
         } else if (c == '%') {
             if (len - i < 3)
                 goto bad;
-            int hi = hexval((unsigned char)in[i + 1]), lo = hexval((unsigned char)in[i + 2]);
+            int hi = ml_hex_digit((unsigned char)in[i + 1]),
+                lo = ml_hex_digit((unsigned char)in[i + 2]);
             if (hi < 0 || lo < 0)
                 goto bad;
             out[o++] = (char)(hi << 4 | lo);

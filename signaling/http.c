@@ -10,6 +10,7 @@
  * are answered directly; other GETs serve files from web_dir.
  */
 #include "signaling/http.h"
+#include "common/hex.h"
 #include "signaling/recording.h"
 #include "common/log.h"
 #include "signaling/pool.h"
@@ -73,8 +74,7 @@ static void new_request_id(char out[33])
     unsigned char rnd[16];
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
         memset(rnd, 0, sizeof rnd);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", rnd[i]);
+    ml_hex_encode(rnd, sizeof rnd, out);
 }
 
 static void free_req(http_req *r)
