@@ -202,3 +202,34 @@ fail:
     ml_form_free(out);
     return -1;
 }
+
+int ml_form_append_arg(char *out, size_t cap, size_t *len, const char *arg)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = *len;
+    if (o > 0) {
+        if (o + 1 >= cap)
+            return -1;
+        out[o++] = '&';
+    }
+    int seen_eq = 0;
+    for (const unsigned char *p = (const unsigned char *)arg; *p; p++) {
+        int plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~' ||
+                    (*p == '=' && !seen_eq);
+        if (*p == '=')
+            seen_eq = 1;
+        if (o + (plain ? 1 : 3) >= cap)
+            return -1;
+        if (plain) {
+            out[o++] = (char)*p;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        }
+    }
+    out[o] = '\0';
+    *len = o;
+    return 0;
+}
