@@ -5,22 +5,12 @@
  * hand values straight to JSON encoders.
  */
 #include "common/form.h"
+#include "common/hex.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* RFC 3629 well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 static int utf8_valid(const unsigned char *s, size_t n)
@@ -73,7 +63,8 @@ char *ml_form_decode(const char *in, size_t len, size_t *outlen)
         } else if (c == '%') {
             if (len - i < 3)
                 goto bad;
-            int hi = hexval((unsigned char)in[i + 1]), lo = hexval((unsigned char)in[i + 2]);
+            int hi = ml_hex_digit((unsigned char)in[i + 1]),
+                lo = ml_hex_digit((unsigned char)in[i + 2]);
             if (hi < 0 || lo < 0)
                 goto bad;
             out[o++] = (char)(hi << 4 | lo);
@@ -210,4 +201,35 @@ int ml_form_parse(const char *in, size_t len, ml_form *out, char *err, size_t er
 fail:
     ml_form_free(out);
     return -1;
+}
+
+int ml_form_append_arg(char *out, size_t cap, size_t *len, const char *arg)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = *len;
+    if (o > 0) {
+        if (o + 1 >= cap)
+            return -1;
+        out[o++] = '&';
+    }
+    int seen_eq = 0;
+    for (const unsigned char *p = (const unsigned char *)arg; *p; p++) {
+        int plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~' ||
+                    (*p == '=' && !seen_eq);
+        if (*p == '=')
+            seen_eq = 1;
+        if (o + (plain ? 1 : 3) >= cap)
+            return -1;
+        if (plain) {
+            out[o++] = (char)*p;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        }
+    }
+    out[o] = '\0';
+    *len = o;
+    return 0;
 }

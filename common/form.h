@@ -49,4 +49,13 @@ int ml_form_subkey(const char *key, const char *prefix, const char **sub, size_t
  * NUL or invalid UTF-8 (or no memory). */
 char *ml_form_decode(const char *in, size_t len, size_t *outlen);
 
+/* Append one already-decoded argument "k=v" to the form string out
+ * (length *len, capacity cap), after a '&' unless out is empty: every byte
+ * but the unreserved ones and the argument's first '=' is %XX-escaped, so
+ * that ml_form_parse() and ctl_req_query() decode it exactly once. Used by
+ * the HTTP servers, which get the query from libwebsockets decoded.
+ * Returns 0 (out NUL-terminated, *len advanced), or -1 when it does not
+ * fit (out and *len are then to be dropped by the caller). */
+int ml_form_append_arg(char *out, size_t cap, size_t *len, const char *arg);
+
 #endif

@@ -5,6 +5,7 @@
  * another method gets 405 and an Allow header.
  */
 #include "control/api.h"
+#include "common/hex.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -174,17 +175,6 @@ const char *ctl_req_param(const ctl_request *req, const char *name)
     return NULL;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int ctl_req_query(const ctl_request *req, const char *key, char *out, size_t cap)
 {
     size_t klen = strlen(key);
@@ -200,9 +190,9 @@ int ctl_req_query(const ctl_request *req, const char *key, char *out, size_t cap
                 if (o + 1 >= cap)
                     return -1;
                 if (*v == '%') {
-                    if (end - v < 3 || hexval(v[1]) < 0 || hexval(v[2]) < 0)
+                    if (end - v < 3 || ml_hex_digit(v[1]) < 0 || ml_hex_digit(v[2]) < 0)
                         return -1;
-                    char c = (char)(hexval(v[1]) * 16 + hexval(v[2]));
+                    char c = (char)(ml_hex_digit(v[1]) * 16 + ml_hex_digit(v[2]));
                     if (c == '\0')
                         return -1;
                     out[o++] = c;

@@ -13,6 +13,7 @@
  * later. Key material lives in fixed thread-local arrays, never the heap.
  */
 #include "control/auth_internal.h"
+#include "common/hex.h"
 
 #include "common/log.h"
 
@@ -74,8 +75,7 @@ static int add_key(PGconn *c)
     char kid[AUTH_TOKEN_TEXT], hex[2 * CTL_JWT_SECRET_LEN + 1];
     if (auth__random_token(12, kid, sizeof kid) != 0 || RAND_bytes(secret, sizeof secret) != 1)
         return -1;
-    for (int i = 0; i < CTL_JWT_SECRET_LEN; i++)
-        snprintf(hex + 2 * i, 3, "%02x", secret[i]);
+    ml_hex_encode(secret, sizeof secret, hex);
     const char *p[] = {kid, hex};
     PGresult *r = auth__exec(c,
                              "INSERT INTO auth_signing_keys (kid, secret) "

@@ -7,6 +7,7 @@
  * so a code is stored if and only if its email is queued.
  */
 #include "control/auth_internal.h"
+#include "common/hex.h"
 
 #include "common/log.h"
 #include "control/outbox.h"
@@ -33,12 +34,6 @@ static int random_code(char out[7])
     return 0;
 }
 
-static void to_hex(const unsigned char *b, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
 static void code_mac(const unsigned char *salt, const char *code, unsigned char mac[32])
 {
     unsigned int len = 0;
@@ -53,8 +48,8 @@ int auth__otp_issue(PGconn *c, const ml_config *cfg, long long user_id, const ch
     if (random_code(code) != 0 || RAND_bytes(salt, sizeof salt) != 1)
         return -1;
     code_mac(salt, code, mac);
-    to_hex(salt, sizeof salt, salt_hex);
-    to_hex(mac, sizeof mac, mac_hex);
+    ml_hex_encode(salt, sizeof salt, salt_hex);
+    ml_hex_encode(mac, sizeof mac, mac_hex);
     snprintf(uid, sizeof uid, "%lld", user_id);
     snprintf(ttl, sizeof ttl, "%d", AUTH_OTP_TTL_S);
     const char *p[] = {uid, mac_hex, salt_hex, ttl};

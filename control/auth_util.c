@@ -4,6 +4,7 @@
  * defence of cookie-authenticated routes, cookies, random tokens.
  */
 #include "control/auth_internal.h"
+#include "common/hex.h"
 
 #include "common/log.h"
 #include "control/audit.h"
@@ -135,9 +136,7 @@ void auth__sha256_hex(const char *text, char out[65])
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_Digest(text, strlen(text), md, &len, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    out[64] = '\0';
+    ml_hex_encode(md, 32, out);
 }
 
 void auth__internal_error(ctl_response *resp, const ctl_request *req)

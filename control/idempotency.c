@@ -4,6 +4,7 @@
  * same key exactly one inserts and runs, the other sees the row.
  */
 #include "control/idempotency.h"
+#include "common/hex.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -35,8 +36,7 @@ static void request_hash(const ctl_request *req, char hex[65])
         EVP_DigestUpdate(m, req->body, req->body_len);
     EVP_DigestFinal_ex(m, d, &dl);
     EVP_MD_CTX_free(m);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    ml_hex_encode(d, sizeof d, hex);
 }
 
 static void unavailable(ctl_response *resp, const ctl_request *req)

@@ -5,6 +5,7 @@
  * transaction each. The lock is session-level and released on every exit.
  */
 #include "control/migrate.h"
+#include "common/hex.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -18,9 +19,7 @@ void ctl_migration_checksum(const char *sql, char out[65])
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     EVP_Digest(sql, strlen(sql), md, &mdlen, EVP_sha256(), NULL);
-    for (unsigned int i = 0; i < mdlen && i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    out[64] = '\0';
+    ml_hex_encode(md, 32, out);
 }
 
 static int exec_ok(PGconn *c, const char *sql, char *err, size_t errlen, const char *what)

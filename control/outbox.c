@@ -6,6 +6,7 @@
  * here, so every delivery attempt of the same row carries the same id.
  */
 #include "control/outbox.h"
+#include "common/hex.h"
 #include "control/jobs.h"
 #include "control/json.h"
 
@@ -107,9 +108,8 @@ int ctl_outbox_email_id(PGconn *conn, const ctl_email *m, long long *id_out, cha
         snprintf(err, errlen, "email: no randomness for the Message-ID");
         goto fail;
     }
-    int n = snprintf(token, sizeof token, "ml.");
-    for (size_t i = 0; i < sizeof rnd; i++)
-        n += snprintf(token + n, sizeof token - (size_t)n, "%02x", rnd[i]);
+    memcpy(token, "ml.", 3);
+    ml_hex_encode(rnd, sizeof rnd, token + 3);
     snprintf(user, sizeof user, "%lld", m->user_id);
     const char *params[9] = {m->to,   m->to_name && *m->to_name ? m->to_name : NULL,
                              m->reply_to && *m->reply_to ? m->reply_to : NULL,

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "control/audit.h"
 #include "control/booking.h"
+#include "control/booking_internal.h"
 #include "control/jobs.h"
 
 void ctl_pay__create_key(long long payment_id, char *out, size_t cap)
@@ -77,12 +78,18 @@ int ctl_pay__json(PGconn *c, const char *sql, int n, const char *const *p, json_
     return 0;
 }
 
-static int exec_ok(PGconn *c, const char *sql)
+int ctl_pay__enqueue(PGconn *c, const char *kind, const char *field, long long id,
+                     const char *dedupe_key, long long delay_ms, char *err, size_t errlen)
 {
-    PGresult *r = PQexec(c, sql);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    return ok ? 0 : -1;
+    json_t *pl = json_pack("{s:I}", field, (json_int_t)id);
+    ctl_job_spec s = {.kind = kind,
+                      .payload = pl,
+                      .delay_ms = delay_ms,
+                      .max_attempts = 12,
+                      .dedupe_key = dedupe_key};
+    int rc = ctl_jobs_enqueue(c, &s, NULL, err, errlen);
+    json_decref(pl);
+    return rc;
 }
 
 int ctl_pay__enqueue_reconcile(PGconn *c, long long payment_id, long long delay_ms, char *err,
@@ -90,15 +97,8 @@ int ctl_pay__enqueue_reconcile(PGconn *c, long long payment_id, long long delay_
 {
     char key[64];
     snprintf(key, sizeof key, "payment:%lld:reconcile", payment_id);
-    json_t *pl = json_pack("{s:I}", "payment_id", (json_int_t)payment_id);
-    ctl_job_spec s = {.kind = "payments.reconcile",
-                      .payload = pl,
-                      .delay_ms = delay_ms,
-                      .max_attempts = 12,
-                      .dedupe_key = key};
-    int rc = ctl_jobs_enqueue(c, &s, NULL, err, errlen);
-    json_decref(pl);
-    return rc;
+    return ctl_pay__enqueue(c, "payments.reconcile", "payment_id", payment_id, key, delay_ms, err,
+                            errlen);
 }
 
 int ctl_pay__enqueue_refund(PGconn *c, long long refund_id, long long delay_ms, char *err,
@@ -106,15 +106,8 @@ int ctl_pay__enqueue_refund(PGconn *c, long long refund_id, long long delay_ms, 
 {
     char key[64];
     snprintf(key, sizeof key, "refund:%lld", refund_id);
-    json_t *pl = json_pack("{s:I}", "refund_id", (json_int_t)refund_id);
-    ctl_job_spec s = {.kind = "payments.refund",
-                      .payload = pl,
-                      .delay_ms = delay_ms,
-                      .max_attempts = 12,
-                      .dedupe_key = key};
-    int rc = ctl_jobs_enqueue(c, &s, NULL, err, errlen);
-    json_decref(pl);
-    return rc;
+    return ctl_pay__enqueue(c, "payments.refund", "refund_id", refund_id, key, delay_ms, err,
+                            errlen);
 }
 
 int ctl_pay__audit_refund(PGconn *c, const ctl_request *req, const json_t *refund, const char *why,
@@ -197,16 +190,16 @@ int ctl_pay__apply_intent(PGconn *c, long long payment_id, const ctl_pay_intent 
     if (json_is_true(json_object_get(res, "succeeded_now")) && bid > 0) {
         /* Confirm in this transaction; a savepoint keeps the transaction
          * usable when the confirm fails (hold gone -> refund). */
-        if (exec_ok(c, "SAVEPOINT pay_confirm") != 0) {
+        if (ctl_bk__tx(c, "SAVEPOINT pay_confirm") != 0) {
             snprintf(err, errlen, "savepoint failed");
             rc = -1;
         } else {
             char cerr[256] = "";
             int crc = ctl_booking_confirm_on_payment(c, bid, cerr, sizeof cerr);
             if (crc == 0) {
-                exec_ok(c, "RELEASE SAVEPOINT pay_confirm");
+                ctl_bk__tx(c, "RELEASE SAVEPOINT pay_confirm");
             } else {
-                exec_ok(c, "ROLLBACK TO SAVEPOINT pay_confirm");
+                ctl_bk__tx(c, "ROLLBACK TO SAVEPOINT pay_confirm");
                 if (crc < 0) {
                     snprintf(err, errlen, "confirm: %s", cerr);
                     rc = -1;

@@ -20,6 +20,7 @@
  * it dies (settings not ready meanwhile: payment routes answer 503).
  */
 #include "control/pay_provider.h"
+#include "common/hex.h"
 #include "control/payments.h"
 
 #include <errno.h>
@@ -122,10 +123,8 @@ static int load_keys(struct ctl_pay_embedded *e, char *err, size_t errlen)
         return -1;
     }
     char h1[49], h2[49];
-    for (int i = 0; i < 24; i++) {
-        snprintf(h1 + 2 * i, 3, "%02x", r[i]);
-        snprintf(h2 + 2 * i, 3, "%02x", r[24 + i]);
-    }
+    ml_hex_encode(r, 24, h1);
+    ml_hex_encode(r + 24, 24, h2);
     snprintf(e->secret, sizeof e->secret, "sk_test_%s", h1);
     snprintf(e->whsec, sizeof e->whsec, "whsec_%s", h2);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);

@@ -32,6 +32,11 @@ int ctl_pay__apply_intent(PGconn *c, long long payment_id, const ctl_pay_intent 
 int ctl_pay__apply_refund(PGconn *c, long long refund_id, const ctl_pay_refund *re, char *err,
                           size_t errlen);
 
+/* Enqueue job `kind` with payload {field: id} (12 attempts, deduplicated
+ * on dedupe_key) in the caller's transaction. 0, or -1 + err. */
+int ctl_pay__enqueue(PGconn *c, const char *kind, const char *field, long long id,
+                     const char *dedupe_key, long long delay_ms, char *err, size_t errlen);
+
 /* Enqueue follow-ups in the caller's transaction. */
 int ctl_pay__enqueue_reconcile(PGconn *c, long long payment_id, long long delay_ms, char *err,
                                size_t errlen);

@@ -12,6 +12,7 @@
  * ids and the SQL moves states forward only.
  */
 #include "control/pay_internal.h"
+#include "control/booking_internal.h"
 #include "control/idempotency.h"
 #include "control/payments.h"
 
@@ -23,24 +24,67 @@
 
 #include "common/log.h"
 
-static int tx(PGconn *c, const char *what)
+/* A payment state after which no job has anything left to do. */
+static int pay_final(const char *status)
 {
-    PGresult *r = PQexec(c, what);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    return ok ? 0 : -1;
+    return !strcmp(status, "succeeded") || !strcmp(status, "failed") || !strcmp(status, "canceled");
+}
+
+/* Shared start of the per-row jobs: read the id in `field` of the job's
+ * payload, make sure the database is up and run `sql` with that id as $1.
+ * Returns the one-row result (caller PQclears it) and the id in *id, or
+ * NULL with the job code in *jobrc (PERMANENT for a bad payload or a row
+ * that is gone, RETRY for a database error). */
+static PGresult *job_row(ctl_ctx *ctx, const ctl_job *job, const char *field, const char *sql,
+                         const char *what, long long *id, int *jobrc, char *err, size_t errlen)
+{
+    *id = json_integer_value(json_object_get(job->payload, field));
+    if (*id <= 0) {
+        snprintf(err, errlen, "bad payload");
+        *jobrc = CTL_JOB_PERMANENT;
+        return NULL;
+    }
+    if (ctl_db_ensure(&ctx->db, err, errlen) != 0) {
+        *jobrc = CTL_JOB_RETRY;
+        return NULL;
+    }
+    PGconn *c = ctx->db.conn;
+    char sid[32];
+    snprintf(sid, sizeof sid, "%lld", *id);
+    const char *p[1] = {sid};
+    PGresult *r = PQexecParams(c, sql, 1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        int missing = PQresultStatus(r) == PGRES_TUPLES_OK;
+        if (missing)
+            snprintf(err, errlen, "no such %s", what);
+        else
+            snprintf(err, errlen, "%s", PQerrorMessage(c));
+        PQclear(r);
+        *jobrc = missing ? CTL_JOB_PERMANENT : CTL_JOB_RETRY;
+        return NULL;
+    }
+    return r;
+}
+
+/* Store the provider's view of payment `id` in one transaction; the job
+ * code to return (RETRY when the database refused). */
+static int commit_intent(PGconn *c, long long id, const ctl_pay_intent *pi, const char *st,
+                         char *err, size_t errlen)
+{
+    if (ctl_bk__tx(c, "BEGIN") != 0 ||
+        ctl_pay__apply_intent(c, id, pi, st, NULL, err, errlen) != 0 ||
+        ctl_bk__tx(c, "COMMIT") != 0) {
+        ctl_bk__tx(c, "ROLLBACK");
+        return CTL_JOB_RETRY;
+    }
+    return CTL_JOB_OK;
 }
 
 static int enqueue_cancel(PGconn *c, long long payment_id, char *err, size_t errlen)
 {
     char key[64];
     snprintf(key, sizeof key, "payment:%lld:cancel", payment_id);
-    json_t *pl = json_pack("{s:I}", "payment_id", (json_int_t)payment_id);
-    ctl_job_spec s = {
-        .kind = "payments.cancel", .payload = pl, .max_attempts = 12, .dedupe_key = key};
-    int rc = ctl_jobs_enqueue(c, &s, NULL, err, errlen);
-    json_decref(pl);
-    return rc;
+    return ctl_pay__enqueue(c, "payments.cancel", "payment_id", payment_id, key, 0, err, errlen);
 }
 
 int ctl_pay_on_bookings_cancelled(PGconn *c, const ctl_request *req, const char *ids, char *err,
@@ -95,29 +139,17 @@ int ctl_pay_on_bookings_cancelled(PGconn *c, const ctl_request *req, const char 
 
 int ctl_pay_reconcile_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errlen)
 {
-    long long id = json_integer_value(json_object_get(job->payload, "payment_id"));
-    if (id <= 0) {
-        snprintf(err, errlen, "bad payload");
-        return CTL_JOB_PERMANENT;
-    }
-    if (ctl_db_ensure(&ctx->db, err, errlen) != 0)
-        return CTL_JOB_RETRY;
-    PGconn *c = ctx->db.conn;
-    char pid[32];
-    snprintf(pid, sizeof pid, "%lld", id);
-    const char *p[1] = {pid};
+    long long id;
+    int jobrc;
     PGresult *r =
-        PQexecParams(c,
-                     "SELECT status, coalesce(provider_intent_id, ''), amount_cents, currency, "
-                     "coalesce(payment_method, ''), coalesce(booking_id, 0), method "
-                     "FROM payments WHERE id = $1::bigint",
-                     1, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        int missing = PQresultStatus(r) == PGRES_TUPLES_OK;
-        snprintf(err, errlen, missing ? "no such payment" : "%s", PQerrorMessage(c));
-        PQclear(r);
-        return missing ? CTL_JOB_PERMANENT : CTL_JOB_RETRY;
-    }
+        job_row(ctx, job, "payment_id",
+                "SELECT status, coalesce(provider_intent_id, ''), amount_cents, currency, "
+                "coalesce(payment_method, ''), coalesce(booking_id, 0), method "
+                "FROM payments WHERE id = $1::bigint",
+                "payment", &id, &jobrc, err, errlen);
+    if (!r)
+        return jobrc;
+    PGconn *c = ctx->db.conn;
     char status[32], intent[128], cur[8], pm[128];
     snprintf(status, sizeof status, "%s", PQgetvalue(r, 0, 0));
     snprintf(intent, sizeof intent, "%s", PQgetvalue(r, 0, 1));
@@ -127,8 +159,7 @@ int ctl_pay_reconcile_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t er
     long long bid = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
     int by_credits = strcmp(PQgetvalue(r, 0, 6), "credits") == 0;
     PQclear(r);
-    if (by_credits || !strcmp(status, "succeeded") || !strcmp(status, "failed") ||
-        !strcmp(status, "canceled"))
+    if (by_credits || pay_final(status))
         return CTL_JOB_OK;
     ctl_pay_intent pi;
     ctl_pay_error pe;
@@ -157,40 +188,24 @@ int ctl_pay_reconcile_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t er
     if (rc != CTL_PAY_OK && !pi.error_message[0])
         snprintf(pi.error_message, sizeof pi.error_message, "%s",
                  pe.message[0] ? pe.message : "refused by the provider");
-    if (tx(c, "BEGIN") != 0 || ctl_pay__apply_intent(c, id, &pi, st, NULL, err, errlen) != 0 ||
-        tx(c, "COMMIT") != 0) {
-        tx(c, "ROLLBACK");
+    if (commit_intent(c, id, &pi, st, err, errlen) != CTL_JOB_OK)
         return CTL_JOB_RETRY;
-    }
     ML_INFO("payments", "payment %lld reconciled: %s", id, st);
     return CTL_JOB_OK;
 }
 
 int ctl_pay_refund_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errlen)
 {
-    long long id = json_integer_value(json_object_get(job->payload, "refund_id"));
-    if (id <= 0) {
-        snprintf(err, errlen, "bad payload");
-        return CTL_JOB_PERMANENT;
-    }
-    if (ctl_db_ensure(&ctx->db, err, errlen) != 0)
-        return CTL_JOB_RETRY;
+    long long id;
+    int jobrc;
+    PGresult *r = job_row(ctx, job, "refund_id",
+                          "SELECT r.status, coalesce(r.provider_refund_id, ''), r.amount_cents, "
+                          "coalesce(p.provider_intent_id, ''), r.method FROM pay_refunds r "
+                          "JOIN payments p ON p.id = r.payment_id WHERE r.id = $1::bigint",
+                          "refund", &id, &jobrc, err, errlen);
+    if (!r)
+        return jobrc;
     PGconn *c = ctx->db.conn;
-    char rid[32];
-    snprintf(rid, sizeof rid, "%lld", id);
-    const char *p[1] = {rid};
-    PGresult *r =
-        PQexecParams(c,
-                     "SELECT r.status, coalesce(r.provider_refund_id, ''), r.amount_cents, "
-                     "coalesce(p.provider_intent_id, ''), r.method FROM pay_refunds r "
-                     "JOIN payments p ON p.id = r.payment_id WHERE r.id = $1::bigint",
-                     1, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        int missing = PQresultStatus(r) == PGRES_TUPLES_OK;
-        snprintf(err, errlen, missing ? "no such refund" : "%s", PQerrorMessage(c));
-        PQclear(r);
-        return missing ? CTL_JOB_PERMANENT : CTL_JOB_RETRY;
-    }
     char status[32], prov[128], intent[128];
     snprintf(status, sizeof status, "%s", PQgetvalue(r, 0, 0));
     snprintf(prov, sizeof prov, "%s", PQgetvalue(r, 0, 1));
@@ -219,9 +234,9 @@ int ctl_pay_refund_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errle
         re.status = CTL_RE_FAILED;
         ML_WARN("payments", "refund %lld refused by the provider: %s", id, pe.message);
     }
-    if (tx(c, "BEGIN") != 0 || ctl_pay__apply_refund(c, id, &re, err, errlen) != 0 ||
-        tx(c, "COMMIT") != 0) {
-        tx(c, "ROLLBACK");
+    if (ctl_bk__tx(c, "BEGIN") != 0 || ctl_pay__apply_refund(c, id, &re, err, errlen) != 0 ||
+        ctl_bk__tx(c, "COMMIT") != 0) {
+        ctl_bk__tx(c, "ROLLBACK");
         return CTL_JOB_RETRY;
     }
     if (re.status == CTL_RE_PENDING) {
@@ -233,35 +248,22 @@ int ctl_pay_refund_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errle
 
 int ctl_pay_cancel_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errlen)
 {
-    long long id = json_integer_value(json_object_get(job->payload, "payment_id"));
-    if (id <= 0) {
-        snprintf(err, errlen, "bad payload");
-        return CTL_JOB_PERMANENT;
-    }
-    if (ctl_db_ensure(&ctx->db, err, errlen) != 0)
-        return CTL_JOB_RETRY;
+    long long id;
+    int jobrc;
+    PGresult *r = job_row(ctx, job, "payment_id",
+                          "SELECT p.status, coalesce(p.provider_intent_id, ''), "
+                          "coalesce(b.status, '') FROM payments p LEFT JOIN bookings b ON "
+                          "b.id = p.booking_id WHERE p.id = $1::bigint",
+                          "payment", &id, &jobrc, err, errlen);
+    if (!r)
+        return jobrc;
     PGconn *c = ctx->db.conn;
-    char pid[32];
-    snprintf(pid, sizeof pid, "%lld", id);
-    const char *p[1] = {pid};
-    PGresult *r = PQexecParams(c,
-                               "SELECT p.status, coalesce(p.provider_intent_id, ''), "
-                               "coalesce(b.status, '') FROM payments p LEFT JOIN bookings b ON "
-                               "b.id = p.booking_id WHERE p.id = $1::bigint",
-                               1, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        int missing = PQresultStatus(r) == PGRES_TUPLES_OK;
-        snprintf(err, errlen, missing ? "no such payment" : "%s", PQerrorMessage(c));
-        PQclear(r);
-        return missing ? CTL_JOB_PERMANENT : CTL_JOB_RETRY;
-    }
     char status[32], intent[128], bstatus[32];
     snprintf(status, sizeof status, "%s", PQgetvalue(r, 0, 0));
     snprintf(intent, sizeof intent, "%s", PQgetvalue(r, 0, 1));
     snprintf(bstatus, sizeof bstatus, "%s", PQgetvalue(r, 0, 2));
     PQclear(r);
-    if (!strcmp(status, "succeeded") || !strcmp(status, "failed") || !strcmp(status, "canceled") ||
-        !strcmp(bstatus, "held") || !strcmp(bstatus, "confirmed"))
+    if (pay_final(status) || !strcmp(bstatus, "held") || !strcmp(bstatus, "confirmed"))
         return CTL_JOB_OK; /* final, or the seat is still wanted */
     if (!intent[0]) {
         snprintf(err, errlen, "payment %lld has no intent yet", id);
@@ -278,13 +280,7 @@ int ctl_pay_cancel_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errle
         snprintf(err, errlen, "cancel: %s", pe.message);
         return CTL_JOB_RETRY;
     }
-    if (tx(c, "BEGIN") != 0 ||
-        ctl_pay__apply_intent(c, id, &pi, ctl_pay__status_of(&pi, NULL), NULL, err, errlen) != 0 ||
-        tx(c, "COMMIT") != 0) {
-        tx(c, "ROLLBACK");
-        return CTL_JOB_RETRY;
-    }
-    return CTL_JOB_OK;
+    return commit_intent(c, id, &pi, ctl_pay__status_of(&pi, NULL), err, errlen);
 }
 
 static int enqueue_sweep(PGconn *c, long long delay_ms, char *err, size_t errlen)

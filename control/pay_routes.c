@@ -261,6 +261,63 @@ static int return_ok(const char *u)
     return !u || strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
 }
 
+/* The optional card fields of a money POST; 0, or -1 with a 400 in resp. */
+static int card_fields_ok(const ctl_request *req, ctl_response *resp, const char *pm,
+                          const char *ret)
+{
+    if (!pm_ok(pm)) {
+        ctl_json_field_problem(resp, req, "payment_method", "must be a payment method id (pm_...)");
+        return -1;
+    }
+    if (!return_ok(ret)) {
+        ctl_json_field_problem(resp, req, "return_url", "must be an http(s) URL");
+        return -1;
+    }
+    return 0;
+}
+
+/* BEGIN a transaction and call the payment SQL function `sql`, whose
+ * answer is a JSON object with a string member `must`. Returns that object
+ * with the transaction still open, or NULL (rolled back, problem in resp). */
+static json_t *begin_call(PGconn *c, const ctl_request *req, ctl_response *resp, const char *sql,
+                          int n, const char *const *p, const char *must)
+{
+    if (ctl_bk__tx(c, "BEGIN") != 0) {
+        db_problem(resp, req);
+        return NULL;
+    }
+    PGresult *r = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        ctl_bk__tx(c, "ROLLBACK");
+        sql_problem(r, req, resp);
+        PQclear(r);
+        return NULL;
+    }
+    json_t *o = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    PQclear(r);
+    if (!json_is_object(o) || !json_is_string(json_object_get(o, must))) {
+        ctl_bk__tx(c, "ROLLBACK");
+        json_decref(o);
+        db_problem(resp, req);
+        return NULL;
+    }
+    return o;
+}
+
+/* COMMIT when rc is 0; otherwise (or when COMMIT fails) roll back, log
+ * "<what> failed: <err>" and answer 503. Returns 0 once committed. */
+static int commit_call(PGconn *c, int rc, const ctl_request *req, ctl_response *resp,
+                       const char *what, const char *err)
+{
+    if (rc != 0 || ctl_bk__tx(c, "COMMIT") != 0) {
+        ctl_bk__tx(c, "ROLLBACK");
+        ML_WARN("payments", "%s failed: %s", what, err);
+        db_problem(resp, req);
+        return -1;
+    }
+    return 0;
+}
+
 static void pay_booking(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
     long long bid = ctl_bk__id_param(req, resp, "id");
@@ -274,14 +331,8 @@ static void pay_booking(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp
     const char *ret = ctl_json_str(body, "return_url");
     int card = strcmp(method, "card") == 0;
     ctl_idem idem = {0};
-    if (!pm_ok(pm)) {
-        ctl_json_field_problem(resp, req, "payment_method", "must be a payment method id (pm_...)");
+    if (card_fields_ok(req, resp, pm, ret) != 0)
         goto out;
-    }
-    if (!return_ok(ret)) {
-        ctl_json_field_problem(resp, req, "return_url", "must be an http(s) URL");
-        goto out;
-    }
     if (money_gate(ctx, req, resp, card) != 0 || ctl_idem_begin(ctx, req, &idem, resp) != 0)
         goto out;
     PGconn *c = ctx->db.conn;
@@ -290,27 +341,11 @@ static void pay_booking(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp
     snprintf(bids, sizeof bids, "%lld", bid);
     snprintf(fee, sizeof fee, "%d", ctx->cfg->payments_platform_fee_pct);
     const char *p[6] = {uid, bids, method, ctx->cfg->payments_currency, fee, card ? pm : NULL};
-    if (ctl_bk__tx(c, "BEGIN") != 0) {
-        db_problem(resp, req);
+    json_t *pay = begin_call(
+        c, req, resp, "SELECT pay_begin_booking($1::bigint, $2::bigint, $3, $4, $5::int, $6)::text",
+        6, p, "method");
+    if (!pay)
         goto done;
-    }
-    PGresult *r = PQexecParams(
-        c, "SELECT pay_begin_booking($1::bigint, $2::bigint, $3, $4, $5::int, $6)::text", 6, NULL,
-        p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        ctl_bk__tx(c, "ROLLBACK");
-        sql_problem(r, req, resp);
-        PQclear(r);
-        goto done;
-    }
-    json_t *pay = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-    PQclear(r);
-    if (!json_is_object(pay) || !json_is_string(json_object_get(pay, "method"))) {
-        ctl_bk__tx(c, "ROLLBACK");
-        json_decref(pay);
-        db_problem(resp, req);
-        goto done;
-    }
     int existing = json_is_true(json_object_get(pay, "existing"));
     long long id = json_integer_value(json_object_get(pay, "id"));
     int rc = 0;
@@ -326,10 +361,9 @@ static void pay_booking(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp
         rc = ctl_pay__enqueue_reconcile(c, id, (long long)ctx->cfg->payments_reconcile_s * 1000,
                                         err, sizeof err);
     }
-    if (rc != 0 || ctl_bk__tx(c, "COMMIT") != 0) {
-        ctl_bk__tx(c, "ROLLBACK");
-        ML_WARN("payments", "paying booking %lld failed: %s", bid, err);
-        db_problem(resp, req);
+    char what[64];
+    snprintf(what, sizeof what, "paying booking %lld", bid);
+    if (commit_call(c, rc, req, resp, what, err) != 0) {
         json_decref(pay);
         goto done;
     }
@@ -371,14 +405,8 @@ static void buy_credits(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp
         ctl_json_field_problem(resp, req, "currency", m);
         goto out;
     }
-    if (!pm_ok(pm)) {
-        ctl_json_field_problem(resp, req, "payment_method", "must be a payment method id (pm_...)");
+    if (card_fields_ok(req, resp, pm, ret) != 0)
         goto out;
-    }
-    if (!return_ok(ret)) {
-        ctl_json_field_problem(resp, req, "return_url", "must be an http(s) URL");
-        goto out;
-    }
     if (money_gate(ctx, req, resp, 1) != 0 || ctl_idem_begin(ctx, req, &idem, resp) != 0)
         goto out;
     PGconn *c = ctx->db.conn;
@@ -386,33 +414,15 @@ static void buy_credits(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp
     snprintf(uid, sizeof uid, "%lld", req->who.user_id);
     snprintf(amount, sizeof amount, "%lld", ctl_json_int(body, "amount_cents", 0));
     const char *p[4] = {uid, amount, ctx->cfg->payments_currency, pm};
-    if (ctl_bk__tx(c, "BEGIN") != 0) {
-        db_problem(resp, req);
+    json_t *pay =
+        begin_call(c, req, resp, "SELECT pay_begin_credits($1::bigint, $2::bigint, $3, $4)::text",
+                   4, p, "method");
+    if (!pay)
         goto done;
-    }
-    PGresult *r = PQexecParams(c, "SELECT pay_begin_credits($1::bigint, $2::bigint, $3, $4)::text",
-                               4, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        ctl_bk__tx(c, "ROLLBACK");
-        sql_problem(r, req, resp);
-        PQclear(r);
-        goto done;
-    }
-    json_t *pay = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-    PQclear(r);
-    if (!json_is_object(pay) || !json_is_string(json_object_get(pay, "method"))) {
-        ctl_bk__tx(c, "ROLLBACK");
-        json_decref(pay);
-        db_problem(resp, req);
-        goto done;
-    }
     long long id = json_integer_value(json_object_get(pay, "id"));
-    if (ctl_pay__enqueue_reconcile(c, id, (long long)ctx->cfg->payments_reconcile_s * 1000, err,
-                                   sizeof err) != 0 ||
-        ctl_bk__tx(c, "COMMIT") != 0) {
-        ctl_bk__tx(c, "ROLLBACK");
-        ML_WARN("payments", "credit purchase failed: %s", err);
-        db_problem(resp, req);
+    int rc = ctl_pay__enqueue_reconcile(c, id, (long long)ctx->cfg->payments_reconcile_s * 1000,
+                                        err, sizeof err);
+    if (commit_call(c, rc, req, resp, "credit purchase", err) != 0) {
         json_decref(pay);
         goto done;
     }
@@ -541,26 +551,10 @@ static void admin_refund(ctl_ctx *ctx, const ctl_request *req, ctl_response *res
     char pid[32], err[512] = "";
     snprintf(pid, sizeof pid, "%lld", id);
     const char *p[1] = {pid};
-    if (ctl_bk__tx(c, "BEGIN") != 0) {
-        db_problem(resp, req);
+    json_t *ref = begin_call(c, req, resp, "SELECT pay_request_refund($1::bigint, 'admin')::text",
+                             1, p, "status");
+    if (!ref)
         goto done;
-    }
-    PGresult *r = PQexecParams(c, "SELECT pay_request_refund($1::bigint, 'admin')::text", 1, NULL,
-                               p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        ctl_bk__tx(c, "ROLLBACK");
-        sql_problem(r, req, resp);
-        PQclear(r);
-        goto done;
-    }
-    json_t *ref = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-    PQclear(r);
-    if (!json_is_string(json_object_get(ref, "status"))) {
-        ctl_bk__tx(c, "ROLLBACK");
-        json_decref(ref);
-        db_problem(resp, req);
-        goto done;
-    }
     int created = json_is_true(json_object_get(ref, "created"));
     int rc = 0;
     if (created)
@@ -569,10 +563,9 @@ static void admin_refund(ctl_ctx *ctx, const ctl_request *req, ctl_response *res
         strcmp(json_string_value(json_object_get(ref, "status")), "pending_provider") == 0)
         rc = ctl_pay__enqueue_refund(c, json_integer_value(json_object_get(ref, "id")), 0, err,
                                      sizeof err);
-    if (rc != 0 || ctl_bk__tx(c, "COMMIT") != 0) {
-        ctl_bk__tx(c, "ROLLBACK");
-        ML_WARN("payments", "refund of payment %lld failed: %s", id, err);
-        db_problem(resp, req);
+    char what[64];
+    snprintf(what, sizeof what, "refund of payment %lld", id);
+    if (commit_call(c, rc, req, resp, what, err) != 0) {
         json_decref(ref);
         goto done;
     }

@@ -5,6 +5,7 @@
  * candidate differs, which is what an attacker could learn from).
  */
 #include "control/pay_sig.h"
+#include "common/hex.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -12,17 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 int ctl_pay_sig_parse(const char *header, ctl_pay_sig *out)
 {
@@ -63,7 +53,7 @@ int ctl_pay_sig_parse(const char *header, ctl_pay_sig *out)
                 if (out->nv1 < CTL_PAY_SIG_MAX_V1) {
                     unsigned char *d = out->v1[out->nv1];
                     for (size_t i = 0; i < 32; i++) {
-                        int hi = hexval(v[2 * i]), lo = hexval(v[2 * i + 1]);
+                        int hi = ml_hex_digit(v[2 * i]), lo = ml_hex_digit(v[2 * i + 1]);
                         if (hi < 0 || lo < 0)
                             return -1;
                         d[i] = (unsigned char)(hi * 16 + lo);
@@ -101,8 +91,7 @@ void ctl_pay_sig_sign(const char *secret, long long t, const char *body, size_t 
     unsigned char m[32] = {0};
     if (mac(secret, t, body, len, m) != 0)
         memset(m, 0, sizeof m);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", m[i]);
+    ml_hex_encode(m, sizeof m, hex);
 }
 
 int ctl_pay_sig_verify(const char *header, const char *body, size_t len, const char *const *secrets,

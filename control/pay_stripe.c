@@ -61,30 +61,41 @@ static const char *const pi_names[] = {"unknown",
                                        "canceled"};
 static const char *const re_names[] = {"unknown", "pending", "succeeded", "failed", "canceled"};
 
+#define NNAMES(t) (sizeof t / sizeof t[0])
+
+/* names[i], or "unknown" when i is out of the table. */
+static const char *name_at(const char *const *names, size_t n, unsigned i)
+{
+    return i < n ? names[i] : "unknown";
+}
+
+/* The index of s in names (entry 0, "unknown", never matches), or 0. */
+static unsigned name_find(const char *const *names, size_t n, const char *s)
+{
+    for (size_t i = 1; s && i < n; i++)
+        if (strcmp(s, names[i]) == 0)
+            return (unsigned)i;
+    return 0;
+}
+
 const char *ctl_pi_status_name(ctl_pi_status s)
 {
-    return (unsigned)s < sizeof pi_names / sizeof pi_names[0] ? pi_names[s] : "unknown";
+    return name_at(pi_names, NNAMES(pi_names), (unsigned)s);
 }
 
 ctl_pi_status ctl_pi_status_parse(const char *s)
 {
-    for (size_t i = 1; s && i < sizeof pi_names / sizeof pi_names[0]; i++)
-        if (strcmp(s, pi_names[i]) == 0)
-            return (ctl_pi_status)i;
-    return CTL_PI_UNKNOWN;
+    return (ctl_pi_status)name_find(pi_names, NNAMES(pi_names), s);
 }
 
 const char *ctl_re_status_name(ctl_re_status s)
 {
-    return (unsigned)s < sizeof re_names / sizeof re_names[0] ? re_names[s] : "unknown";
+    return name_at(re_names, NNAMES(re_names), (unsigned)s);
 }
 
 ctl_re_status ctl_re_status_parse(const char *s)
 {
-    for (size_t i = 1; s && i < sizeof re_names / sizeof re_names[0]; i++)
-        if (strcmp(s, re_names[i]) == 0)
-            return (ctl_re_status)i;
-    return CTL_RE_UNKNOWN;
+    return (ctl_re_status)name_find(re_names, NNAMES(re_names), s);
 }
 
 static void copy_str(char *dst, size_t cap, const json_t *v)
@@ -103,15 +114,18 @@ static long long meta_id(const json_t *o, const char *key)
     return strtoll(v, NULL, 10);
 }
 
+/* o is a provider object {"object": type, "id": "..."}. */
+static int typed_object(const json_t *o, const char *type)
+{
+    const char *obj = json_string_value(json_object_get(o, "object"));
+    return json_is_object(o) && obj && strcmp(obj, type) == 0 &&
+           json_is_string(json_object_get(o, "id"));
+}
+
 int ctl_pay_intent_from_json(const json_t *o, ctl_pay_intent *out)
 {
     memset(out, 0, sizeof *out);
-    if (!json_is_object(o) ||
-        strcmp(json_string_value(json_object_get(o, "object"))
-                   ? json_string_value(json_object_get(o, "object"))
-                   : "",
-               "payment_intent") != 0 ||
-        !json_is_string(json_object_get(o, "id")))
+    if (!typed_object(o, "payment_intent"))
         return -1;
     copy_str(out->id, sizeof out->id, json_object_get(o, "id"));
     out->status = ctl_pi_status_parse(json_string_value(json_object_get(o, "status")));
@@ -132,9 +146,7 @@ int ctl_pay_intent_from_json(const json_t *o, ctl_pay_intent *out)
 int ctl_pay_refund_from_json(const json_t *o, ctl_pay_refund *out)
 {
     memset(out, 0, sizeof *out);
-    const char *obj = json_string_value(json_object_get(o, "object"));
-    if (!json_is_object(o) || !obj || strcmp(obj, "refund") != 0 ||
-        !json_is_string(json_object_get(o, "id")))
+    if (!typed_object(o, "refund"))
         return -1;
     copy_str(out->id, sizeof out->id, json_object_get(o, "id"));
     out->status = ctl_re_status_parse(json_string_value(json_object_get(o, "status")));
@@ -231,6 +243,15 @@ static int call(const ml_config *cfg, const char *method, const char *path, cons
     return (int)status;
 }
 
+/* A 4xx the provider will answer the same way again is REJECTED; no
+ * answer, 409 (key still running), 429 and 5xx are UNAVAILABLE. */
+static ctl_pay_rc error_rc(int status)
+{
+    if (status >= 400 && status < 500 && status != 409 && status != 429)
+        return CTL_PAY_REJECTED;
+    return CTL_PAY_UNAVAILABLE;
+}
+
 /* Map an answer that should be a PaymentIntent. */
 static ctl_pay_rc intent_rc(int status, json_t *a, ctl_pay_intent *out, ctl_pay_error *e)
 {
@@ -245,10 +266,8 @@ static ctl_pay_rc intent_rc(int status, json_t *a, ctl_pay_intent *out, ctl_pay_
         ctl_pay_intent_from_json(json_object_get(json_object_get(a, "error"), "payment_intent"),
                                  out);
         rc = CTL_PAY_DECLINED;
-    } else if (status >= 400 && status < 500 && status != 409 && status != 429) {
-        rc = CTL_PAY_REJECTED;
     } else {
-        rc = CTL_PAY_UNAVAILABLE; /* 0, 409 (key still running), 429, 5xx */
+        rc = error_rc(status);
     }
     json_decref(a);
     return rc;
@@ -262,10 +281,8 @@ static ctl_pay_rc refund_rc(int status, json_t *a, ctl_pay_refund *out, ctl_pay_
         rc = ctl_pay_refund_from_json(a, out) == 0 ? CTL_PAY_OK : CTL_PAY_UNAVAILABLE;
         if (rc != CTL_PAY_OK)
             snprintf(e->message, sizeof e->message, "the provider's answer is not a Refund");
-    } else if (status >= 400 && status < 500 && status != 409 && status != 429) {
-        rc = CTL_PAY_REJECTED;
     } else {
-        rc = CTL_PAY_UNAVAILABLE;
+        rc = error_rc(status);
     }
     json_decref(a);
     return rc;
@@ -299,6 +316,18 @@ static int id_ok(const char *id)
     return 1;
 }
 
+/* path = prefix id suffix for a checked id; -1 (e cleared) for a bad one. */
+static int id_path(char *path, size_t cap, const char *prefix, const char *id, const char *suffix,
+                   ctl_pay_error *e)
+{
+    if (!id_ok(id)) {
+        memset(e, 0, sizeof *e);
+        return -1;
+    }
+    snprintf(path, cap, "%s%s%s", prefix, id, suffix);
+    return 0;
+}
+
 ctl_pay_rc ctl_pay_create_intent(const ml_config *cfg, const ctl_pay_create *c,
                                  const char *idem_key, ctl_pay_intent *out, ctl_pay_error *e)
 {
@@ -322,13 +351,11 @@ ctl_pay_rc ctl_pay_create_intent(const ml_config *cfg, const ctl_pay_create *c,
 ctl_pay_rc ctl_pay_get_intent(const ml_config *cfg, const char *id, ctl_pay_intent *out,
                               ctl_pay_error *e)
 {
-    if (!id_ok(id)) {
-        memset(e, 0, sizeof *e);
+    char path[256];
+    if (id_path(path, sizeof path, "/v1/payment_intents/", id, "", e) != 0) {
         snprintf(e->message, sizeof e->message, "bad intent id");
         return CTL_PAY_REJECTED;
     }
-    char path[256];
-    snprintf(path, sizeof path, "/v1/payment_intents/%s", id);
     json_t *a;
     int st = call(cfg, "GET", path, NULL, NULL, &a, e);
     return intent_rc(st, a, out, e);
@@ -337,12 +364,9 @@ ctl_pay_rc ctl_pay_get_intent(const ml_config *cfg, const char *id, ctl_pay_inte
 ctl_pay_rc ctl_pay_confirm_intent(const ml_config *cfg, const char *id, const char *payment_method,
                                   const char *idem_key, ctl_pay_intent *out, ctl_pay_error *e)
 {
-    if (!id_ok(id)) {
-        memset(e, 0, sizeof *e);
-        return CTL_PAY_REJECTED;
-    }
     char path[256], form[256] = "";
-    snprintf(path, sizeof path, "/v1/payment_intents/%s/confirm", id);
+    if (id_path(path, sizeof path, "/v1/payment_intents/", id, "/confirm", e) != 0)
+        return CTL_PAY_REJECTED;
     if (payment_method)
         form_add(form, sizeof form, "payment_method", payment_method);
     json_t *a;
@@ -353,12 +377,9 @@ ctl_pay_rc ctl_pay_confirm_intent(const ml_config *cfg, const char *id, const ch
 ctl_pay_rc ctl_pay_cancel_intent(const ml_config *cfg, const char *id, const char *idem_key,
                                  ctl_pay_intent *out, ctl_pay_error *e)
 {
-    if (!id_ok(id)) {
-        memset(e, 0, sizeof *e);
-        return CTL_PAY_REJECTED;
-    }
     char path[256];
-    snprintf(path, sizeof path, "/v1/payment_intents/%s/cancel", id);
+    if (id_path(path, sizeof path, "/v1/payment_intents/", id, "/cancel", e) != 0)
+        return CTL_PAY_REJECTED;
     json_t *a;
     int st = call(cfg, "POST", path, "", idem_key, &a, e);
     return intent_rc(st, a, out, e);
@@ -384,12 +405,9 @@ ctl_pay_rc ctl_pay_create_refund(const ml_config *cfg, const char *intent_id, lo
 ctl_pay_rc ctl_pay_get_refund(const ml_config *cfg, const char *id, ctl_pay_refund *out,
                               ctl_pay_error *e)
 {
-    if (!id_ok(id)) {
-        memset(e, 0, sizeof *e);
-        return CTL_PAY_REJECTED;
-    }
     char path[256];
-    snprintf(path, sizeof path, "/v1/refunds/%s", id);
+    if (id_path(path, sizeof path, "/v1/refunds/", id, "", e) != 0)
+        return CTL_PAY_REJECTED;
     json_t *a;
     int st = call(cfg, "GET", path, NULL, NULL, &a, e);
     return refund_rc(st, a, out, e);

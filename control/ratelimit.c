@@ -7,6 +7,7 @@
  * millisecond both count.
  */
 #include "control/ratelimit.h"
+#include "common/hex.h"
 #include "common/log.h"
 
 #include <openssl/rand.h>
@@ -74,8 +75,7 @@ int ctl_ratelimit_key(const char *prefix, const char *bucket, const char *key, c
         unsigned char d[SHA256_DIGEST_LENGTH];
         SHA256((const unsigned char *)key, kl, d);
         hashed[0] = '#';
-        for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-            snprintf(hashed + 1 + 2 * i, 3, "%02x", d[i]);
+        ml_hex_encode(d, sizeof d, hashed + 1);
         k = hashed;
     }
     int n = snprintf(out, cap, "%s:%s:%s", prefix, bucket, k);
@@ -87,8 +87,7 @@ static void member_suffix(char out[17])
     unsigned char r[8];
     if (RAND_bytes(r, sizeof r) != 1)
         memset(r, 0, sizeof r);
-    for (int i = 0; i < 8; i++)
-        snprintf(out + 2 * i, 3, "%02x", r[i]);
+    ml_hex_encode(r, sizeof r, out);
 }
 
 /* Log Redis trouble at most every 10 s (a dead Redis would flood the log). */

@@ -12,6 +12,7 @@
  * successful access is written to the audit log.
  */
 #include "control/recording.h"
+#include "common/hex.h"
 
 #include "common/log.h"
 #include "control/api.h"
@@ -96,8 +97,7 @@ static int link_sig(const ml_config *cfg, const char *id, const char *file, long
     unsigned int maclen = 0;
     if (!HMAC(EVP_sha256(), url_key, sizeof url_key, (unsigned char *)msg, (size_t)n, mac, &maclen))
         return -1;
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", mac[i]);
+    ml_hex_encode(mac, sizeof mac, out);
     return 0;
 }
 

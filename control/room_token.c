@@ -7,6 +7,7 @@
  * library default can accept `alg: none` or another algorithm.
  */
 #include "control/room_token.h"
+#include "common/hex.h"
 #include "control/b64url.h"
 
 #include <errno.h>
@@ -63,8 +64,7 @@ static int key_file(const char *dir, unsigned char *out, size_t *len, char *err,
             snprintf(err, errlen, "no randomness for the room token key");
             return -1;
         }
-        for (size_t i = 0; i < sizeof rnd; i++)
-            snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+        ml_hex_encode(rnd, sizeof rnd, hex);
         int ok = write(fd, hex, 64) == 64 && fsync(fd) == 0;
         close(fd);
         if (!ok) {

@@ -5,6 +5,7 @@
  * callback, so a retry restarts the body at its beginning.
  */
 #include "recorder/s3.h"
+#include "common/hex.h"
 #include "recorder/s3_sign.h"
 
 #include <curl/curl.h>
@@ -265,20 +266,13 @@ static int hash_range(int fd, uint64_t off, uint64_t len, EVP_MD_CTX *whole, uns
     EVP_DigestFinal_ex(m, md5, NULL);
     EVP_DigestFinal_ex(s, sha, NULL);
     EVP_EncodeBlock((unsigned char *)q->md5_b64, md5, 16);
-    for (int i = 0; i < 32; i++)
-        snprintf(q->sha256 + 2 * i, 3, "%02x", sha[i]);
+    ml_hex_encode(sha, 32, q->sha256);
     rc = 0;
 fail:
     EVP_MD_CTX_free(m);
     EVP_MD_CTX_free(s);
     free(buf);
     return rc;
-}
-
-static void hex16(const unsigned char md5[16], char out[33])
-{
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", md5[i]);
 }
 
 static int object_url(const rec_s3_config *c, const char *key, char *url, size_t cap)
@@ -303,7 +297,7 @@ static int put_single(const rec_s3_config *c, int fd, uint64_t size, const char 
         snprintf(err, errlen, "reading the file failed: %s", strerror(errno));
         goto fail;
     }
-    hex16(md5, res->md5_hex);
+    ml_hex_encode(md5, 16, res->md5_hex);
     if (perform(c, &q, &status, &r, res, err, errlen) != 0)
         goto fail;
     snprintf(res->etag, sizeof res->etag, "%s", r.etag);
@@ -380,7 +374,7 @@ static int put_multipart(const rec_s3_config *c, int fd, uint64_t size, const ch
             fclose(mx);
             goto abort;
         }
-        hex16(md5s[i], hex);
+        ml_hex_encode(md5s[i], 16, hex);
         snprintf(p.url, sizeof p.url, "%s?partNumber=%llu&uploadId=%s", base,
                  (unsigned long long)i + 1, eid);
         if (perform(c, &p, &status, &r, res, err, errlen) != 0) {
@@ -401,7 +395,7 @@ static int put_multipart(const rec_s3_config *c, int fd, uint64_t size, const ch
     fclose(mx);
     unsigned char wmd5[16];
     EVP_DigestFinal_ex(whole, wmd5, NULL);
-    hex16(wmd5, res->md5_hex);
+    ml_hex_encode(wmd5, 16, res->md5_hex);
     req f = {.method = "POST"};
     body fb = {.fd = -1, .len = xlen, .mem = xml};
     f.b = &fb;
@@ -419,7 +413,7 @@ static int put_multipart(const rec_s3_config *c, int fd, uint64_t size, const ch
     unsigned char amd5[16];
     char aws[64], ahex[33];
     EVP_Digest(md5s, (size_t)nparts * 16, amd5, NULL, EVP_md5(), NULL);
-    hex16(amd5, ahex);
+    ml_hex_encode(amd5, 16, ahex);
     snprintf(aws, sizeof aws, "%s-%llu", ahex, (unsigned long long)nparts);
     if (strcasecmp(res->etag, aws) != 0 && strcasecmp(res->etag, res->md5_hex) != 0) {
         snprintf(err, errlen, "checksum mismatch: ETag %s is neither %s nor %s", res->etag, aws,

@@ -11,6 +11,7 @@
  *   signature         = hex(HMAC(signing key, string to sign))
  */
 #include "recorder/s3_sign.h"
+#include "common/hex.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -18,21 +19,11 @@
 #include <stdio.h>
 #include <string.h>
 
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[in[i] >> 4];
-        out[2 * i + 1] = d[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 void rec_s3_sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256(data, len, md);
-    hex(md, sizeof md, out);
+    ml_hex_encode(md, sizeof md, out);
 }
 
 static void hmac(const void *key, size_t klen, const char *msg, unsigned char out[32])
@@ -134,7 +125,7 @@ int rec_s3_presign_get(const rec_s3_target *t, const char *access_key, const cha
     hmac(k3, 32, "aws4_request", k4);
     hmac(k4, 32, sts, sig);
     char sighex[65];
-    hex(sig, 32, sighex);
+    ml_hex_encode(sig, 32, sighex);
     OPENSSL_cleanse(k0, sizeof k0);
     int n = snprintf(url, cap, "%s?%s&X-Amz-Signature=%s", base, query, sighex);
     return (n < 0 || (size_t)n >= cap) ? -1 : 0;

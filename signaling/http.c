@@ -10,6 +10,8 @@
  * are answered directly; other GETs serve files from web_dir.
  */
 #include "signaling/http.h"
+#include "common/form.h"
+#include "common/hex.h"
 #include "signaling/recording.h"
 #include "common/log.h"
 #include "signaling/pool.h"
@@ -73,8 +75,7 @@ static void new_request_id(char out[33])
     unsigned char rnd[16];
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
         memset(rnd, 0, sizeof rnd);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", rnd[i]);
+    ml_hex_encode(rnd, sizeof rnd, out);
 }
 
 static void free_req(http_req *r)
@@ -169,39 +170,15 @@ static void copy_custom_header(struct lws *wsi, ctl_request *req, const char *na
  * dropped whole (never cut in the middle of an argument). */
 static void copy_query(struct lws *wsi, char *out, size_t cap)
 {
-    static const char hex[] = "0123456789ABCDEF";
     char frag[2048];
     size_t o = 0;
     out[0] = '\0';
     for (int i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
-         i++) {
-        if (o > 0) {
-            if (o + 1 >= cap)
-                goto overflow;
-            out[o++] = '&';
+         i++)
+        if (ml_form_append_arg(out, cap, &o, frag) != 0) {
+            out[0] = '\0';
+            return;
         }
-        int seen_eq = 0;
-        for (const unsigned char *p = (const unsigned char *)frag; *p; p++) {
-            int plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-                        (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' ||
-                        *p == '~' || (*p == '=' && !seen_eq);
-            if (*p == '=')
-                seen_eq = 1;
-            if (o + (plain ? 1 : 3) >= cap)
-                goto overflow;
-            if (plain) {
-                out[o++] = (char)*p;
-            } else {
-                out[o++] = '%';
-                out[o++] = hex[*p >> 4];
-                out[o++] = hex[*p & 15];
-            }
-        }
-    }
-    out[o] = '\0';
-    return;
-overflow:
-    out[0] = '\0';
 }
 
 /* Build the job's ctl_request from the lws headers. */

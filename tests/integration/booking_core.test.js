@@ -14,33 +14,15 @@ const H = 3600 * 1000;
 
 // Users made in SQL, with access tokens signed by the daemon's key: 50
 // sign-ups by email code would make the race tests slow, not stronger.
-let userSeq = 0;
-async function sqlUser(role = 'mentee', name = 'Racer') {
-  userSeq += 1;
-  const email = `bk${userSeq}.${process.pid}.${Date.now()}@example.com`;
-  const id = Number(await d.sql(`INSERT INTO users (email, name, role, status) VALUES ('${email}', '${name} ${userSeq}', '${role}', 'active') RETURNING id`));
-  const now = Math.floor(Date.now() / 1000);
-  const token = A.jws({ alg: 'HS256', typ: 'JWT', kid: key.kid },
-    { iss: d.baseUrl, aud: 'mentorlink-api', sub: String(id), role, iat: now, nbf: now, exp: now + 600, jti: `bk-${id}` },
-    A.hs256(key.secret));
-  return { id, access: token, email };
-}
+const sqlUser = (role = 'mentee', name = 'Racer') => A.sqlUser(d, key, { role, name, tag: 'bk' });
 
 const api = (method, path, opts) => A.api(d, method, path, opts);
 const iso = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 async function makeMentor(tz, rules, typeOverrides = {}) {
   const m = await sqlUser('mentor', 'Mentor');
-  let r = await api('PUT', '/api/v1/mentor/profile', { token: m.access, body: {
-    name: `Mentor ${m.id}`, time_zone: tz, skills: ['rust', 'c'], price_cents: 0 } });
-  assert.strictEqual(r.status, 200, JSON.stringify(r.body));
-  r = await api('PUT', '/api/v1/mentor/availability', { token: m.access, body: { rules } });
-  assert.strictEqual(r.status, 200, JSON.stringify(r.body));
-  r = await api('POST', '/api/v1/mentor/session-types', { token: m.access, body: {
-    title: '1:1', duration_min: 60, horizon_days: 365, ...typeOverrides } });
-  assert.strictEqual(r.status, 201, JSON.stringify(r.body));
-  m.type = r.body;
-  return m;
+  return A.setupMentor(d, m, { profile: { name: `Mentor ${m.id}`, time_zone: tz, skills: ['rust', 'c'], price_cents: 0 },
+    rules, type: { title: '1:1', duration_min: 60, horizon_days: 365, ...typeOverrides } });
 }
 
 const allDays = (start, end) => [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start, end }));

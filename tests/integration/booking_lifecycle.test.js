@@ -14,32 +14,16 @@ const H = 3600 * 1000;
 const iso = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 const api = (method, path, opts) => A.api(d, method, path, opts);
 
-let seq = 0;
-async function sqlUser(role = 'mentee') {
-  seq += 1;
-  const email = `lc${seq}.${process.pid}.${Date.now()}@example.com`;
-  const id = Number(await d.sql(`INSERT INTO users (email, name, role, status) VALUES ('${email}', 'Life ${seq}', '${role}', 'active') RETURNING id`));
-  const now = Math.floor(Date.now() / 1000);
-  const access = A.jws({ alg: 'HS256', typ: 'JWT', kid: key.kid },
-    { iss: d.baseUrl, aud: 'mentorlink-api', sub: String(id), role, iat: now, nbf: now, exp: now + 600, jti: `lc-${id}` },
-    A.hs256(key.secret));
-  return { id, access, email };
-}
+const sqlUser = (role = 'mentee') => A.sqlUser(d, key, { role, name: 'Life', tag: 'lc' });
 
 let mentor, slots;
 test.before(async () => {
   d = await A.startAuthDaemon();
   await A.userWithRole(d, 'mentee');
   key = await A.signingKey(d);
-  mentor = await sqlUser('mentor');
-  let r = await api('PUT', '/api/v1/mentor/profile', { token: mentor.access, body: { name: 'Lifecycle Mentor', time_zone: 'UTC' } });
-  assert.strictEqual(r.status, 200);
-  r = await api('PUT', '/api/v1/mentor/availability', { token: mentor.access, body: { rules: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '00:00', end: '24:00' })) } });
-  assert.strictEqual(r.status, 200);
-  r = await api('POST', '/api/v1/mentor/session-types', { token: mentor.access, body: { title: 'life', duration_min: 60, horizon_days: 30 } });
-  assert.strictEqual(r.status, 201);
-  mentor.type = r.body;
-  r = await api('GET', `/api/v1/session-types/${mentor.type.id}/slots?from=${iso(Date.now() + 72 * H)}&to=${iso(Date.now() + 80 * H)}`.replace(/:/g, '%3A'));
+  mentor = await A.setupMentor(d, await sqlUser('mentor'), { profile: { name: 'Lifecycle Mentor', time_zone: 'UTC' },
+    rules: A.everyDay('00:00', '24:00'), type: { title: 'life', duration_min: 60, horizon_days: 30 } });
+  const r = await api('GET', `/api/v1/session-types/${mentor.type.id}/slots?from=${iso(Date.now() + 72 * H)}&to=${iso(Date.now() + 80 * H)}`.replace(/:/g, '%3A'));
   slots = r.body.slots;
   assert.ok(slots.length >= 4);
 });

@@ -12,16 +12,7 @@ const H = 3600 * 1000;
 const iso = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 const api = (method, path, opts) => A.api(d, method, path, opts);
 
-let seq = 0;
-async function sqlUser(role = 'mentee') {
-  seq += 1;
-  const id = Number(await d.sql(`INSERT INTO users (email, name, role, status) VALUES ('bl${seq}.${process.pid}.${Date.now()}@example.com', 'Limited ${seq}', '${role}', 'active') RETURNING id`));
-  const now = Math.floor(Date.now() / 1000);
-  const access = A.jws({ alg: 'HS256', typ: 'JWT', kid: key.kid },
-    { iss: d.baseUrl, aud: 'mentorlink-api', sub: String(id), role, iat: now, nbf: now, exp: now + 600, jti: `bl-${id}` },
-    A.hs256(key.secret));
-  return { id, access };
-}
+const sqlUser = (role = 'mentee') => A.sqlUser(d, key, { role, name: 'Limited', tag: 'bl' });
 
 function assert429(r) {
   assert.strictEqual(r.status, 429, JSON.stringify(r.body));
@@ -39,17 +30,12 @@ test.after(async () => { if (d) await d.stop(); });
 
 test('booking writes: the 5th change within the window is 429 and writes nothing', async () => {
   const m = await sqlUser('mentor');
-  let r = await api('PUT', '/api/v1/mentor/profile', { token: m.access, body: { name: 'Limit Mentor', time_zone: 'UTC' } });
-  assert.strictEqual(r.status, 200);
-  r = await api('PUT', '/api/v1/mentor/availability', { token: m.access, body: { rules: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '08:00', end: '20:00' })) } });
-  assert.strictEqual(r.status, 200);
-  r = await api('POST', '/api/v1/mentor/session-types', { token: m.access, body: { title: 't', duration_min: 60, horizon_days: 30 } });
-  assert.strictEqual(r.status, 201);
-  const type = r.body;
+  const { type } = await A.setupMentor(d, m, { profile: { name: 'Limit Mentor', time_zone: 'UTC' },
+    rules: A.everyDay('08:00', '20:00'), type: { title: 't', duration_min: 60, horizon_days: 30 } });
   const slots = (await api('GET', `/api/v1/session-types/${type.id}/slots?from=${iso(Date.now() + 48 * H)}&to=${iso(Date.now() + 72 * H)}`.replace(/:/g, '%3A'))).body.slots;
   const u = await sqlUser();
   // 4 allowed: two bookings, one bad request (counts too), one cancel
-  r = await api('POST', '/api/v1/bookings', { token: u.access, body: { session_type_id: type.id, start: slots[0].start } });
+  let r = await api('POST', '/api/v1/bookings', { token: u.access, body: { session_type_id: type.id, start: slots[0].start } });
   assert.strictEqual(r.status, 201);
   const first = r.body.id;
   r = await api('POST', '/api/v1/bookings', { token: u.access, body: { session_type_id: type.id, start: slots[1].start } });

@@ -14,27 +14,12 @@ const iso = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 const q = (s) => s.replace(/:/g, '%3A');
 const api = (method, path, opts) => A.api(d, method, path, opts);
 
-let seq = 0;
-async function sqlUser(role = 'mentee') {
-  seq += 1;
-  const id = Number(await d.sql(`INSERT INTO users (email, name, role, status) VALUES ('bs${seq}.${process.pid}.${Date.now()}@example.com', 'Searcher ${seq}', '${role}', 'active') RETURNING id`));
-  const now = Math.floor(Date.now() / 1000);
-  const access = A.jws({ alg: 'HS256', typ: 'JWT', kid: key.kid },
-    { iss: d.baseUrl, aud: 'mentorlink-api', sub: String(id), role, iat: now, nbf: now, exp: now + 600, jti: `bs-${id}` },
-    A.hs256(key.secret));
-  return { id, access };
-}
+const sqlUser = (role = 'mentee') => A.sqlUser(d, key, { role, name: 'Searcher', tag: 'bs' });
 
 async function mentorWith(name, skill, rules, type) {
   const m = await sqlUser('mentor');
-  let r = await api('PUT', '/api/v1/mentor/profile', { token: m.access, body: { name, time_zone: 'UTC', skills: [skill] } });
-  assert.strictEqual(r.status, 200, JSON.stringify(r.body));
-  r = await api('PUT', '/api/v1/mentor/availability', { token: m.access, body: { rules } });
-  assert.strictEqual(r.status, 200, JSON.stringify(r.body));
-  r = await api('POST', '/api/v1/mentor/session-types', { token: m.access, body: { title: 't', duration_min: 60, horizon_days: 30, ...type } });
-  assert.strictEqual(r.status, 201, JSON.stringify(r.body));
-  m.type = r.body;
-  return m;
+  return A.setupMentor(d, m, { profile: { name, time_zone: 'UTC', skills: [skill] }, rules,
+    type: { title: 't', duration_min: 60, horizon_days: 30, ...type } });
 }
 
 async function available(skill, from, to) {
@@ -120,10 +105,8 @@ test('the daily refresh job is queued for 00:10 UTC, runs, and queues the next d
   assert.strictEqual(next, '1 00:10 true');
   // a rerun recomputes the same rows (idempotent) and repairs a lost one
   const m = await sqlUser('mentor');
-  let r = await api('PUT', '/api/v1/mentor/profile', { token: m.access, body: { name: 'Refresh Mentor', time_zone: 'UTC' } });
-  r = await api('PUT', '/api/v1/mentor/availability', { token: m.access, body: { rules: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '12:00', end: '13:00' })) } });
-  r = await api('POST', '/api/v1/mentor/session-types', { token: m.access, body: { title: 't', duration_min: 60, horizon_days: 10 } });
-  assert.strictEqual(r.status, 201);
+  await A.setupMentor(d, m, { profile: { name: 'Refresh Mentor', time_zone: 'UTC' },
+    rules: A.everyDay('12:00', '13:00'), type: { title: 't', duration_min: 60, horizon_days: 10 } });
   const sig = "SELECT count(*) || ':' || md5(string_agg(mentor_id::text || day::text || starts::text, ',' ORDER BY mentor_id, day)) FROM search_free_days";
   const before = await d.sql(sig);
   assert.ok(Number(before.split(':')[0]) >= 9, before);

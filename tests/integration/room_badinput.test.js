@@ -16,21 +16,14 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert');
 const path = require('path');
 const { spawn } = require('child_process');
-const { startDaemon, BIN } = require('./lib/daemon');
-const { launchBrowser } = require('./lib/browser');
-const { openRoom, assertFlowing, inboundOf, sleep, until } = require('./lib/room');
+const { BIN } = require('./lib/daemon');
+const { openRoom, assertFlowing, inboundOf, sleep, until, startRoomEnv, stopRoomEnv } = require('./lib/room');
 
 const MLBAD = process.env.MLBAD_BIN || path.join(path.dirname(path.dirname(BIN)), 'tools', 'loadgen', 'mlbad');
 
 let browser, d;
-before(async () => {
-  browser = await launchBrowser();
-  d = await startDaemon({ config: { room_join_tokens: false, ice_interfaces: '127.0.0.1' } });
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (d) await d.stop();
-});
+before(async () => ({ browser, d } = await startRoomEnv()));
+after(() => stopRoomEnv(browser, d));
 
 function runMlbad(args, timeoutMs = 90000) {
   return new Promise((resolve) => {

@@ -6,19 +6,11 @@
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert');
-const { startDaemon } = require('./lib/daemon');
-const { launchBrowser } = require('./lib/browser');
-const { openRoom, assertFlowing, until, inboundOf } = require('./lib/room');
+const { openRoom, assertFlowing, until, inboundOf, startRoomEnv, stopRoomEnv } = require('./lib/room');
 
 let browser, d;
-before(async () => {
-  browser = await launchBrowser();
-  d = await startDaemon({ config: { room_join_tokens: false, ice_interfaces: '127.0.0.1' } });
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (d) await d.stop();
-});
+before(async () => ({ browser, d } = await startRoomEnv()));
+after(() => stopRoomEnv(browser, d));
 
 test('room: mentor + 4 mentees, camera/audio/screen fan-out, floor', { timeout: 150000 }, async () => {
   const mentor = await openRoom(browser, d, { room: 'fan', role: 'mentor', name: 'M', screen: '1' });

@@ -8,19 +8,11 @@
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert');
-const { startDaemon } = require('./lib/daemon');
-const { launchBrowser } = require('./lib/browser');
-const { openRoom, assertFlowing, until, sleep, inboundOf } = require('./lib/room');
+const { openRoom, assertFlowing, until, sleep, inboundOf, startRoomEnv, stopRoomEnv } = require('./lib/room');
 
 let browser, d;
-before(async () => {
-  browser = await launchBrowser();
-  d = await startDaemon({ config: { room_join_tokens: false, ice_interfaces: '127.0.0.1' } });
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (d) await d.stop();
-});
+before(async () => ({ browser, d } = await startRoomEnv()));
+after(() => stopRoomEnv(browser, d));
 
 const mutedState = (p, track) => p.evaluate((t) => window.roomState.muted[t], track);
 const tryRequest = (p, fn, ...args) => p.evaluate(async ([f, a]) => {

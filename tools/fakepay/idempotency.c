@@ -9,6 +9,7 @@
  * errors. Validation errors and 5xx leave the key free for a retry.
  */
 #include "tools/fakepay/fakepay.h"
+#include "common/hex.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -33,8 +34,7 @@ static void fingerprint(const fp_request *req, char out[65])
         EVP_DigestFinal_ex(c, d, &dl);
     }
     EVP_MD_CTX_free(c);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
+    ml_hex_encode(d, sizeof d, out);
 }
 
 fp_idem_result fp_idem_begin(const char *key, const fp_request *req, fp_resp *resp)

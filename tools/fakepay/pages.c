@@ -213,31 +213,38 @@ static void finish(fp_resp *resp, json_t *rec)
     free(b.p);
 }
 
+/* The intent a checkout page is for (client_secret checked) and its
+ * return_url (*ru, may be NULL); NULL with the error page in resp. */
+static json_t *checkout_intent(const fp_request *req, const ml_form *f, fp_resp *resp,
+                               const char **secret, const char **ru)
+{
+    *secret = ml_form_get(f, "client_secret");
+    *ru = ml_form_get(f, "return_url");
+    json_t *rec = page_intent(req, *secret, 1, resp);
+    if (!rec)
+        return NULL;
+    if (*ru && !valid_return_url(*ru)) {
+        message_page(resp, 400, "Bad return URL", "return_url must be an http(s) URL.");
+        return NULL;
+    }
+    return rec;
+}
+
 void fp_page_checkout_get(const fp_request *req, const ml_form *f, fp_resp *resp)
 {
-    const char *secret = ml_form_get(f, "client_secret");
-    const char *ru = ml_form_get(f, "return_url");
-    json_t *rec = page_intent(req, secret, 1, resp);
+    const char *secret, *ru;
+    json_t *rec = checkout_intent(req, f, resp, &secret, &ru);
     if (!rec)
         return;
-    if (ru && !valid_return_url(ru)) {
-        message_page(resp, 400, "Bad return URL", "return_url must be an http(s) URL.");
-        return;
-    }
     checkout_form(resp, 200, rec, secret, ru, NULL);
 }
 
 void fp_page_checkout_post(const fp_request *req, const ml_form *f, fp_resp *resp)
 {
-    const char *secret = ml_form_get(f, "client_secret");
-    const char *ru = ml_form_get(f, "return_url");
-    json_t *rec = page_intent(req, secret, 1, resp);
+    const char *secret, *ru;
+    json_t *rec = checkout_intent(req, f, resp, &secret, &ru);
     if (!rec)
         return;
-    if (ru && !valid_return_url(ru)) {
-        message_page(resp, 400, "Bad return URL", "return_url must be an http(s) URL.");
-        return;
-    }
     const char *pm = fp_pm_for_card(ml_form_get(f, "card_number"));
     if (!pm) {
         checkout_form(resp, 400, rec, secret, ru, "Your card number is incorrect.");

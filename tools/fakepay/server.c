@@ -9,6 +9,7 @@
  * 30 s, and its Idempotency-Key is released when the connection closes.
  */
 #include "tools/fakepay/server.h"
+#include "common/form.h"
 #include "tools/fakepay/fakepay.h"
 
 #include <libwebsockets.h>
@@ -81,39 +82,15 @@ static const char *method_of(struct lws *wsi)
  * re-encode it as a form string (first '=' of each kept) for ml_form. */
 static void copy_query(struct lws *wsi, char *out, size_t cap)
 {
-    static const char hex[] = "0123456789ABCDEF";
     char frag[2048];
     size_t o = 0;
     out[0] = '\0';
     for (int i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
-         i++) {
-        if (o > 0) {
-            if (o + 1 >= cap)
-                goto overflow;
-            out[o++] = '&';
+         i++)
+        if (ml_form_append_arg(out, cap, &o, frag) != 0) {
+            out[0] = '\0';
+            return;
         }
-        int seen_eq = 0;
-        for (const unsigned char *p = (const unsigned char *)frag; *p; p++) {
-            int plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-                        (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' ||
-                        *p == '~' || (*p == '=' && !seen_eq);
-            if (*p == '=')
-                seen_eq = 1;
-            if (o + (plain ? 1 : 3) >= cap)
-                goto overflow;
-            if (plain) {
-                out[o++] = (char)*p;
-            } else {
-                out[o++] = '%';
-                out[o++] = hex[*p >> 4];
-                out[o++] = hex[*p & 15];
-            }
-        }
-    }
-    out[o] = '\0';
-    return;
-overflow:
-    out[0] = '\0';
 }
 
 static void dispatch(struct lws *wsi, conn *c)

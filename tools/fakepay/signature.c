@@ -2,6 +2,7 @@
  * Stripe-Signature header building; see signature.h.
  */
 #include "tools/fakepay/signature.h"
+#include "common/hex.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -26,8 +27,7 @@ int fp_sig_v1(const char *secret, long long t, const char *body, size_t body_len
     free(msg);
     if (!r || maclen != 32)
         return -1;
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", mac[i]);
+    ml_hex_encode(mac, 32, out);
     return 0;
 }
 

@@ -3,6 +3,7 @@
 // from the captured email, hand-made JWTs, and direct SQL to check what was
 // (not) stored.
 'use strict';
+const assert = require('node:assert');
 const crypto = require('crypto');
 const { startDaemon } = require('./daemon');
 const { startSmtpSink } = require('./smtp_sink');
@@ -117,7 +118,40 @@ async function signingKey(d) {
   return { kid, secret: Buffer.from(hex, 'hex') };
 }
 
+// A user inserted in SQL (active, `role`, named "<name> <n>") with a
+// 10-minute access token signed by the daemon's key (from signingKey):
+// tests that need many users skip the sign-up by email code. `tag` keeps
+// emails and token ids apart between files. Returns { id, access, email }.
+let sqlUserSeq = 0;
+async function sqlUser(d, key, { role = 'mentee', name = 'User', tag = 'su' } = {}) {
+  sqlUserSeq += 1;
+  const n = sqlUserSeq;
+  const email = `${tag}${n}.${process.pid}.${Date.now()}@example.com`;
+  const id = Number(await d.sql(`INSERT INTO users (email, name, role, status) VALUES ('${email}', '${name} ${n}', '${role}', 'active') RETURNING id`));
+  const now = Math.floor(Date.now() / 1000);
+  const access = jws({ alg: 'HS256', typ: 'JWT', kid: key.kid },
+    { iss: d.baseUrl, aud: 'mentorlink-api', sub: String(id), role, iat: now, nbf: now, exp: now + 600, jti: `${tag}-${id}` },
+    hs256(key.secret));
+  return { id, access, email };
+}
+
+// Make user m a bookable mentor: PUT its profile and weekly availability
+// rules, POST one session type (each must succeed); m.type is the type.
+async function setupMentor(d, m, { profile, rules, type }) {
+  let r = await api(d, 'PUT', '/api/v1/mentor/profile', { token: m.access, body: profile });
+  assert.strictEqual(r.status, 200, JSON.stringify(r.body));
+  r = await api(d, 'PUT', '/api/v1/mentor/availability', { token: m.access, body: { rules } });
+  assert.strictEqual(r.status, 200, JSON.stringify(r.body));
+  r = await api(d, 'POST', '/api/v1/mentor/session-types', { token: m.access, body: type });
+  assert.strictEqual(r.status, 201, JSON.stringify(r.body));
+  m.type = r.body;
+  return m;
+}
+
+// Weekly rules for every day of the week from start to end ("HH:MM").
+const everyDay = (start, end) => [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start, end }));
+
 module.exports = {
   startAuthDaemon, api, sessionOf, signup, login, userWithRole, uniqueEmail, waitCode, codeFrom,
-  jws, hs256, signingKey, b64u,
+  jws, hs256, signingKey, b64u, sqlUser, setupMentor, everyDay,
 };

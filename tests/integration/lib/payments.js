@@ -30,33 +30,15 @@ async function start({ config = {} } = {}) {
   t.fakepayUrl = m[1];
   await A.userWithRole(d, 'mentee'); // makes the signing key
   const key = await A.signingKey(d);
-  let seq = 0;
   t.sql = (q) => d.sql(q);
   t.sqlSync = (q) => pg.psql(d.db.name, q); // throws with psql's stderr on an SQL error
-  t.user = async (role = 'mentee') => {
-    seq += 1;
-    const email = `pay${seq}.${process.pid}.${Date.now()}@example.com`;
-    const id = Number(await d.sql(`INSERT INTO users (email, name, role, status) VALUES ('${email}', 'Payer ${seq}', '${role}', 'active') RETURNING id`));
-    const now = Math.floor(Date.now() / 1000);
-    const access = A.jws({ alg: 'HS256', typ: 'JWT', kid: key.kid },
-      { iss: d.baseUrl, aud: 'mentorlink-api', sub: String(id), role, iat: now, nbf: now, exp: now + 600, jti: `pay-${id}` },
-      A.hs256(key.secret));
-    return { id, access, email };
-  };
+  t.user = (role = 'mentee') => A.sqlUser(d, key, { role, name: 'Payer', tag: 'pay' });
   t.api = (method, path, opts) => A.api(d, method, path, opts);
   // A mentor available all day every day, 30-minute slots, priced.
   t.mentor = async ({ price_cents = 2500, currency = 'EUR' } = {}) => {
     const u = await t.user('mentor');
-    let r = await t.api('PUT', '/api/v1/mentor/profile', { token: u.access, body: {
-      name: `Mentor ${u.id}`, time_zone: 'UTC', currency, price_cents } });
-    assert.strictEqual(r.status, 200, JSON.stringify(r.body));
-    r = await t.api('PUT', '/api/v1/mentor/availability', { token: u.access, body: {
-      rules: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '00:00', end: '23:30' })) } });
-    assert.strictEqual(r.status, 200, JSON.stringify(r.body));
-    r = await t.api('POST', '/api/v1/mentor/session-types', { token: u.access, body: {
-      title: 'Paid 1:1', duration_min: 30, horizon_days: 365, price_cents } });
-    assert.strictEqual(r.status, 201, JSON.stringify(r.body));
-    u.type = r.body;
+    await A.setupMentor(d, u, { profile: { name: `Mentor ${u.id}`, time_zone: 'UTC', currency, price_cents },
+      rules: A.everyDay('00:00', '23:30'), type: { title: 'Paid 1:1', duration_min: 30, horizon_days: 365, price_cents } });
     u.nextSlot = 0;
     return u;
   };

@@ -2,6 +2,27 @@
 // participant page, wait for it to connect, poll getStats summaries.
 'use strict';
 const { until, sleep } = require('./echo');
+const { startDaemon } = require('./daemon');
+const { launchBrowser } = require('./browser');
+
+// The usual fixture of a room test file: one headless browser and one
+// daemon in room mode (no join tokens, ICE on loopback); `config` adds or
+// overrides keys. Pair with stopRoomEnv in after().
+async function startRoomEnv(config = {}) {
+  const browser = await launchBrowser();
+  try {
+    const d = await startDaemon({ config: { room_join_tokens: false, ice_interfaces: '127.0.0.1', ...config } });
+    return { browser, d };
+  } catch (e) {
+    await browser.close();
+    throw e;
+  }
+}
+
+async function stopRoomEnv(browser, d) {
+  if (browser) await browser.close();
+  if (d) await d.stop();
+}
 
 // Open room.html for daemon d with query {room, role, name, ...}; waits
 // until the page has a connected peer connection.
@@ -47,4 +68,4 @@ async function assertFlowing(page, pred, what, { timeoutMs = 30000, intervalMs =
   return [a, b];
 }
 
-module.exports = { openRoom, roomStats, inboundOf, assertFlowing, until, sleep };
+module.exports = { openRoom, roomStats, inboundOf, assertFlowing, until, sleep, startRoomEnv, stopRoomEnv };

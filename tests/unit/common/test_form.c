@@ -118,3 +118,28 @@ TEST(form_subkey)
     CHECK(!ml_form_subkey("metadata", "metadata", &sub, &n));
     CHECK(!ml_form_subkey("metadata[a", "metadata", &sub, &n));
 }
+
+TEST(form_append_arg_reencodes_and_bounds)
+{
+    char out[64];
+    size_t n = 0;
+    out[0] = '\0';
+    REQUIRE(ml_form_append_arg(out, sizeof out, &n, "q=a b&c=d") == 0);
+    CHECK_STR_EQ(out, "q=a%20b%26c%3Dd"); /* only the first '=' stays */
+    REQUIRE(ml_form_append_arg(out, sizeof out, &n, "x~._-=\xc3\xa9") == 0);
+    CHECK_STR_EQ(out, "q=a%20b%26c%3Dd&x~._-=%C3%A9");
+    CHECK_INT_EQ(n, strlen(out));
+    ml_form f;
+    REQUIRE(parse(out, &f) == 0); /* round trip through the parser */
+    CHECK_STR_EQ(ml_form_get(&f, "q"), "a b&c=d");
+    CHECK_STR_EQ(ml_form_get(&f, "x~._-"), "\xc3\xa9");
+    ml_form_free(&f);
+    char small[6];
+    size_t m = 0;
+    CHECK(ml_form_append_arg(small, sizeof small, &m, "abcdef") == -1); /* no room for NUL */
+    CHECK(ml_form_append_arg(small, sizeof small, &m, "abc%") == -1);   /* escape does not fit */
+    REQUIRE(ml_form_append_arg(small, sizeof small, &m, "abcd") == 0);
+    CHECK_STR_EQ(small, "abcd");
+    CHECK(ml_form_append_arg(small, sizeof small, &m, "x") == -1); /* '&x' + NUL do not fit */
+    CHECK_INT_EQ(m, 4);
+}
