@@ -35,6 +35,7 @@
 #include <openssl/x509.h>
 
 #include "common/log.h"
+#include "common/hex.h"
 #include "sfu/dtls_internal.h"
 
 #define DEFAULT_SRTP_PROFILES "aead_aes_128_gcm,aes_cm_128_hmac_sha1_80"
@@ -80,17 +81,6 @@ static struct {
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                            */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static const EVP_MD *md_by_sdp_name(const char *name)
 {
     if (!name)
@@ -114,7 +104,7 @@ static int parse_fingerprint(const char *s, uint8_t *out, unsigned want)
     while (*s == ' ')
         s++;
     while (n < want) {
-        int hi = hexval(s[0]), lo = hi < 0 ? -1 : hexval(s[1]);
+        int hi = ml_hex_digit(s[0]), lo = hi < 0 ? -1 : ml_hex_digit(s[1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[n++] = (uint8_t)(hi << 4 | lo);
