@@ -246,6 +246,9 @@ static void peer_start(lg_peer *p)
         p->vs[i].pic_id = (uint16_t)g_random_int_range(0, 0x7fff);
         p->layer_active[i] = 1;
     }
+    p->n_rx = p->role == LG_ROLE_MEETING ? 0 : 2;
+    p->rx[0].video = 0;
+    p->rx[1].video = 1;
     p->pt_audio = SFU_NEG_PT_OPUS;
     p->pt_video = SFU_NEG_PT_VP8;
     p->ext_abs = SFU_NEG_EXTID_ABS_SEND_TIME;
@@ -286,12 +289,12 @@ static void peer_start(lg_peer *p)
     if (p->role == LG_ROLE_ECHO) {
         lg__send_json(p, json_pack("{s:s, s:i, s:s, s:s}", "type", "join", "id", 1, "room",
                                    run->room, "mode", "echo"));
-    } else {
+    } else { /* a meeting participant publishes: MentorLink lets mentors publish */
         char name[32];
-        snprintf(name, sizeof name, "mlload-%d", p->index);
+        snprintf(name, sizeof name, "mlload-%d", run->index_base + p->index);
         lg__send_json(p, json_pack("{s:s, s:i, s:s, s:s, s:s, s:s}", "type", "join", "id", 1,
                                    "room", run->room, "mode", "room", "role",
-                                   p->role == LG_ROLE_MENTOR ? "mentor" : "mentee", "name", name));
+                                   p->role == LG_ROLE_MENTEE ? "mentee" : "mentor", "name", name));
     }
 }
 
@@ -308,8 +311,11 @@ static void send_rtp(lg_peer *p, uint8_t pt, uint32_t ssrc, uint16_t seq, uint32
         return;
     memcpy(pl, payload, plen);
     uint64_t rel = now - p->t->run->t0_us;
-    for (int i = 0; i < LG_TRAILER; i++)
-        pl[plen + (size_t)i] = (uint8_t)(rel >> (8 * (LG_TRAILER - 1 - i)));
+    uint32_t from = (uint32_t)p->index;
+    for (int i = 0; i < 4; i++)
+        pl[plen + (size_t)i] = (uint8_t)(from >> (8 * (3 - i)));
+    for (int i = 0; i < 8; i++)
+        pl[plen + 4 + (size_t)i] = (uint8_t)(rel >> (8 * (7 - i)));
     payload = pl;
     plen += LG_TRAILER;
     sfu_abs_send_time_put(abs, sfu_abs_send_time_from_us(now - p->t->run->t0_us));
@@ -492,27 +498,7 @@ static void peer_tick(lg_peer *p, uint64_t now)
         if (now > p->next_audio_us + 200000)
             p->next_audio_us = now;
     }
-    rx_stream *v = &p->rx[1];
-    if (v->n_nack > 0) {
-        uint8_t buf[512];
-        int len = sfu_rtcp_build_nack(buf, sizeof buf, p->ssrc_video, v->ssrc, v->nack,
-                                      (size_t)v->n_nack);
-        if (len > 0) {
-            lg__send_rtcp(p, buf, (size_t)len);
-            p->t->tot.nack_out++;
-        }
-        v->n_nack = 0;
-    }
-    if (run->video && v->started && !run->stop_sending && now - v->last_complete_us > 500000 &&
-        now - v->last_pli_us > 1000000) {
-        uint8_t buf[64];
-        int len = sfu_rtcp_build_pli(buf, sizeof buf, p->ssrc_video, v->ssrc);
-        if (len > 0) {
-            lg__send_rtcp(p, buf, (size_t)len);
-            p->t->tot.pli_out++;
-        }
-        v->last_pli_us = now;
-    }
+    lg__rx_feedback(p, now);
     if (now >= p->next_twcc_us) {
         lg__send_twcc(p);
         p->next_twcc_us = now + 100000;
@@ -530,7 +516,7 @@ static void thread_live_update(lg_thread *t)
         lg_peer *p = g_ptr_array_index(t->peers, i);
         if (p->state == 2)
             conn++;
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < p->n_rx; k++) {
             uint64_t e = lg__stream_expected(&p->rx[k]);
             exp += e;
             lost += e > p->rx[k].received ? e - p->rx[k].received : 0;
@@ -545,6 +531,13 @@ static gboolean thread_tick(gpointer data)
 {
     lg_thread *t = data;
     uint64_t now = sfu_now_us();
+    /* how late this tick ran: when the load side cannot keep up (CPU), it
+     * is late, and so are its sends and receives */
+    if (t->last_tick_us && now > t->last_tick_us + TICK_MS * 1000)
+        lg_hist_add(&t->tot.tick_late, now - t->last_tick_us - TICK_MS * 1000);
+    else if (t->last_tick_us)
+        lg_hist_add(&t->tot.tick_late, 0);
+    t->last_tick_us = now;
     for (guint i = 0; i < t->peers->len; i++) {
         lg_peer *p = g_ptr_array_index(t->peers, i);
         if (p->dead_ws && p->ws) {
@@ -599,7 +592,10 @@ static void thread_new_peer(lg_thread *t, int index)
     lg_peer *p = calloc(1, sizeof *p);
     p->t = t;
     p->index = index;
-    p->role = t->run->fanout ? (index == 0 ? LG_ROLE_MENTOR : LG_ROLE_MENTEE) : LG_ROLE_ECHO;
+    p->role = t->run->meeting  ? LG_ROLE_MEETING
+              : t->run->fanout ? (index == 0 && !t->run->mentees_only ? LG_ROLE_MENTOR
+                                                                      : LG_ROLE_MENTEE)
+                               : LG_ROLE_ECHO;
     g_ptr_array_add(t->peers, p);
     peer_start(p);
 }
@@ -624,10 +620,17 @@ static void peer_close(lg_peer *p, lg_totals *tot)
     if (p->state == 4)
         return; /* already closed (churn) */
     uint64_t now = sfu_now_us();
-    for (int k = 0; k < 2; k++) {
+    int heard[LG_MAX_MEETING] = {0}, seen[LG_MAX_MEETING] = {0};
+    for (int k = 0; k < p->n_rx; k++) {
         rx_stream *s = &p->rx[k];
         if (!s->started)
             continue;
+        if (s->from >= 0 && s->from < LG_MAX_MEETING && s->from != p->index) {
+            if (!s->video && s->received > 0)
+                heard[s->from] = 1;
+            if (s->video && s->frames > 0)
+                seen[s->from] = 1;
+        }
         uint64_t e = lg__stream_expected(s);
         tot->rx_expected += e;
         tot->rx_lost += e > s->received ? e - s->received : 0;
@@ -645,6 +648,18 @@ static void peer_close(lg_peer *p, lg_totals *tot)
             tot->freezes += s->freezes;
             tot->freeze_ms += s->freeze_ms;
         }
+    }
+    if (p->role == LG_ROLE_MEETING) {
+        int na = 0, nv = 0;
+        for (int k = 0; k < LG_MAX_MEETING; k++) {
+            na += heard[k];
+            nv += seen[k];
+        }
+        tot->meet_pairs_audio += (uint64_t)na;
+        tot->meet_pairs_video += (uint64_t)nv;
+        int others = p->t->run->meeting_size - 1;
+        if ((!p->t->run->audio || na == others) && (!p->t->run->video || nv == others))
+            tot->meet_full++;
     }
     if (p->state < 2) {
         lg__peer_fail(p, 0, "never connected (joined=%d offered=%d answered=%d ice=%s dtls=%s)",
