@@ -79,6 +79,7 @@ struct lg_run {
     int mentees_only;    /* fanout: no mentor here (another mlload process runs it) */
     int index_base;      /* first peer index of this process (--index-base) */
     long long janus_feed_id; /* --janus-feed: the mentor publishes with this id */
+    gint meet_pubs_up;       /* Janus meeting: publishers with media up (atomic) */
     int churn;           /* scenario churn: echo peers leave after ~lifetime_s, others join */
     double lifetime_s;
     int max_peers;

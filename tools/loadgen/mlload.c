@@ -368,6 +368,11 @@ int main(int argc, char **argv)
         run.lifetime_s = 5;
     if (run.fanout && !run.mentees_only)
         peers += 1; /* the mentor */
+    if (run.meeting && run.janus) { /* a publisher and a subscriber per participant */
+        peers *= 2;
+        if (!run.janus_feed_id)
+            run.janus_feed_id = g_random_int_range(1000000, 999000000);
+    }
     if (peers > max_peers)
         peers = max_peers;
     run.max_peers = max_peers;
@@ -512,7 +517,7 @@ int main(int argc, char **argv)
     double tx_mbps = secs > 0 ? (double)sum.tx_bytes * 8 / secs / 1e6 : 0;
     int ok = run.errors == 0 && started == peers && sum.peers_failed == 0 &&
              sum.peers_connected == sum.peers_started;
-    if (run.meeting && sum.meet_full != (uint64_t)peers)
+    if (run.meeting && sum.meet_full != (uint64_t)run.meeting_size)
         ok = 0; /* someone did not get media from every other participant */
     int cpus = cpus_allowed();
     double load_cores = secs > 0 ? run_cpu / secs : 0;
@@ -564,8 +569,8 @@ int main(int argc, char **argv)
     if (run.meeting)
         printf("  meeting    %d participants: %" G_GUINT64_FORMAT " got media from all %d others;"
                " heard %" G_GUINT64_FORMAT ", saw %" G_GUINT64_FORMAT " of %d sender pairs\n",
-               peers, sum.meet_full, peers - 1, sum.meet_pairs_audio, sum.meet_pairs_video,
-               peers * (peers - 1));
+               run.meeting_size, sum.meet_full, run.meeting_size - 1, sum.meet_pairs_audio,
+               sum.meet_pairs_video, run.meeting_size * (run.meeting_size - 1));
     printf("  load side  %s%s\n", saturated ? "SATURATED: " : "saturated: ", sat_why);
     if (saturated)
         printf("             (the figures above may describe mlload, not the server)\n");
@@ -648,11 +653,11 @@ int main(int argc, char **argv)
             if (run.meeting)
                 json_object_set_new(
                     rep, "meeting",
-                    json_pack("{s:i, s:I, s:I, s:I, s:i}", "participants", peers, "full",
+                    json_pack("{s:i, s:I, s:I, s:I, s:i}", "participants", run.meeting_size, "full",
                               (json_int_t)sum.meet_full, "pairs_audio",
                               (json_int_t)sum.meet_pairs_audio, "pairs_video",
                               (json_int_t)sum.meet_pairs_video, "pairs_expected",
-                              peers * (peers - 1)));
+                              run.meeting_size * (run.meeting_size - 1)));
             struct rusage ru;
             getrusage(RUSAGE_SELF, &ru);
             json_object_set_new(rep, "client_cpu_s",

@@ -125,6 +125,8 @@ static void dtls_connected_cb(void *user, const sfu_srtp_keys *keys)
     /* Janus: the mentor's feed is subscribable once its media is up. */
     if (p->role == LG_ROLE_MENTOR && p->janus_pub_id)
         g_atomic_pointer_set(&p->t->run->janus_feed, (gpointer)(intptr_t)p->janus_pub_id);
+    if (p->role == LG_ROLE_MEETING && p->t->run->janus)
+        g_atomic_int_inc(&p->t->run->meet_pubs_up);
     lg_hist_add(&p->t->tot.setup, now - p->t_join_us);
     p->next_video_us = now;
     p->next_audio_us = now;
@@ -246,7 +248,7 @@ static void peer_start(lg_peer *p)
         p->vs[i].pic_id = (uint16_t)g_random_int_range(0, 0x7fff);
         p->layer_active[i] = 1;
     }
-    p->n_rx = p->role == LG_ROLE_MEETING ? 0 : 2;
+    p->n_rx = LG_SUBSCRIBES_ALL(p) ? 0 : 2;
     p->rx[0].video = 0;
     p->rx[1].video = 1;
     p->pt_audio = SFU_NEG_PT_OPUS;
@@ -271,7 +273,7 @@ static void peer_start(lg_peer *p)
     };
     /* A Janus subscriber receives the offer: it is the controlled agent. */
     p->ice = sfu_ice_create(
-        p->t->ctx, run->janus && p->role == LG_ROLE_MENTEE ? &run->ice_controlled : &run->ice, NULL,
+        p->t->ctx, run->janus && LG_IS_SUBSCRIBER(p) ? &run->ice_controlled : &run->ice, NULL,
         NULL, &icb, p);
     if (!p->ice || sfu_ice_gather(p->ice) != 0) {
         lg__peer_fail(p, 0, "cannot create the ICE agent");
@@ -463,6 +465,23 @@ static void peer_tick(lg_peer *p, uint64_t now)
     }
     if (p->state == 0 && p->answered)
         p->state = 1;
+    if (p->t->run->janus && p->role == LG_ROLE_MEET_SUB && p->janus_handle && !p->janus_sub_sent &&
+        g_atomic_int_get(&p->t->run->meet_pubs_up) >= p->t->run->meeting_size) {
+        /* every publisher's media is up: subscribe to all but our own */
+        p->janus_sub_sent = 1;
+        p->joined = 1;
+        int m = p->t->run->meeting_size, own = p->index - m;
+        json_t *streams = json_array();
+        for (int k = 0; k < m; k++)
+            if (k != own)
+                json_array_append_new(
+                    streams, json_pack("{s:I}", "feed", (json_int_t)(p->t->run->janus_feed_id + k)));
+        lg__send_json(p, json_pack("{s:s, s:I, s:I, s:s, s:{s:s, s:s, s:I, s:o}}", "janus",
+                                   "message", "session_id", p->janus_session, "handle_id",
+                                   p->janus_handle, "transaction", "sub", "body", "request", "join",
+                                   "ptype", "subscriber", "room", (json_int_t)p->t->run->janus_room,
+                                   "streams", streams));
+    }
     if (p->t->run->janus && p->role == LG_ROLE_MENTEE && p->janus_handle && !p->janus_sub_sent &&
         g_atomic_pointer_get(&p->t->run->janus_feed)) {
         p->janus_sub_sent = 1;
@@ -482,7 +501,7 @@ static void peer_tick(lg_peer *p, uint64_t now)
     if (p->state != 2)
         return;
     lg_run *run = p->t->run;
-    if (!run->stop_sending && p->role != LG_ROLE_MENTEE) {
+    if (!run->stop_sending && !LG_IS_SUBSCRIBER(p)) {
         int guard = 0;
         while (run->video && p->next_video_us <= now && guard++ < 4) {
             send_video_frame(p, now);
@@ -592,7 +611,9 @@ static void thread_new_peer(lg_thread *t, int index)
     lg_peer *p = calloc(1, sizeof *p);
     p->t = t;
     p->index = index;
-    p->role = t->run->meeting  ? LG_ROLE_MEETING
+    p->role = t->run->meeting
+                  ? (t->run->janus && index >= t->run->meeting_size ? LG_ROLE_MEET_SUB
+                                                                    : LG_ROLE_MEETING)
               : t->run->fanout ? (index == 0 && !t->run->mentees_only ? LG_ROLE_MENTOR
                                                                       : LG_ROLE_MENTEE)
                                : LG_ROLE_ECHO;
@@ -625,7 +646,8 @@ static void peer_close(lg_peer *p, lg_totals *tot)
         rx_stream *s = &p->rx[k];
         if (!s->started)
             continue;
-        if (s->from >= 0 && s->from < LG_MAX_MEETING && s->from != p->index) {
+        int own = p->role == LG_ROLE_MEET_SUB ? p->index - p->t->run->meeting_size : p->index;
+        if (s->from >= 0 && s->from < LG_MAX_MEETING && s->from != own) {
             if (!s->video && s->received > 0)
                 heard[s->from] = 1;
             if (s->video && s->frames > 0)
@@ -649,7 +671,7 @@ static void peer_close(lg_peer *p, lg_totals *tot)
             tot->freeze_ms += s->freeze_ms;
         }
     }
-    if (p->role == LG_ROLE_MEETING) {
+    if (LG_SUBSCRIBES_ALL(p)) {
         int na = 0, nv = 0;
         for (int k = 0; k < LG_MAX_MEETING; k++) {
             na += heard[k];

@@ -21,7 +21,14 @@
 
 /* LG_ROLE_MEETING: publishes one VP8 layer + Opus and subscribes to every
  * other participant's tracks (renegotiating as they appear). */
-enum { LG_ROLE_ECHO = 0, LG_ROLE_MENTOR, LG_ROLE_MENTEE, LG_ROLE_MEETING };
+enum { LG_ROLE_ECHO = 0, LG_ROLE_MENTOR, LG_ROLE_MENTEE, LG_ROLE_MEETING, LG_ROLE_MEET_SUB };
+/* Janus has no single peer connection per participant: a meeting
+ * participant k is a publisher (LG_ROLE_MEETING, index k, feed id
+ * janus_feed_base + k) plus a subscriber (LG_ROLE_MEET_SUB, index M + k)
+ * to every other feed, which the server offers (multistream). */
+#define LG_SUBSCRIBES_ALL(p)                                                                       \
+    (((p)->role == LG_ROLE_MEETING && !(p)->t->run->janus) || (p)->role == LG_ROLE_MEET_SUB)
+#define LG_IS_SUBSCRIBER(p) ((p)->role == LG_ROLE_MENTEE || (p)->role == LG_ROLE_MEET_SUB)
 #define MAX_RTP 1200
 #define VP8_CHUNK 1100
 #define TWCC_MAX 512

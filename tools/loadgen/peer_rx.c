@@ -40,7 +40,7 @@ void lg__on_rtcp(lg_peer *p, uint8_t *buf, size_t len)
  * meeting participant (one per other participant and kind). */
 static rx_stream *stream_for(lg_peer *p, uint32_t ssrc, int video, uint64_t now)
 {
-    if (p->role != LG_ROLE_MEETING)
+    if (!LG_SUBSCRIBES_ALL(p))
         return &p->rx[video];
     for (int i = 0; i < p->n_rx; i++)
         if (p->rx[i].ssrc == ssrc && p->rx[i].video == video)

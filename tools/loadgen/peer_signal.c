@@ -127,7 +127,7 @@ void lg__maybe_offer(lg_peer *p)
         p->offer_inflight = 1;
         p->n_sub_offered = n_sub;
         if (run->janus) {
-            json_t *body = p->role == LG_ROLE_MENTOR
+            json_t *body = p->role == LG_ROLE_MENTOR || p->role == LG_ROLE_MEETING
                                ? json_pack("{s:s, s:b, s:b}", "request", "publish", "audio",
                                            run->audio, "video", run->video)
                                : json_pack("{s:b, s:b}", "audio", run->audio, "video", run->video);
@@ -291,7 +291,8 @@ static void janus_on_message(lg_peer *p, json_t *o)
                                    "transaction", "attach"));
     } else if (!strcmp(janus, "success") && tr && !strcmp(tr, "attach")) {
         p->janus_handle = json_integer_value(json_object_get(json_object_get(o, "data"), "id"));
-        if (p->role == LG_ROLE_MENTOR) { /* VideoRoom: create the room, then join it */
+        if (p->role == LG_ROLE_MENTOR || p->role == LG_ROLE_MEETING) {
+            /* VideoRoom: create the room (or find it exists), then join it */
             lg__send_json(p, json_pack("{s:s, s:I, s:I, s:s, s:{s:s, s:I, s:i, s:s, s:s, s:b}}",
                                        "janus", "message", "session_id", p->janus_session,
                                        "handle_id", p->janus_handle, "transaction", "create-room",
@@ -313,8 +314,10 @@ static void janus_on_message(lg_peer *p, json_t *o)
         json_t *join = json_pack("{s:s, s:s, s:I, s:s}", "request", "join", "ptype",
                                  "publisher", "room", (json_int_t)p->t->run->janus_room,
                                  "display", "mlload-mentor");
-        if (p->t->run->janus_feed_id) /* fixed, so that other processes can subscribe */
-            json_object_set_new(join, "id", json_integer(p->t->run->janus_feed_id));
+        if (p->t->run->janus_feed_id) /* fixed: other processes and peers subscribe to it */
+            json_object_set_new(join, "id",
+                                json_integer(p->t->run->janus_feed_id +
+                                             (p->role == LG_ROLE_MEETING ? p->index : 0)));
         lg__send_json(p, json_pack("{s:s, s:I, s:I, s:s, s:o}", "janus", "message", "session_id",
                                    p->janus_session, "handle_id", p->janus_handle, "transaction",
                                    "join", "body", join));
@@ -327,7 +330,8 @@ static void janus_on_message(lg_peer *p, json_t *o)
         const char *vr = json_string_value(json_object_get(pd, "videoroom"));
         if (perr) {
             lg__peer_fail(p, 0, "janus plugin error: %s", json_string_value(perr));
-        } else if (vr && !strcmp(vr, "joined") && p->role == LG_ROLE_MENTOR && !p->joined) {
+        } else if (vr && !strcmp(vr, "joined") &&
+                   (p->role == LG_ROLE_MENTOR || p->role == LG_ROLE_MEETING) && !p->joined) {
             /* Shared with the mentees once DTLS is up (peer.c): earlier
              * they get "No such feed" when Janus runs slowly. */
             p->janus_pub_id = json_integer_value(json_object_get(pd, "id"));
