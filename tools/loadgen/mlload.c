@@ -1,5 +1,5 @@
 /*
- * mlload: load generator for MentorLink (and, later, other SFUs).
+ * mlload: load generator for MentorLink and Janus (--api janus).
  *
  *   mlload --server ws://127.0.0.1:8080/ws --scenario echo --peers 20 --duration 30 \
  *          --json report.json
@@ -73,7 +73,12 @@ static void usage(FILE *f)
             "                     the same --room; Janus: --janus-room and --janus-feed)\n"
             "  --index-base K     number this process's peers from K (names, several processes)\n"
             "  --janus-room ID    Janus VideoRoom room id (default random)\n"
-            "  --janus-feed ID    Janus publisher id of the mentor (default chosen by Janus)\n"
+            "  --janus-feed ID    Janus publisher id of the mentor (default chosen by Janus;\n"
+            "                     meeting: participant k publishes as ID + k, default random)\n"
+            "Exit status: 0 all peers connected and nothing failed; 1 something failed (the\n"
+            "report shows what was measured; stops early if the server goes away or every\n"
+            "peer failed); 2 bad usage or server unreachable. The summary's 'load side' line\n"
+            "says whether mlload itself was the bottleneck.\n"
             "  --max-peers N      hard upper bound on peers (default 1000)\n"
             "  --rate R           peers started per second (default 20)\n"
             "  --duration S       seconds from start to stop (default 10, max 3600)\n"

@@ -312,7 +312,9 @@ static void send_rtp(lg_peer *p, uint8_t pt, uint32_t ssrc, uint16_t seq, uint32
     if (plen + LG_TRAILER > sizeof pl)
         return;
     memcpy(pl, payload, plen);
-    uint64_t rel = now - p->t->run->t0_us;
+    /* CLOCK_MONOTONIC is one clock for every process on the machine: a
+     * receiver in another mlload process reads the same time base */
+    uint64_t rel = now;
     uint32_t from = (uint32_t)p->index;
     for (int i = 0; i < 4; i++)
         pl[plen + (size_t)i] = (uint8_t)(from >> (8 * (3 - i)));

@@ -34,7 +34,8 @@ enum { LG_ROLE_ECHO = 0, LG_ROLE_MENTOR, LG_ROLE_MENTEE, LG_ROLE_MEETING, LG_ROL
 #define TWCC_MAX 512
 #define NACK_MAX 64
 /* After each payload: the sender's peer index (4 bytes) and its send time
- * (8 bytes, us since start), big-endian. */
+ * (8 bytes, CLOCK_MONOTONIC us: the same clock in every mlload process on
+ * the machine), big-endian. */
 #define LG_TRAILER 12
 /* Receive streams per peer: audio + video of up to LG_MAX_MEETING - 1
  * others (MentorLink offers at most 16 m-lines: 2 sent + 14 received). */

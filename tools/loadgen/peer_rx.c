@@ -153,9 +153,8 @@ void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len)
                     sent = (sent << 8) | q[i];
                 if (from < 0x7fffffff)
                     s->from = (int)from;
-                uint64_t rel = now - p->t->run->t0_us;
-                if (sent <= rel && rel - sent < 10000000)
-                    lg_hist_add(&tot->delay, rel - sent);
+                if (sent <= now && now - sent < 10000000) /* monotonic us, any process */
+                    lg_hist_add(&tot->delay, now - sent);
             }
             if (video && sfu_rtp_parse(buf, plen, &dp) == 0 &&
                 sfu_vp8_parse(dp.payload, dp.payload_len, &vd) == 0 && vd.is_keyframe) {
