@@ -12,6 +12,9 @@
 #include "sfu/ice.h"
 #include "tools/loadgen/mlload.h"
 
+/* Period of each thread's tick (pacing, timers, feedback), ms. */
+#define LG_TICK_MS 5
+
 /* Most participants of a meeting (MentorLink: 16 m-lines per peer). */
 #define LG_MAX_MEETING 8
 
@@ -91,6 +94,7 @@ struct lg_run {
     lg_media media;
     /* state */
     uint64_t t0_us, t_end_us;
+    volatile uint64_t t_steady_us; /* every peer started + 2 s: tick lateness counts from here */
     volatile int stop_sending;
     volatile int abort_run; /* set by a fatal error (server gone) */
     GMutex err_lock;

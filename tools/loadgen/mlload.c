@@ -137,12 +137,20 @@ static int cpus_allowed(void)
     return n > 0 ? n : 1;
 }
 
-/* Is the load side the bottleneck? Its CPU near the CPUs it may use, or its
- * 5 ms tick running late (then its sends, receives and delay stamps are
- * late too). Writes the reason. */
-static int load_saturated(double cpu_cores, int cpus, const lg_hist *late, char *why, size_t n)
+/* Is the load side the bottleneck? Its CPU near the CPUs it may use, its
+ * 5 ms tick running late in steady state (then its sends, receives and
+ * delay stamps are late too), or its loops stalled (fewer than half the
+ * ticks ran: blocked). expected_ticks: over the steady window, all threads.
+ * Writes the reason. */
+static int load_saturated(double cpu_cores, int cpus, const lg_hist *late, double expected_ticks,
+                          char *why, size_t n)
 {
     double p99 = (double)lg_hist_quantile(late, 0.99) / 1000;
+    if (expected_ticks > 200 && (double)late->n < 0.5 * expected_ticks) {
+        snprintf(why, n, "mlload's loops stalled: %" G_GUINT64_FORMAT " of %.0f ticks ran",
+                 late->n, expected_ticks);
+        return 1;
+    }
     if (cpu_cores >= 0.9 * cpus) {
         snprintf(why, n, "mlload used %.2f of its %d CPU(s)", cpu_cores, cpus);
         return 1;
@@ -476,6 +484,8 @@ int main(int argc, char **argv)
             lg_thread_add_peer(run.threads[started % threads], started);
             started++;
         }
+        if (started == peers && !run.t_steady_us)
+            run.t_steady_us = sfu_now_us() + 2000000;
         if (now >= next_progress) {
             sum_totals(&run, &sum);
             uint64_t conn = 0, lost = 0, exp = 0;
@@ -527,7 +537,12 @@ int main(int argc, char **argv)
     int cpus = cpus_allowed();
     double load_cores = secs > 0 ? run_cpu / secs : 0;
     char sat_why[160];
-    int saturated = load_saturated(load_cores, cpus, &sum.tick_late, sat_why, sizeof sat_why);
+    double steady_s = run.t_steady_us && t_stop > run.t_steady_us
+                          ? (double)(t_stop - run.t_steady_us) / 1e6
+                          : 0;
+    int saturated = load_saturated(load_cores, cpus, &sum.tick_late,
+                                   steady_s * 1000.0 / LG_TICK_MS * threads, sat_why,
+                                   sizeof sat_why);
 
     printf("mlload %s: %s after %.1f s (%s)\n", run.scenario, ok ? "OK" : "FAILED", secs,
            stop_reason);

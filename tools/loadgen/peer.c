@@ -234,7 +234,9 @@ void lg__apply_remote(lg_peer *p, const sfu_sdp *ans, const sfu_sdp_media *first
     }
 }
 
-static void peer_start(lg_peer *p)
+/* pre_ws: a WebSocket already connected by the ramp thread (or NULL: connect
+ * here, as churn replacements do); pre_err: why that connect failed. */
+static void peer_start(lg_peer *p, lg_ws *pre_ws, const char *pre_err)
 {
     lg_run *run = p->t->run;
     char err[256];
@@ -259,8 +261,14 @@ static void peer_start(lg_peer *p)
     p->ts_a = g_random_int();
     p->ts_v = g_random_int();
     lg_ws_callbacks wcb = {.on_text = lg__ws_on_text, .on_closed = lg__ws_on_closed};
-    p->ws = lg_ws_connect(p->t->ctx, run->host, run->port, run->path,
-                          run->janus ? "janus-protocol" : NULL, 5000, &wcb, p, err, sizeof err);
+    if (pre_ws) /* connected by the ramp (main) thread: the upgrade did not block this loop */
+        lg_ws_attach(pre_ws, p->t->ctx, &wcb, p);
+    else if (pre_err)
+        snprintf(err, sizeof err, "%s", pre_err);
+    p->ws = pre_ws || pre_err
+                ? pre_ws
+                : lg_ws_connect(p->t->ctx, run->host, run->port, run->path,
+                                run->janus ? "janus-protocol" : NULL, 5000, &wcb, p, err, sizeof err);
     if (!p->ws) {
         lg__peer_fail(p, 1, "%s", err);
         return;
@@ -439,7 +447,7 @@ void lg__send_rtcp(lg_peer *p, uint8_t *buf, size_t len)
 }
 
 static void peer_close(lg_peer *p, lg_totals *tot);
-static void thread_new_peer(lg_thread *t, int index);
+static void thread_new_peer(lg_thread *t, int index, lg_ws *ws, const char *err);
 
 static void peer_tick(lg_peer *p, uint64_t now)
 {
@@ -451,7 +459,7 @@ static void peer_tick(lg_peer *p, uint64_t now)
         t->tot.peers_left++;
         int next = g_atomic_int_add(&t->run->next_index, 1);
         if (next < t->run->max_peers && now + 2000000 < t->run->t_end_us)
-            thread_new_peer(t, next); /* not in the last 2 s: it could not connect */
+            thread_new_peer(t, next, NULL, NULL); /* not in the last 2 s: it could not connect */
         return;
     }
     if (p->dtls && p->state == 1 && sfu_dtls_timeout_ms(p->dtls) == 0)
@@ -554,10 +562,11 @@ static gboolean thread_tick(gpointer data)
     uint64_t now = sfu_now_us();
     /* how late this tick ran: when the load side cannot keep up (CPU), it
      * is late, and so are its sends and receives */
-    if (t->last_tick_us && now > t->last_tick_us + TICK_MS * 1000)
-        lg_hist_add(&t->tot.tick_late, now - t->last_tick_us - TICK_MS * 1000);
-    else if (t->last_tick_us)
-        lg_hist_add(&t->tot.tick_late, 0);
+    uint64_t steady = t->run->t_steady_us;
+    if (steady && now >= steady && t->last_tick_us >= steady && !t->run->stop_sending)
+        lg_hist_add(&t->tot.tick_late, now > t->last_tick_us + TICK_MS * 1000
+                                           ? now - t->last_tick_us - TICK_MS * 1000
+                                           : 0);
     t->last_tick_us = now;
     for (guint i = 0; i < t->peers->len; i++) {
         lg_peer *p = g_ptr_array_index(t->peers, i);
@@ -605,10 +614,12 @@ lg_thread *lg_thread_start(lg_run *run, int index)
 typedef struct add_arg {
     lg_thread *t;
     int index;
+    lg_ws *ws;     /* connected by the caller, or NULL */
+    char err[256]; /* why the caller's connect failed ("" = it did not try) */
 } add_arg;
 
 /* Create and start a peer on t (on t's thread). */
-static void thread_new_peer(lg_thread *t, int index)
+static void thread_new_peer(lg_thread *t, int index, lg_ws *ws, const char *err)
 {
     lg_peer *p = calloc(1, sizeof *p);
     p->t = t;
@@ -620,13 +631,13 @@ static void thread_new_peer(lg_thread *t, int index)
                                                                       : LG_ROLE_MENTEE)
                                : LG_ROLE_ECHO;
     g_ptr_array_add(t->peers, p);
-    peer_start(p);
+    peer_start(p, ws, err);
 }
 
 static gboolean add_peer_cb(gpointer data)
 {
     add_arg *a = data;
-    thread_new_peer(a->t, a->index);
+    thread_new_peer(a->t, a->index, a->ws, a->ws || !a->err[0] ? NULL : a->err);
     return G_SOURCE_REMOVE;
 }
 
@@ -635,6 +646,14 @@ void lg_thread_add_peer(lg_thread *t, int peer_index)
     add_arg *a = g_new0(add_arg, 1);
     a->t = t;
     a->index = peer_index;
+    /* The WebSocket connect and upgrade block until the server answers:
+     * done here, on the caller's (ramp) thread, so that a slow front door
+     * paces the ramp instead of stalling the media of the peers already
+     * running on t (a browser's connect does not block its media either). */
+    lg_run *run = t->run;
+    a->ws = lg_ws_connect(NULL, run->host, run->port, run->path,
+                          run->janus ? "janus-protocol" : NULL, 5000, NULL, NULL, a->err,
+                          sizeof a->err);
     g_main_context_invoke_full(t->ctx, G_PRIORITY_DEFAULT, add_peer_cb, a, g_free);
 }
 

@@ -17,7 +17,7 @@
 #include "sfu/srtp.h"
 #include "tools/loadgen/lg.h"
 
-#define TICK_MS 5
+#define TICK_MS LG_TICK_MS
 
 /* LG_ROLE_MEETING: publishes one VP8 layer + Opus and subscribes to every
  * other participant's tracks (renegotiating as they appear). */
