@@ -147,8 +147,8 @@ static int load_saturated(double cpu_cores, int cpus, const lg_hist *late, doubl
 {
     double p99 = (double)lg_hist_quantile(late, 0.99) / 1000;
     if (expected_ticks > 200 && (double)late->n < 0.5 * expected_ticks) {
-        snprintf(why, n, "mlload's loops stalled: %" G_GUINT64_FORMAT " of %.0f ticks ran",
-                 late->n, expected_ticks);
+        snprintf(why, n, "mlload's loops stalled: %" G_GUINT64_FORMAT " of %.0f ticks ran", late->n,
+                 expected_ticks);
         return 1;
     }
     if (cpu_cores >= 0.9 * cpus) {
@@ -363,7 +363,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (run.janus && run.mentees_only && (!janus_room || !run.janus_feed_id)) {
-        fprintf(stderr, "mlload: --mentees-only with --api janus needs --janus-room and --janus-feed\n");
+        fprintf(stderr,
+                "mlload: --mentees-only with --api janus needs --janus-room and --janus-feed\n");
         return 2;
     }
     if (peers < 1 || max_peers < 1 || rate <= 0 || duration <= 0 || duration > 3600 ||
@@ -537,12 +538,11 @@ int main(int argc, char **argv)
     int cpus = cpus_allowed();
     double load_cores = secs > 0 ? run_cpu / secs : 0;
     char sat_why[160];
-    double steady_s = run.t_steady_us && t_stop > run.t_steady_us
-                          ? (double)(t_stop - run.t_steady_us) / 1e6
-                          : 0;
-    int saturated = load_saturated(load_cores, cpus, &sum.tick_late,
-                                   steady_s * 1000.0 / LG_TICK_MS * threads, sat_why,
-                                   sizeof sat_why);
+    double steady_s =
+        run.t_steady_us && t_stop > run.t_steady_us ? (double)(t_stop - run.t_steady_us) / 1e6 : 0;
+    int saturated =
+        load_saturated(load_cores, cpus, &sum.tick_late, steady_s * 1000.0 / LG_TICK_MS * threads,
+                       sat_why, sizeof sat_why);
 
     printf("mlload %s: %s after %.1f s (%s)\n", run.scenario, ok ? "OK" : "FAILED", secs,
            stop_reason);
@@ -653,31 +653,30 @@ int main(int argc, char **argv)
             json_object_set_new(
                 rep, "load",
                 json_pack("{s:f, s:i, s:f, s:f, s:b, s:s}", "cpu_cores", load_cores, "cpus", cpus,
-                          "tick_late_ms_p50",
-                          (double)lg_hist_quantile(&sum.tick_late, 0.5) / 1000,
-                          "tick_late_ms_p99",
-                          (double)lg_hist_quantile(&sum.tick_late, 0.99) / 1000, "saturated",
-                          saturated, "why", sat_why));
+                          "tick_late_ms_p50", (double)lg_hist_quantile(&sum.tick_late, 0.5) / 1000,
+                          "tick_late_ms_p99", (double)lg_hist_quantile(&sum.tick_late, 0.99) / 1000,
+                          "saturated", saturated, "why", sat_why));
             /* the delay histogram, so that several processes' runs merge */
             json_t *hist = json_array();
             for (size_t k = 0; k < LG_HIST_N; k++) {
                 if (!sum.delay.b[k])
                     continue;
-                uint64_t v = k < LG_HIST_FINE ? k * 10 + 5 : 20000 + (k - LG_HIST_FINE) * 1000 + 500;
-                json_array_append_new(hist, json_pack("[I, I]", (json_int_t)v,
-                                                      (json_int_t)sum.delay.b[k]));
+                uint64_t v =
+                    k < LG_HIST_FINE ? k * 10 + 5 : 20000 + (k - LG_HIST_FINE) * 1000 + 500;
+                json_array_append_new(
+                    hist, json_pack("[I, I]", (json_int_t)v, (json_int_t)sum.delay.b[k]));
             }
             json_object_set_new(json_object_get(rep, "delay_ms"), "hist_us", hist);
             json_object_set_new(json_object_get(rep, "delay_ms"), "max_us",
                                 json_integer((json_int_t)sum.delay.max_us));
             if (run.meeting)
-                json_object_set_new(
-                    rep, "meeting",
-                    json_pack("{s:i, s:I, s:I, s:I, s:i}", "participants", run.meeting_size, "full",
-                              (json_int_t)sum.meet_full, "pairs_audio",
-                              (json_int_t)sum.meet_pairs_audio, "pairs_video",
-                              (json_int_t)sum.meet_pairs_video, "pairs_expected",
-                              run.meeting_size * (run.meeting_size - 1)));
+                json_object_set_new(rep, "meeting",
+                                    json_pack("{s:i, s:I, s:I, s:I, s:i}", "participants",
+                                              run.meeting_size, "full", (json_int_t)sum.meet_full,
+                                              "pairs_audio", (json_int_t)sum.meet_pairs_audio,
+                                              "pairs_video", (json_int_t)sum.meet_pairs_video,
+                                              "pairs_expected",
+                                              run.meeting_size * (run.meeting_size - 1)));
             struct rusage ru;
             getrusage(RUSAGE_SELF, &ru);
             json_object_set_new(rep, "client_cpu_s",

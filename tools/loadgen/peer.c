@@ -265,10 +265,10 @@ static void peer_start(lg_peer *p, lg_ws *pre_ws, const char *pre_err)
         lg_ws_attach(pre_ws, p->t->ctx, &wcb, p);
     else if (pre_err)
         snprintf(err, sizeof err, "%s", pre_err);
-    p->ws = pre_ws || pre_err
-                ? pre_ws
-                : lg_ws_connect(p->t->ctx, run->host, run->port, run->path,
-                                run->janus ? "janus-protocol" : NULL, 5000, &wcb, p, err, sizeof err);
+    p->ws = pre_ws || pre_err ? pre_ws
+                              : lg_ws_connect(p->t->ctx, run->host, run->port, run->path,
+                                              run->janus ? "janus-protocol" : NULL, 5000, &wcb, p,
+                                              err, sizeof err);
     if (!p->ws) {
         lg__peer_fail(p, 1, "%s", err);
         return;
@@ -280,9 +280,9 @@ static void peer_start(lg_peer *p, lg_ws *pre_ws, const char *pre_err)
         .on_packet = ice_on_packet,
     };
     /* A Janus subscriber receives the offer: it is the controlled agent. */
-    p->ice = sfu_ice_create(
-        p->t->ctx, run->janus && LG_IS_SUBSCRIBER(p) ? &run->ice_controlled : &run->ice, NULL,
-        NULL, &icb, p);
+    p->ice = sfu_ice_create(p->t->ctx,
+                            run->janus && LG_IS_SUBSCRIBER(p) ? &run->ice_controlled : &run->ice,
+                            NULL, NULL, &icb, p);
     if (!p->ice || sfu_ice_gather(p->ice) != 0) {
         lg__peer_fail(p, 0, "cannot create the ICE agent");
         return;
@@ -485,7 +485,8 @@ static void peer_tick(lg_peer *p, uint64_t now)
         for (int k = 0; k < m; k++)
             if (k != own)
                 json_array_append_new(
-                    streams, json_pack("{s:I}", "feed", (json_int_t)(p->t->run->janus_feed_id + k)));
+                    streams,
+                    json_pack("{s:I}", "feed", (json_int_t)(p->t->run->janus_feed_id + k)));
         lg__send_json(p, json_pack("{s:s, s:I, s:I, s:s, s:{s:s, s:s, s:I, s:o}}", "janus",
                                    "message", "session_id", p->janus_session, "handle_id",
                                    p->janus_handle, "transaction", "sub", "body", "request", "join",
@@ -624,12 +625,11 @@ static void thread_new_peer(lg_thread *t, int index, lg_ws *ws, const char *err)
     lg_peer *p = calloc(1, sizeof *p);
     p->t = t;
     p->index = index;
-    p->role = t->run->meeting
-                  ? (t->run->janus && index >= t->run->meeting_size ? LG_ROLE_MEET_SUB
-                                                                    : LG_ROLE_MEETING)
-              : t->run->fanout ? (index == 0 && !t->run->mentees_only ? LG_ROLE_MENTOR
-                                                                      : LG_ROLE_MENTEE)
-                               : LG_ROLE_ECHO;
+    p->role =
+        t->run->meeting
+            ? (t->run->janus && index >= t->run->meeting_size ? LG_ROLE_MEET_SUB : LG_ROLE_MEETING)
+        : t->run->fanout ? (index == 0 && !t->run->mentees_only ? LG_ROLE_MENTOR : LG_ROLE_MENTEE)
+                         : LG_ROLE_ECHO;
     g_ptr_array_add(t->peers, p);
     peer_start(p, ws, err);
 }
@@ -651,9 +651,9 @@ void lg_thread_add_peer(lg_thread *t, int peer_index)
      * paces the ramp instead of stalling the media of the peers already
      * running on t (a browser's connect does not block its media either). */
     lg_run *run = t->run;
-    a->ws = lg_ws_connect(NULL, run->host, run->port, run->path,
-                          run->janus ? "janus-protocol" : NULL, 5000, NULL, NULL, a->err,
-                          sizeof a->err);
+    a->ws =
+        lg_ws_connect(NULL, run->host, run->port, run->path, run->janus ? "janus-protocol" : NULL,
+                      5000, NULL, NULL, a->err, sizeof a->err);
     g_main_context_invoke_full(t->ctx, G_PRIORITY_DEFAULT, add_peer_cb, a, g_free);
 }
 

@@ -57,9 +57,9 @@ void lg__maybe_offer(lg_peer *p)
     sfu_neg_offer_media om[SFU_SDP_MAX_MEDIA];
     memset(om, 0, sizeof om);
     int n = 0;
-    sfu_neg_action act = p->role == LG_ROLE_ECHO                                 ? SFU_NEG_SENDRECV
+    sfu_neg_action act = p->role == LG_ROLE_ECHO ? SFU_NEG_SENDRECV
                          : p->role == LG_ROLE_MENTOR || p->role == LG_ROLE_MEETING ? SFU_NEG_SEND
-                                                                                 : SFU_NEG_RECV;
+                                                                                   : SFU_NEG_RECV;
     json_t *subscribe = json_object();
     int video_idx = -1;
     if (run->video) { /* video first: mid "0" */
@@ -311,9 +311,9 @@ static void janus_on_message(lg_peer *p, json_t *o)
                           json_string_value(json_object_get(pd, "error")));
             return;
         }
-        json_t *join = json_pack("{s:s, s:s, s:I, s:s}", "request", "join", "ptype",
-                                 "publisher", "room", (json_int_t)p->t->run->janus_room,
-                                 "display", "mlload-mentor");
+        json_t *join =
+            json_pack("{s:s, s:s, s:I, s:s}", "request", "join", "ptype", "publisher", "room",
+                      (json_int_t)p->t->run->janus_room, "display", "mlload-mentor");
         if (p->t->run->janus_feed_id) /* fixed: other processes and peers subscribe to it */
             json_object_set_new(join, "id",
                                 json_integer(p->t->run->janus_feed_id +
@@ -414,8 +414,8 @@ void lg__ws_on_text(void *user, const char *text, size_t len)
         if (tr && p->role == LG_ROLE_MENTEE && !p->t->run->stop_sending &&
             (!strcmp(tr, p->vtrack) || !strcmp(tr, p->atrack)))
             lg__peer_fail(p, 0, "the mentor's track %s was removed", tr);
-        for (int i = 0; tr && p->role == LG_ROLE_MEETING && !p->t->run->stop_sending &&
-                        i < p->n_sub_offered;
+        for (int i = 0;
+             tr && p->role == LG_ROLE_MEETING && !p->t->run->stop_sending && i < p->n_sub_offered;
              i++)
             if (!strcmp(tr, p->sub_track[i]))
                 lg__peer_fail(p, 0, "participant track %s was removed", tr);
