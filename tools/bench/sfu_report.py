@@ -44,6 +44,9 @@ def load_runs(out):
             "server_cores": s.get("cpu_cores"),
             "client_cpu_s": r.get("client_cpu_s"),
             "ok": bool(r.get("ok")),
+            "load_saturated": bool(r.get("load", {}).get("saturated")),
+            "load_why": r.get("load", {}).get("why"),
+            "meeting": r.get("meeting"),
         }
         runs.setdefault(sc, {}).setdefault(n, {})[server] = row
     return runs
@@ -88,10 +91,21 @@ def main():
             p = os.path.join(out, f"{server}-{sc}-best")
             if os.path.exists(p):
                 summary["largest"].setdefault(sc, {})[server] = int(open(p).read().strip() or 0)
+            w = os.path.join(out, f"{server}-{sc}-why")
+            if os.path.exists(w):
+                summary.setdefault("ramp_stop", {}).setdefault(sc, {})[server] = open(w).read().strip()
     if summary["largest"]:
-        print("\nlargest count held (< 1 % loss, delay p50 < 20 ms, server < 0.95 core, mlload < 0.9 core):")
+        print("\nlargest count held (< 1 % loss, delay p50 < 20 ms, server < 0.95 core, load side not saturated):")
         for sc, v in summary["largest"].items():
             print(f"  {sc}: " + ", ".join(f"{k} {n}" for k, n in v.items()))
+            for k, why in summary.get("ramp_stop", {}).get(sc, {}).items():
+                print(f"    {k}: {why}")
+    at200 = runs.get("fanout", {}).get(200)
+    if at200:
+        print("\none-way delay at 200 mentees (fan-out): " + ", ".join(
+            f"{k} p50 {fmt(v.get('delay_p50_ms'), '{:.2f}')} ms p99 {fmt(v.get('delay_p99_ms'), '{:.2f}')} ms"
+            + (" (load side saturated)" if v.get("load_saturated") else "")
+            for k, v in at200.items()))
     cg = os.path.join(out, "callgrind.txt")
     if os.path.exists(cg):
         print("\ncallgrind instructions per forwarded packet:")

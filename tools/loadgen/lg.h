@@ -12,6 +12,12 @@
 #include "sfu/ice.h"
 #include "tools/loadgen/mlload.h"
 
+/* Period of each thread's tick (pacing, timers, feedback), ms. */
+#define LG_TICK_MS 5
+
+/* Most participants of a meeting (MentorLink: 16 m-lines per peer). */
+#define LG_MAX_MEETING 8
+
 /* Delay histogram: 10 us buckets below 20 ms, 1 ms buckets up to 2 s. */
 #define LG_HIST_FINE 2000
 #define LG_HIST_COARSE 1980
@@ -38,12 +44,17 @@ typedef struct lg_totals {
     uint64_t rx_decrypted, rx_decrypt_failed;
     uint64_t rtcp_in, rtcp_out, nack_out, pli_out, twcc_out, rr_out, pli_in, nack_in;
     uint64_t frames, keyframes, freezes, freeze_ms;
+    /* meeting: per participant at close, the others heard (audio) and seen
+     * (complete video frames), identified by the sender index in the
+     * trailer; participants that got media from all M - 1 others */
+    uint64_t meet_pairs_audio, meet_pairs_video, meet_full;
     double jitter_ms_sum; /* sum over streams of the final jitter */
     uint64_t jitter_streams;
     uint64_t res_counts[4]; /* keyframes seen at 180p/360p/720p/other */
     lg_hist delay;          /* one-way delay of media packets */
     lg_hist setup;          /* join -> DTLS connected, in us */
     lg_hist first_frame;    /* DTLS connected -> first complete video frame */
+    lg_hist tick_late;      /* how late the 5 ms thread tick ran: load-side saturation */
 } lg_totals;
 
 typedef struct lg_run lg_run;
@@ -66,6 +77,12 @@ struct lg_run {
     int64_t janus_room;
     gpointer janus_feed; /* the mentor's publisher id once joined (atomic) */
     int fanout;          /* scenario fanout: peer 0 is the mentor, the others mentees */
+    int meeting;         /* scenario meeting: every peer publishes and subscribes to all */
+    int meeting_size;    /* M: participants of the meeting (all processes together) */
+    int mentees_only;    /* fanout: no mentor here (another mlload process runs it) */
+    int index_base;      /* first peer index of this process (--index-base) */
+    long long janus_feed_id; /* --janus-feed: the mentor publishes with this id */
+    gint meet_pubs_up;       /* Janus meeting: publishers with media up (atomic) */
     int churn;           /* scenario churn: echo peers leave after ~lifetime_s, others join */
     double lifetime_s;
     int max_peers;
@@ -77,6 +94,7 @@ struct lg_run {
     lg_media media;
     /* state */
     uint64_t t0_us, t_end_us;
+    volatile uint64_t t_steady_us; /* every peer started + 2 s: tick lateness counts from here */
     volatile int stop_sending;
     volatile int abort_run; /* set by a fatal error (server gone) */
     GMutex err_lock;

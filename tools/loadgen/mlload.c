@@ -1,5 +1,5 @@
 /*
- * mlload: load generator for MentorLink (and, later, other SFUs).
+ * mlload: load generator for MentorLink and Janus (--api janus).
  *
  *   mlload --server ws://127.0.0.1:8080/ws --scenario echo --peers 20 --duration 30 \
  *          --json report.json
@@ -12,7 +12,11 @@
  * failed, 1 when errors happened (the report still shows what was
  * measured), 2 for bad usage or when the server cannot be reached.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <getopt.h>
+#include <sched.h>
 #include <stddef.h>
 #include <jansson.h>
 #include <signal.h>
@@ -60,10 +64,21 @@ static void usage(FILE *f)
             "                     Opus, the others are mentees subscribing (room protocol)\n"
             "                     churn: echo peers that leave after 0.5-1.5 x --lifetime s,\n"
             "                     each replaced by a new one (at most --max-peers in all)\n"
-            "                     meeting: not implemented yet\n"
+            "                     meeting: --peers M (2..8) participants, each publishing one\n"
+            "                     VP8 layer (--layer) + Opus and subscribing to all the others\n"
             "  --lifetime S       churn: mean peer lifetime in seconds (default 5)\n"
             "  --peers N          peers to start (default 10; fanout: mentees, plus the mentor)\n"
             "  --pin l|m|h        fanout: mentees pin this simulcast layer (default automatic)\n"
+            "  --mentees-only     fanout: no mentor here (another mlload process publishes in\n"
+            "                     the same --room; Janus: --janus-room and --janus-feed)\n"
+            "  --index-base K     number this process's peers from K (names, several processes)\n"
+            "  --janus-room ID    Janus VideoRoom room id (default random)\n"
+            "  --janus-feed ID    Janus publisher id of the mentor (default chosen by Janus;\n"
+            "                     meeting: participant k publishes as ID + k, default random)\n"
+            "Exit status: 0 all peers connected and nothing failed; 1 something failed (the\n"
+            "report shows what was measured; stops early if the server goes away or every\n"
+            "peer failed); 2 bad usage or server unreachable. The summary's 'load side' line\n"
+            "says whether mlload itself was the bottleneck.\n"
             "  --max-peers N      hard upper bound on peers (default 1000)\n"
             "  --rate R           peers started per second (default 20)\n"
             "  --duration S       seconds from start to stop (default 10, max 3600)\n"
@@ -103,6 +118,51 @@ static int parse_url(const char *url, lg_run *run)
     return 0;
 }
 
+/* Process CPU time (user + system) in seconds. */
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+/* CPUs this process may run on (taskset). */
+static int cpus_allowed(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return 1;
+    int n = CPU_COUNT(&set);
+    return n > 0 ? n : 1;
+}
+
+/* Is the load side the bottleneck? Its CPU near the CPUs it may use, its
+ * 5 ms tick running late in steady state (then its sends, receives and
+ * delay stamps are late too), or its loops stalled (fewer than half the
+ * ticks ran: blocked). expected_ticks: over the steady window, all threads.
+ * Writes the reason. */
+static int load_saturated(double cpu_cores, int cpus, const lg_hist *late, double expected_ticks,
+                          char *why, size_t n)
+{
+    double p99 = (double)lg_hist_quantile(late, 0.99) / 1000;
+    if (expected_ticks > 200 && (double)late->n < 0.5 * expected_ticks) {
+        snprintf(why, n, "mlload's loops stalled: %" G_GUINT64_FORMAT " of %.0f ticks ran", late->n,
+                 expected_ticks);
+        return 1;
+    }
+    if (cpu_cores >= 0.9 * cpus) {
+        snprintf(why, n, "mlload used %.2f of its %d CPU(s)", cpu_cores, cpus);
+        return 1;
+    }
+    if (late->n > 100 && p99 > 20) {
+        snprintf(why, n, "mlload's tick ran up to %.1f ms late (p99): it is short of CPU", p99);
+        return 1;
+    }
+    snprintf(why, n, "no (%.2f of %d CPU(s), tick late p99 %.1f ms)", cpu_cores, cpus, p99);
+    return 0;
+}
+
 static void sum_totals(lg_run *run, lg_totals *sum)
 {
     memset(sum, 0, sizeof *sum);
@@ -120,6 +180,7 @@ static void sum_totals(lg_run *run, lg_totals *sum)
         lg_hist_merge(&sum->delay, &t->delay);
         lg_hist_merge(&sum->setup, &t->setup);
         lg_hist_merge(&sum->first_frame, &t->first_frame);
+        lg_hist_merge(&sum->tick_late, &t->tick_late);
     }
 }
 
@@ -129,6 +190,7 @@ int main(int argc, char **argv)
     const char *server = NULL, *json_path = NULL, *local_ip = "127.0.0.1";
     int peers = 10, max_peers = 1000, threads = 2, quiet = 0, media_seconds = 3;
     double rate = 20, duration = 10;
+    long long janus_room = 0;
     snprintf(run.scenario, sizeof run.scenario, "echo");
     snprintf(run.room, sizeof run.room, "mlload");
     run.layer = 1;
@@ -148,7 +210,11 @@ int main(int argc, char **argv)
         O_MAXP,
         O_API,
         O_PIN,
-        O_LIFE
+        O_LIFE,
+        O_MONLY,
+        O_IBASE,
+        O_JROOM,
+        O_JFEED
     };
     static const struct option opts[] = {
         {"server", required_argument, 0, 's'},
@@ -169,6 +235,10 @@ int main(int argc, char **argv)
         {"api", required_argument, 0, O_API},
         {"pin", required_argument, 0, O_PIN},
         {"lifetime", required_argument, 0, O_LIFE},
+        {"mentees-only", no_argument, 0, O_MONLY},
+        {"index-base", required_argument, 0, O_IBASE},
+        {"janus-room", required_argument, 0, O_JROOM},
+        {"janus-feed", required_argument, 0, O_JFEED},
         {"json", required_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
@@ -225,6 +295,18 @@ int main(int argc, char **argv)
         case O_LIFE:
             run.lifetime_s = atof(optarg);
             break;
+        case O_MONLY:
+            run.mentees_only = 1;
+            break;
+        case O_IBASE:
+            run.index_base = atoi(optarg);
+            break;
+        case O_JROOM:
+            janus_room = strtoll(optarg, NULL, 10);
+            break;
+        case O_JFEED:
+            run.janus_feed_id = strtoll(optarg, NULL, 10);
+            break;
         case O_PIN:
             if (strcmp(optarg, "l") && strcmp(optarg, "m") && strcmp(optarg, "h")) {
                 fprintf(stderr, "mlload: --pin must be l, m or h\n");
@@ -264,9 +346,25 @@ int main(int argc, char **argv)
         /* Janus: janus.plugin.videoroom, a fresh room per run */
     } else if (!strcmp(run.scenario, "churn")) {
         run.churn = 1;
+    } else if (!strcmp(run.scenario, "meeting")) {
+        run.meeting = 1;
+        if (peers < 2 || peers > LG_MAX_MEETING) {
+            fprintf(stderr, "mlload: meeting: --peers must be 2..%d\n", LG_MAX_MEETING);
+            return 2;
+        }
+        run.meeting_size = peers;
     } else if (strcmp(run.scenario, "echo") != 0) {
-        fprintf(stderr, "mlload: scenario '%s' is not implemented yet (echo, fanout, churn)\n",
+        fprintf(stderr, "mlload: unknown scenario '%s' (echo, fanout, meeting, churn)\n",
                 run.scenario);
+        return 2;
+    }
+    if (run.mentees_only && !run.fanout) {
+        fprintf(stderr, "mlload: --mentees-only is for --scenario fanout\n");
+        return 2;
+    }
+    if (run.janus && run.mentees_only && (!janus_room || !run.janus_feed_id)) {
+        fprintf(stderr,
+                "mlload: --mentees-only with --api janus needs --janus-room and --janus-feed\n");
         return 2;
     }
     if (peers < 1 || max_peers < 1 || rate <= 0 || duration <= 0 || duration > 3600 ||
@@ -276,12 +374,19 @@ int main(int argc, char **argv)
         return 2;
     }
     snprintf(run.janus_plugin, sizeof run.janus_plugin, "%s",
-             run.fanout ? "janus.plugin.videoroom" : "janus.plugin.echotest");
-    run.janus_room = g_random_int_range(100000, 999999999);
+             run.fanout || run.meeting ? "janus.plugin.videoroom" : "janus.plugin.echotest");
+    run.janus_room = janus_room ? janus_room : g_random_int_range(100000, 999999999);
+    if (run.mentees_only) /* subscribe to the given feed from the start */
+        g_atomic_pointer_set(&run.janus_feed, (gpointer)(intptr_t)run.janus_feed_id);
     if (run.lifetime_s <= 0)
         run.lifetime_s = 5;
-    if (run.fanout)
+    if (run.fanout && !run.mentees_only)
         peers += 1; /* the mentor */
+    if (run.meeting && run.janus) { /* a publisher and a subscriber per participant */
+        peers *= 2;
+        if (!run.janus_feed_id)
+            run.janus_feed_id = g_random_int_range(1000000, 999000000);
+    }
     if (peers > max_peers)
         peers = max_peers;
     run.max_peers = max_peers;
@@ -337,6 +442,7 @@ int main(int argc, char **argv)
     run.n_threads = threads;
     run.threads = calloc((size_t)threads, sizeof *run.threads);
     run.t0_us = sfu_now_us();
+    double cpu0 = cpu_seconds();
     for (int i = 0; i < threads; i++)
         run.threads[i] = lg_thread_start(&run, i);
 
@@ -359,8 +465,17 @@ int main(int argc, char **argv)
             stop_reason = "fatal error";
             break;
         }
+        if (!run.churn && started == peers) {
+            uint64_t failed = 0;
+            for (int i = 0; i < threads; i++)
+                failed += lg_thread_totals(run.threads[i])->peers_failed;
+            if (failed >= (uint64_t)peers) { /* e.g. every join refused */
+                stop_reason = "every peer failed";
+                break;
+            }
+        }
         int want = (int)((double)(now - run.t0_us) / 1e6 * rate) + 1;
-        if (run.fanout) /* the mentor at once, mentees from 1 s on */
+        if (run.fanout && !run.mentees_only) /* the mentor at once, mentees from 1 s on */
             want = now - run.t0_us < 1000000
                        ? 1
                        : 1 + (int)((double)(now - run.t0_us - 1000000) / 1e6 * rate) + 1;
@@ -370,6 +485,8 @@ int main(int argc, char **argv)
             lg_thread_add_peer(run.threads[started % threads], started);
             started++;
         }
+        if (started == peers && !run.t_steady_us)
+            run.t_steady_us = sfu_now_us() + 2000000;
         if (now >= next_progress) {
             sum_totals(&run, &sum);
             uint64_t conn = 0, lost = 0, exp = 0;
@@ -401,6 +518,7 @@ int main(int argc, char **argv)
     }
     run.stop_sending = 1;
     uint64_t t_stop = sfu_now_us();
+    double run_cpu = cpu_seconds() - cpu0;
     g_usleep(500000);
     for (int i = 0; i < threads; i++)
         lg_thread_finish(run.threads[i]);
@@ -415,6 +533,16 @@ int main(int argc, char **argv)
     double tx_mbps = secs > 0 ? (double)sum.tx_bytes * 8 / secs / 1e6 : 0;
     int ok = run.errors == 0 && started == peers && sum.peers_failed == 0 &&
              sum.peers_connected == sum.peers_started;
+    if (run.meeting && sum.meet_full != (uint64_t)run.meeting_size)
+        ok = 0; /* someone did not get media from every other participant */
+    int cpus = cpus_allowed();
+    double load_cores = secs > 0 ? run_cpu / secs : 0;
+    char sat_why[160];
+    double steady_s =
+        run.t_steady_us && t_stop > run.t_steady_us ? (double)(t_stop - run.t_steady_us) / 1e6 : 0;
+    int saturated =
+        load_saturated(load_cores, cpus, &sum.tick_late, steady_s * 1000.0 / LG_TICK_MS * threads,
+                       sat_why, sizeof sat_why);
 
     printf("mlload %s: %s after %.1f s (%s)\n", run.scenario, ok ? "OK" : "FAILED", secs,
            stop_reason);
@@ -458,6 +586,14 @@ int main(int argc, char **argv)
     printf("  srtp       %" G_GUINT64_FORMAT " packets decrypted (sampled), %" G_GUINT64_FORMAT
            " failed\n",
            sum.rx_decrypted, sum.rx_decrypt_failed);
+    if (run.meeting)
+        printf("  meeting    %d participants: %" G_GUINT64_FORMAT " got media from all %d others;"
+               " heard %" G_GUINT64_FORMAT ", saw %" G_GUINT64_FORMAT " of %d sender pairs\n",
+               run.meeting_size, sum.meet_full, run.meeting_size - 1, sum.meet_pairs_audio,
+               sum.meet_pairs_video, run.meeting_size * (run.meeting_size - 1));
+    printf("  load side  %s%s\n", saturated ? "SATURATED: " : "saturated: ", sat_why);
+    if (saturated)
+        printf("             (the figures above may describe mlload, not the server)\n");
     printf("  errors     %" G_GUINT64_FORMAT "\n", run.errors);
     for (int i = 0; i < run.n_err_msgs; i++)
         printf("    %s\n", run.err_msgs[i]);
@@ -514,6 +650,33 @@ int main(int argc, char **argv)
                                 json_real((double)lg_hist_quantile(&sum.first_frame, 0.5) / 1000));
             json_object_set_new(vid, "first_frame_ms_p99",
                                 json_real((double)lg_hist_quantile(&sum.first_frame, 0.99) / 1000));
+            json_object_set_new(
+                rep, "load",
+                json_pack("{s:f, s:i, s:f, s:f, s:b, s:s}", "cpu_cores", load_cores, "cpus", cpus,
+                          "tick_late_ms_p50", (double)lg_hist_quantile(&sum.tick_late, 0.5) / 1000,
+                          "tick_late_ms_p99", (double)lg_hist_quantile(&sum.tick_late, 0.99) / 1000,
+                          "saturated", saturated, "why", sat_why));
+            /* the delay histogram, so that several processes' runs merge */
+            json_t *hist = json_array();
+            for (size_t k = 0; k < LG_HIST_N; k++) {
+                if (!sum.delay.b[k])
+                    continue;
+                uint64_t v =
+                    k < LG_HIST_FINE ? k * 10 + 5 : 20000 + (k - LG_HIST_FINE) * 1000 + 500;
+                json_array_append_new(
+                    hist, json_pack("[I, I]", (json_int_t)v, (json_int_t)sum.delay.b[k]));
+            }
+            json_object_set_new(json_object_get(rep, "delay_ms"), "hist_us", hist);
+            json_object_set_new(json_object_get(rep, "delay_ms"), "max_us",
+                                json_integer((json_int_t)sum.delay.max_us));
+            if (run.meeting)
+                json_object_set_new(rep, "meeting",
+                                    json_pack("{s:i, s:I, s:I, s:I, s:i}", "participants",
+                                              run.meeting_size, "full", (json_int_t)sum.meet_full,
+                                              "pairs_audio", (json_int_t)sum.meet_pairs_audio,
+                                              "pairs_video", (json_int_t)sum.meet_pairs_video,
+                                              "pairs_expected",
+                                              run.meeting_size * (run.meeting_size - 1)));
             struct rusage ru;
             getrusage(RUSAGE_SELF, &ru);
             json_object_set_new(rep, "client_cpu_s",

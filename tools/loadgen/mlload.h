@@ -45,10 +45,14 @@ typedef struct lg_ws_callbacks {
 
 /* Connect (blocking, bounded by timeout_ms) to ws://host:port/path and
  * upgrade; then reads are served by a GSource on ctx. protocol may be NULL.
- * Returns NULL with a message in err. */
+ * ctx NULL: connect only; lg_ws_attach() later, on the thread that owns
+ * the context. Returns NULL with a message in err. */
 lg_ws *lg_ws_connect(GMainContext *ctx, const char *host, int port, const char *path,
                      const char *protocol, int timeout_ms, const lg_ws_callbacks *cb, void *user,
                      char *err, size_t errlen);
+/* Start serving reads of a connection made with ctx NULL: callbacks run on
+ * ctx (call on ctx's thread). */
+void lg_ws_attach(lg_ws *ws, GMainContext *ctx, const lg_ws_callbacks *cb, void *user);
 /* Send one text message. Returns 0 or -1. */
 int lg_ws_send_text(lg_ws *ws, const char *text, size_t len);
 /* Close and free (no more callbacks). NULL is ignored. */

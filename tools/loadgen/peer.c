@@ -125,6 +125,8 @@ static void dtls_connected_cb(void *user, const sfu_srtp_keys *keys)
     /* Janus: the mentor's feed is subscribable once its media is up. */
     if (p->role == LG_ROLE_MENTOR && p->janus_pub_id)
         g_atomic_pointer_set(&p->t->run->janus_feed, (gpointer)(intptr_t)p->janus_pub_id);
+    if (p->role == LG_ROLE_MEETING && p->t->run->janus)
+        g_atomic_int_inc(&p->t->run->meet_pubs_up);
     lg_hist_add(&p->t->tot.setup, now - p->t_join_us);
     p->next_video_us = now;
     p->next_audio_us = now;
@@ -232,7 +234,9 @@ void lg__apply_remote(lg_peer *p, const sfu_sdp *ans, const sfu_sdp_media *first
     }
 }
 
-static void peer_start(lg_peer *p)
+/* pre_ws: a WebSocket already connected by the ramp thread (or NULL: connect
+ * here, as churn replacements do); pre_err: why that connect failed. */
+static void peer_start(lg_peer *p, lg_ws *pre_ws, const char *pre_err)
 {
     lg_run *run = p->t->run;
     char err[256];
@@ -246,6 +250,9 @@ static void peer_start(lg_peer *p)
         p->vs[i].pic_id = (uint16_t)g_random_int_range(0, 0x7fff);
         p->layer_active[i] = 1;
     }
+    p->n_rx = LG_SUBSCRIBES_ALL(p) ? 0 : 2;
+    p->rx[0].video = 0;
+    p->rx[1].video = 1;
     p->pt_audio = SFU_NEG_PT_OPUS;
     p->pt_video = SFU_NEG_PT_VP8;
     p->ext_abs = SFU_NEG_EXTID_ABS_SEND_TIME;
@@ -254,8 +261,14 @@ static void peer_start(lg_peer *p)
     p->ts_a = g_random_int();
     p->ts_v = g_random_int();
     lg_ws_callbacks wcb = {.on_text = lg__ws_on_text, .on_closed = lg__ws_on_closed};
-    p->ws = lg_ws_connect(p->t->ctx, run->host, run->port, run->path,
-                          run->janus ? "janus-protocol" : NULL, 5000, &wcb, p, err, sizeof err);
+    if (pre_ws) /* connected by the ramp (main) thread: the upgrade did not block this loop */
+        lg_ws_attach(pre_ws, p->t->ctx, &wcb, p);
+    else if (pre_err)
+        snprintf(err, sizeof err, "%s", pre_err);
+    p->ws = pre_ws || pre_err ? pre_ws
+                              : lg_ws_connect(p->t->ctx, run->host, run->port, run->path,
+                                              run->janus ? "janus-protocol" : NULL, 5000, &wcb, p,
+                                              err, sizeof err);
     if (!p->ws) {
         lg__peer_fail(p, 1, "%s", err);
         return;
@@ -267,9 +280,9 @@ static void peer_start(lg_peer *p)
         .on_packet = ice_on_packet,
     };
     /* A Janus subscriber receives the offer: it is the controlled agent. */
-    p->ice = sfu_ice_create(
-        p->t->ctx, run->janus && p->role == LG_ROLE_MENTEE ? &run->ice_controlled : &run->ice, NULL,
-        NULL, &icb, p);
+    p->ice = sfu_ice_create(p->t->ctx,
+                            run->janus && LG_IS_SUBSCRIBER(p) ? &run->ice_controlled : &run->ice,
+                            NULL, NULL, &icb, p);
     if (!p->ice || sfu_ice_gather(p->ice) != 0) {
         lg__peer_fail(p, 0, "cannot create the ICE agent");
         return;
@@ -286,12 +299,12 @@ static void peer_start(lg_peer *p)
     if (p->role == LG_ROLE_ECHO) {
         lg__send_json(p, json_pack("{s:s, s:i, s:s, s:s}", "type", "join", "id", 1, "room",
                                    run->room, "mode", "echo"));
-    } else {
+    } else { /* a meeting participant publishes: MentorLink lets mentors publish */
         char name[32];
-        snprintf(name, sizeof name, "mlload-%d", p->index);
+        snprintf(name, sizeof name, "mlload-%d", run->index_base + p->index);
         lg__send_json(p, json_pack("{s:s, s:i, s:s, s:s, s:s, s:s}", "type", "join", "id", 1,
                                    "room", run->room, "mode", "room", "role",
-                                   p->role == LG_ROLE_MENTOR ? "mentor" : "mentee", "name", name));
+                                   p->role == LG_ROLE_MENTEE ? "mentee" : "mentor", "name", name));
     }
 }
 
@@ -307,9 +320,14 @@ static void send_rtp(lg_peer *p, uint8_t pt, uint32_t ssrc, uint16_t seq, uint32
     if (plen + LG_TRAILER > sizeof pl)
         return;
     memcpy(pl, payload, plen);
-    uint64_t rel = now - p->t->run->t0_us;
-    for (int i = 0; i < LG_TRAILER; i++)
-        pl[plen + (size_t)i] = (uint8_t)(rel >> (8 * (LG_TRAILER - 1 - i)));
+    /* CLOCK_MONOTONIC is one clock for every process on the machine: a
+     * receiver in another mlload process reads the same time base */
+    uint64_t rel = now;
+    uint32_t from = (uint32_t)p->index;
+    for (int i = 0; i < 4; i++)
+        pl[plen + (size_t)i] = (uint8_t)(from >> (8 * (3 - i)));
+    for (int i = 0; i < 8; i++)
+        pl[plen + 4 + (size_t)i] = (uint8_t)(rel >> (8 * (7 - i)));
     payload = pl;
     plen += LG_TRAILER;
     sfu_abs_send_time_put(abs, sfu_abs_send_time_from_us(now - p->t->run->t0_us));
@@ -429,7 +447,7 @@ void lg__send_rtcp(lg_peer *p, uint8_t *buf, size_t len)
 }
 
 static void peer_close(lg_peer *p, lg_totals *tot);
-static void thread_new_peer(lg_thread *t, int index);
+static void thread_new_peer(lg_thread *t, int index, lg_ws *ws, const char *err);
 
 static void peer_tick(lg_peer *p, uint64_t now)
 {
@@ -441,7 +459,7 @@ static void peer_tick(lg_peer *p, uint64_t now)
         t->tot.peers_left++;
         int next = g_atomic_int_add(&t->run->next_index, 1);
         if (next < t->run->max_peers && now + 2000000 < t->run->t_end_us)
-            thread_new_peer(t, next); /* not in the last 2 s: it could not connect */
+            thread_new_peer(t, next, NULL, NULL); /* not in the last 2 s: it could not connect */
         return;
     }
     if (p->dtls && p->state == 1 && sfu_dtls_timeout_ms(p->dtls) == 0)
@@ -457,6 +475,24 @@ static void peer_tick(lg_peer *p, uint64_t now)
     }
     if (p->state == 0 && p->answered)
         p->state = 1;
+    if (p->t->run->janus && p->role == LG_ROLE_MEET_SUB && p->janus_handle && !p->janus_sub_sent &&
+        g_atomic_int_get(&p->t->run->meet_pubs_up) >= p->t->run->meeting_size) {
+        /* every publisher's media is up: subscribe to all but our own */
+        p->janus_sub_sent = 1;
+        p->joined = 1;
+        int m = p->t->run->meeting_size, own = p->index - m;
+        json_t *streams = json_array();
+        for (int k = 0; k < m; k++)
+            if (k != own)
+                json_array_append_new(
+                    streams,
+                    json_pack("{s:I}", "feed", (json_int_t)(p->t->run->janus_feed_id + k)));
+        lg__send_json(p, json_pack("{s:s, s:I, s:I, s:s, s:{s:s, s:s, s:I, s:o}}", "janus",
+                                   "message", "session_id", p->janus_session, "handle_id",
+                                   p->janus_handle, "transaction", "sub", "body", "request", "join",
+                                   "ptype", "subscriber", "room", (json_int_t)p->t->run->janus_room,
+                                   "streams", streams));
+    }
     if (p->t->run->janus && p->role == LG_ROLE_MENTEE && p->janus_handle && !p->janus_sub_sent &&
         g_atomic_pointer_get(&p->t->run->janus_feed)) {
         p->janus_sub_sent = 1;
@@ -476,7 +512,7 @@ static void peer_tick(lg_peer *p, uint64_t now)
     if (p->state != 2)
         return;
     lg_run *run = p->t->run;
-    if (!run->stop_sending && p->role != LG_ROLE_MENTEE) {
+    if (!run->stop_sending && !LG_IS_SUBSCRIBER(p)) {
         int guard = 0;
         while (run->video && p->next_video_us <= now && guard++ < 4) {
             send_video_frame(p, now);
@@ -492,27 +528,7 @@ static void peer_tick(lg_peer *p, uint64_t now)
         if (now > p->next_audio_us + 200000)
             p->next_audio_us = now;
     }
-    rx_stream *v = &p->rx[1];
-    if (v->n_nack > 0) {
-        uint8_t buf[512];
-        int len = sfu_rtcp_build_nack(buf, sizeof buf, p->ssrc_video, v->ssrc, v->nack,
-                                      (size_t)v->n_nack);
-        if (len > 0) {
-            lg__send_rtcp(p, buf, (size_t)len);
-            p->t->tot.nack_out++;
-        }
-        v->n_nack = 0;
-    }
-    if (run->video && v->started && !run->stop_sending && now - v->last_complete_us > 500000 &&
-        now - v->last_pli_us > 1000000) {
-        uint8_t buf[64];
-        int len = sfu_rtcp_build_pli(buf, sizeof buf, p->ssrc_video, v->ssrc);
-        if (len > 0) {
-            lg__send_rtcp(p, buf, (size_t)len);
-            p->t->tot.pli_out++;
-        }
-        v->last_pli_us = now;
-    }
+    lg__rx_feedback(p, now);
     if (now >= p->next_twcc_us) {
         lg__send_twcc(p);
         p->next_twcc_us = now + 100000;
@@ -530,7 +546,7 @@ static void thread_live_update(lg_thread *t)
         lg_peer *p = g_ptr_array_index(t->peers, i);
         if (p->state == 2)
             conn++;
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < p->n_rx; k++) {
             uint64_t e = lg__stream_expected(&p->rx[k]);
             exp += e;
             lost += e > p->rx[k].received ? e - p->rx[k].received : 0;
@@ -545,6 +561,14 @@ static gboolean thread_tick(gpointer data)
 {
     lg_thread *t = data;
     uint64_t now = sfu_now_us();
+    /* how late this tick ran: when the load side cannot keep up (CPU), it
+     * is late, and so are its sends and receives */
+    uint64_t steady = t->run->t_steady_us;
+    if (steady && now >= steady && t->last_tick_us >= steady && !t->run->stop_sending)
+        lg_hist_add(&t->tot.tick_late, now > t->last_tick_us + TICK_MS * 1000
+                                           ? now - t->last_tick_us - TICK_MS * 1000
+                                           : 0);
+    t->last_tick_us = now;
     for (guint i = 0; i < t->peers->len; i++) {
         lg_peer *p = g_ptr_array_index(t->peers, i);
         if (p->dead_ws && p->ws) {
@@ -591,23 +615,29 @@ lg_thread *lg_thread_start(lg_run *run, int index)
 typedef struct add_arg {
     lg_thread *t;
     int index;
+    lg_ws *ws;     /* connected by the caller, or NULL */
+    char err[256]; /* why the caller's connect failed ("" = it did not try) */
 } add_arg;
 
 /* Create and start a peer on t (on t's thread). */
-static void thread_new_peer(lg_thread *t, int index)
+static void thread_new_peer(lg_thread *t, int index, lg_ws *ws, const char *err)
 {
     lg_peer *p = calloc(1, sizeof *p);
     p->t = t;
     p->index = index;
-    p->role = t->run->fanout ? (index == 0 ? LG_ROLE_MENTOR : LG_ROLE_MENTEE) : LG_ROLE_ECHO;
+    p->role =
+        t->run->meeting
+            ? (t->run->janus && index >= t->run->meeting_size ? LG_ROLE_MEET_SUB : LG_ROLE_MEETING)
+        : t->run->fanout ? (index == 0 && !t->run->mentees_only ? LG_ROLE_MENTOR : LG_ROLE_MENTEE)
+                         : LG_ROLE_ECHO;
     g_ptr_array_add(t->peers, p);
-    peer_start(p);
+    peer_start(p, ws, err);
 }
 
 static gboolean add_peer_cb(gpointer data)
 {
     add_arg *a = data;
-    thread_new_peer(a->t, a->index);
+    thread_new_peer(a->t, a->index, a->ws, a->ws || !a->err[0] ? NULL : a->err);
     return G_SOURCE_REMOVE;
 }
 
@@ -616,6 +646,14 @@ void lg_thread_add_peer(lg_thread *t, int peer_index)
     add_arg *a = g_new0(add_arg, 1);
     a->t = t;
     a->index = peer_index;
+    /* The WebSocket connect and upgrade block until the server answers:
+     * done here, on the caller's (ramp) thread, so that a slow front door
+     * paces the ramp instead of stalling the media of the peers already
+     * running on t (a browser's connect does not block its media either). */
+    lg_run *run = t->run;
+    a->ws =
+        lg_ws_connect(NULL, run->host, run->port, run->path, run->janus ? "janus-protocol" : NULL,
+                      5000, NULL, NULL, a->err, sizeof a->err);
     g_main_context_invoke_full(t->ctx, G_PRIORITY_DEFAULT, add_peer_cb, a, g_free);
 }
 
@@ -624,10 +662,18 @@ static void peer_close(lg_peer *p, lg_totals *tot)
     if (p->state == 4)
         return; /* already closed (churn) */
     uint64_t now = sfu_now_us();
-    for (int k = 0; k < 2; k++) {
+    int heard[LG_MAX_MEETING] = {0}, seen[LG_MAX_MEETING] = {0};
+    for (int k = 0; k < p->n_rx; k++) {
         rx_stream *s = &p->rx[k];
         if (!s->started)
             continue;
+        int own = p->role == LG_ROLE_MEET_SUB ? p->index - p->t->run->meeting_size : p->index;
+        if (s->from >= 0 && s->from < LG_MAX_MEETING && s->from != own) {
+            if (!s->video && s->received > 0)
+                heard[s->from] = 1;
+            if (s->video && s->frames > 0)
+                seen[s->from] = 1;
+        }
         uint64_t e = lg__stream_expected(s);
         tot->rx_expected += e;
         tot->rx_lost += e > s->received ? e - s->received : 0;
@@ -645,6 +691,18 @@ static void peer_close(lg_peer *p, lg_totals *tot)
             tot->freezes += s->freezes;
             tot->freeze_ms += s->freeze_ms;
         }
+    }
+    if (LG_SUBSCRIBES_ALL(p)) {
+        int na = 0, nv = 0;
+        for (int k = 0; k < LG_MAX_MEETING; k++) {
+            na += heard[k];
+            nv += seen[k];
+        }
+        tot->meet_pairs_audio += (uint64_t)na;
+        tot->meet_pairs_video += (uint64_t)nv;
+        int others = p->t->run->meeting_size - 1;
+        if ((!p->t->run->audio || na == others) && (!p->t->run->video || nv == others))
+            tot->meet_full++;
     }
     if (p->state < 2) {
         lg__peer_fail(p, 0, "never connected (joined=%d offered=%d answered=%d ice=%s dtls=%s)",

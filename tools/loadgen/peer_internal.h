@@ -17,14 +17,30 @@
 #include "sfu/srtp.h"
 #include "tools/loadgen/lg.h"
 
-#define TICK_MS 5
+#define TICK_MS LG_TICK_MS
 
-enum { LG_ROLE_ECHO = 0, LG_ROLE_MENTOR, LG_ROLE_MENTEE };
+/* LG_ROLE_MEETING: publishes one VP8 layer + Opus and subscribes to every
+ * other participant's tracks (renegotiating as they appear). */
+enum { LG_ROLE_ECHO = 0, LG_ROLE_MENTOR, LG_ROLE_MENTEE, LG_ROLE_MEETING, LG_ROLE_MEET_SUB };
+/* Janus has no single peer connection per participant: a meeting
+ * participant k is a publisher (LG_ROLE_MEETING, index k, feed id
+ * janus_feed_base + k) plus a subscriber (LG_ROLE_MEET_SUB, index M + k)
+ * to every other feed, which the server offers (multistream). */
+#define LG_SUBSCRIBES_ALL(p)                                                                       \
+    (((p)->role == LG_ROLE_MEETING && !(p)->t->run->janus) || (p)->role == LG_ROLE_MEET_SUB)
+#define LG_IS_SUBSCRIBER(p) ((p)->role == LG_ROLE_MENTEE || (p)->role == LG_ROLE_MEET_SUB)
 #define MAX_RTP 1200
 #define VP8_CHUNK 1100
 #define TWCC_MAX 512
 #define NACK_MAX 64
-#define LG_TRAILER 8 /* send time (us since start, big-endian) after each payload */
+/* After each payload: the sender's peer index (4 bytes) and its send time
+ * (8 bytes, CLOCK_MONOTONIC us: the same clock in every mlload process on
+ * the machine), big-endian. */
+#define LG_TRAILER 12
+/* Receive streams per peer: audio + video of up to LG_MAX_MEETING - 1
+ * others (MentorLink offers at most 16 m-lines: 2 sent + 14 received). */
+#define LG_MAX_RX (2 * (LG_MAX_MEETING - 1))
+#define LG_MAX_SUB LG_MAX_RX
 
 /* ---- receive side of one stream ---- */
 
@@ -32,6 +48,7 @@ typedef struct rx_stream {
     uint32_t ssrc;
     int video;
     int started;
+    int from; /* sender's peer index from the trailer; -1 until decrypted */
     uint16_t max_seq;
     uint32_t cycles;
     uint32_t base_seq;
@@ -91,8 +108,16 @@ typedef struct lg_peer {
     uint64_t next_video_us, next_audio_us;
     uint64_t pkts_v, bytes_v, pkts_a, bytes_a;
     int force_key;
-    /* receive */
-    rx_stream rx[2]; /* 0 audio, 1 video */
+    /* meeting: tracks of the others to subscribe to, in offer order */
+    json_int_t my_peer_id;
+    char sub_track[LG_MAX_SUB][64];
+    int sub_video[LG_MAX_SUB];
+    int n_sub, n_sub_offered; /* known, and in the last offer */
+    int offer_inflight;       /* an offer is waiting for its answer */
+    /* receive: echo/fanout use rx[0] (audio) and rx[1] (video); a meeting
+     * participant one per SSRC, n_rx of them */
+    rx_stream rx[LG_MAX_RX];
+    int n_rx;
     sfu_twcc_arrival twcc[TWCC_MAX];
     int n_twcc;
     uint8_t twcc_fb_count;
@@ -110,6 +135,7 @@ struct lg_thread {
     lg_totals tot;
     uint64_t live_connected, live_lost, live_expected;
     GSource *tick;
+    uint64_t last_tick_us;
 };
 
 /* peer.c */
@@ -136,5 +162,7 @@ void lg__on_rtcp(lg_peer *p, uint8_t *buf, size_t len);
 uint64_t lg__stream_expected(const rx_stream *s);
 void lg__send_reports(lg_peer *p, uint64_t now);
 void lg__send_twcc(lg_peer *p);
+/* Video streams needing NACK/PLI are walked by the tick (peer.c). */
+void lg__rx_feedback(lg_peer *p, uint64_t now);
 
 #endif

@@ -35,6 +35,26 @@ void lg__on_rtcp(lg_peer *p, uint8_t *buf, size_t len)
     }
 }
 
+/* The receive stream of a packet: by kind for echo and fan-out (the SFU
+ * keeps one SSRC per kind and may switch layers under it), by SSRC for a
+ * meeting participant (one per other participant and kind). */
+static rx_stream *stream_for(lg_peer *p, uint32_t ssrc, int video, uint64_t now)
+{
+    if (!LG_SUBSCRIBES_ALL(p))
+        return &p->rx[video];
+    for (int i = 0; i < p->n_rx; i++)
+        if (p->rx[i].ssrc == ssrc && p->rx[i].video == video)
+            return &p->rx[i];
+    if (p->n_rx >= LG_MAX_RX)
+        return NULL;
+    rx_stream *s = &p->rx[p->n_rx++];
+    memset(s, 0, sizeof *s);
+    s->from = -1;
+    s->video = video;
+    s->last_complete_us = now;
+    return s;
+}
+
 void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len)
 {
     lg_totals *tot = &p->t->tot;
@@ -45,7 +65,9 @@ void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len)
     int video = rp.payload_type == p->pt_video;
     if (!video && rp.payload_type != p->pt_audio)
         return; /* RTX or unknown */
-    rx_stream *s = &p->rx[video];
+    rx_stream *s = stream_for(p, rp.ssrc, video, now);
+    if (!s)
+        return;
     tot->rx_packets++;
     tot->rx_bytes += len;
     if (video)
@@ -120,14 +142,19 @@ void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len)
             sfu_rtp_packet dp;
             sfu_vp8_desc vd;
             if (sfu_rtp_parse(buf, plen, &dp) == 0 && dp.payload_len > LG_TRAILER) {
-                /* one-way delay: our send time travels in the payload's last 8 bytes */
+                /* one-way delay: the sender's index and send time travel in the
+                 * payload's last 12 bytes */
                 const uint8_t *q = dp.payload + dp.payload_len - LG_TRAILER;
                 uint64_t sent = 0;
-                for (int i = 0; i < LG_TRAILER; i++)
+                uint32_t from = 0;
+                for (int i = 0; i < 4; i++)
+                    from = (from << 8) | q[i];
+                for (int i = 4; i < LG_TRAILER; i++)
                     sent = (sent << 8) | q[i];
-                uint64_t rel = now - p->t->run->t0_us;
-                if (sent <= rel && rel - sent < 10000000)
-                    lg_hist_add(&tot->delay, rel - sent);
+                if (from < 0x7fffffff)
+                    s->from = (int)from;
+                if (sent <= now && now - sent < 10000000) /* monotonic us, any process */
+                    lg_hist_add(&tot->delay, now - sent);
             }
             if (video && sfu_rtp_parse(buf, plen, &dp) == 0 &&
                 sfu_vp8_parse(dp.payload, dp.payload_len, &vd) == 0 && vd.is_keyframe) {
@@ -167,9 +194,9 @@ uint64_t lg__stream_expected(const rx_stream *s)
 void lg__send_reports(lg_peer *p, uint64_t now)
 {
     uint8_t buf[1200];
-    sfu_rtcp_rb rbs[2];
+    sfu_rtcp_rb rbs[LG_MAX_RX];
     unsigned n = 0;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < p->n_rx; i++) {
         rx_stream *s = &p->rx[i];
         if (!s->started)
             continue;
@@ -229,4 +256,34 @@ void lg__send_twcc(lg_peer *p)
         p->t->tot.twcc_out++;
     }
     p->n_twcc = 0;
+}
+
+void lg__rx_feedback(lg_peer *p, uint64_t now)
+{
+    lg_run *run = p->t->run;
+    for (int i = 0; i < p->n_rx; i++) {
+        rx_stream *v = &p->rx[i];
+        if (!v->video)
+            continue;
+        if (v->n_nack > 0) {
+            uint8_t buf[512];
+            int len = sfu_rtcp_build_nack(buf, sizeof buf, p->ssrc_video, v->ssrc, v->nack,
+                                          (size_t)v->n_nack);
+            if (len > 0) {
+                lg__send_rtcp(p, buf, (size_t)len);
+                p->t->tot.nack_out++;
+            }
+            v->n_nack = 0;
+        }
+        if (run->video && v->started && !run->stop_sending && now - v->last_complete_us > 500000 &&
+            now - v->last_pli_us > 1000000) {
+            uint8_t buf[64];
+            int len = sfu_rtcp_build_pli(buf, sizeof buf, p->ssrc_video, v->ssrc);
+            if (len > 0) {
+                lg__send_rtcp(p, buf, (size_t)len);
+                p->t->tot.pli_out++;
+            }
+            v->last_pli_us = now;
+        }
+    }
 }

@@ -27,7 +27,13 @@ static void collect_cand(void *arg, const char *line)
 
 void lg__maybe_offer(lg_peer *p)
 {
-    if (!p->joined || !p->gathered || p->offered || p->state >= 3)
+    if (!p->joined || !p->gathered || p->state >= 3)
+        return;
+    if (p->offered && p->role != LG_ROLE_MEETING)
+        return;
+    /* meeting: offer again (same ICE and DTLS) once the answer to the last
+     * offer is in and more tracks of the others are known */
+    if (p->offered && (p->offer_inflight || p->n_sub == p->n_sub_offered))
         return;
     if (p->role == LG_ROLE_MENTEE &&
         ((p->t->run->video && !p->vtrack[0]) || (p->t->run->audio && !p->atrack[0])))
@@ -48,19 +54,20 @@ void lg__maybe_offer(lg_peer *p)
     for (int i = 0; i < l->candidate_count; i++)
         l->candidates[i].mline = 0;
     l->end_of_candidates = 1;
-    sfu_neg_offer_media om[2];
+    sfu_neg_offer_media om[SFU_SDP_MAX_MEDIA];
     memset(om, 0, sizeof om);
     int n = 0;
-    sfu_neg_action act = p->role == LG_ROLE_ECHO     ? SFU_NEG_SENDRECV
-                         : p->role == LG_ROLE_MENTOR ? SFU_NEG_SEND
-                                                     : SFU_NEG_RECV;
+    sfu_neg_action act = p->role == LG_ROLE_ECHO ? SFU_NEG_SENDRECV
+                         : p->role == LG_ROLE_MENTOR || p->role == LG_ROLE_MEETING ? SFU_NEG_SEND
+                                                                                   : SFU_NEG_RECV;
     json_t *subscribe = json_object();
     int video_idx = -1;
     if (run->video) { /* video first: mid "0" */
         om[n].kind = SFU_SDP_KIND_VIDEO;
         snprintf(om[n].mid, sizeof om[n].mid, "%d", n);
         om[n].action = act;
-        om[n].track.ssrc = p->role == LG_ROLE_ECHO ? p->vs[0].ssrc : 0;
+        om[n].track.ssrc =
+            p->role == LG_ROLE_ECHO || p->role == LG_ROLE_MEETING ? p->vs[0].ssrc : 0;
         snprintf(om[n].track.stream_id, sizeof om[n].track.stream_id, "mlload%d", p->index);
         snprintf(om[n].track.track_id, sizeof om[n].track.track_id, "v%d", p->index);
         snprintf(om[n].codec, sizeof om[n].codec, "VP8");
@@ -80,6 +87,16 @@ void lg__maybe_offer(lg_peer *p)
         if (p->role == LG_ROLE_MENTEE)
             json_object_set_new(subscribe, om[n].mid, json_string(p->atrack));
         n++;
+    }
+    int n_sub = 0;
+    for (int i = 0; p->role == LG_ROLE_MEETING && i < p->n_sub && n < SFU_SDP_MAX_MEDIA; i++) {
+        om[n].kind = p->sub_video[i] ? SFU_SDP_KIND_VIDEO : SFU_SDP_KIND_AUDIO;
+        snprintf(om[n].mid, sizeof om[n].mid, "%d", n);
+        om[n].action = SFU_NEG_RECV;
+        snprintf(om[n].codec, sizeof om[n].codec, "%s", p->sub_video[i] ? "VP8" : "opus");
+        json_object_set_new(subscribe, om[n].mid, json_string(p->sub_track[i]));
+        n++;
+        n_sub++;
     }
     int rc = sfu_negotiate_offer(l, om, n, offer, res, err, sizeof err);
     if (rc == 0 && p->role == LG_ROLE_MENTOR && video_idx >= 0) {
@@ -107,8 +124,10 @@ void lg__maybe_offer(lg_peer *p)
         lg__peer_fail(p, 0, "cannot build offer: %s", err);
     } else {
         p->offered = 1;
+        p->offer_inflight = 1;
+        p->n_sub_offered = n_sub;
         if (run->janus) {
-            json_t *body = p->role == LG_ROLE_MENTOR
+            json_t *body = p->role == LG_ROLE_MENTOR || p->role == LG_ROLE_MEETING
                                ? json_pack("{s:s, s:b, s:b}", "request", "publish", "audio",
                                            run->audio, "video", run->video)
                                : json_pack("{s:b, s:b}", "audio", run->audio, "video", run->video);
@@ -143,7 +162,9 @@ static void on_answer(lg_peer *p, const char *sdp)
         free(ans);
         return;
     }
+    int renegotiation = p->dtls != NULL; /* meeting: transport already set up */
     p->answered = 1;
+    p->offer_inflight = 0;
     p->ext_abs = p->ext_twcc = p->ext_mid = p->ext_rid = 0; /* what the answer negotiated */
     const sfu_sdp_media *first = NULL;
     for (int i = 0; i < ans->media_count; i++) {
@@ -175,13 +196,15 @@ static void on_answer(lg_peer *p, const char *sdp)
     }
     /* We offer actpass; MentorLink answers passive (we are the DTLS client),
      * Janus answers active (we are the server). */
-    lg__apply_remote(p, ans, first,
-                     first->setup == SFU_SDP_SETUP_ACTIVE ? SFU_DTLS_ROLE_SERVER
-                                                          : SFU_DTLS_ROLE_CLIENT);
+    if (!renegotiation)
+        lg__apply_remote(p, ans, first,
+                         first->setup == SFU_SDP_SETUP_ACTIVE ? SFU_DTLS_ROLE_SERVER
+                                                              : SFU_DTLS_ROLE_CLIENT);
     if (p->role == LG_ROLE_MENTEE && p->t->run->pin[0] && p->vtrack[0])
         lg__send_json(p, json_pack("{s:s, s:i, s:s, s:s}", "type", "layer", "id", 3, "track",
                                    p->vtrack, "pin", p->t->run->pin));
     free(ans);
+    lg__maybe_offer(p); /* meeting: tracks that appeared meanwhile */
 }
 
 /* Janus VideoRoom subscriber: the server offers, we answer (recvonly). */
@@ -268,12 +291,13 @@ static void janus_on_message(lg_peer *p, json_t *o)
                                    "transaction", "attach"));
     } else if (!strcmp(janus, "success") && tr && !strcmp(tr, "attach")) {
         p->janus_handle = json_integer_value(json_object_get(json_object_get(o, "data"), "id"));
-        if (p->role == LG_ROLE_MENTOR) { /* VideoRoom: create the room, then join it */
+        if (p->role == LG_ROLE_MENTOR || p->role == LG_ROLE_MEETING) {
+            /* VideoRoom: create the room (or find it exists), then join it */
             lg__send_json(p, json_pack("{s:s, s:I, s:I, s:s, s:{s:s, s:I, s:i, s:s, s:s, s:b}}",
                                        "janus", "message", "session_id", p->janus_session,
                                        "handle_id", p->janus_handle, "transaction", "create-room",
                                        "body", "request", "create", "room",
-                                       (json_int_t)p->t->run->janus_room, "publishers", 4,
+                                       (json_int_t)p->t->run->janus_room, "publishers", 16,
                                        "videocodec", "vp8", "audiocodec", "opus", "is_private", 0));
         } else if (p->role == LG_ROLE_ECHO) {
             p->joined = 1;
@@ -287,11 +311,16 @@ static void janus_on_message(lg_peer *p, json_t *o)
                           json_string_value(json_object_get(pd, "error")));
             return;
         }
-        lg__send_json(p, json_pack("{s:s, s:I, s:I, s:s, s:{s:s, s:s, s:I, s:s}}", "janus",
-                                   "message", "session_id", p->janus_session, "handle_id",
-                                   p->janus_handle, "transaction", "join", "body", "request",
-                                   "join", "ptype", "publisher", "room",
-                                   (json_int_t)p->t->run->janus_room, "display", "mlload-mentor"));
+        json_t *join =
+            json_pack("{s:s, s:s, s:I, s:s}", "request", "join", "ptype", "publisher", "room",
+                      (json_int_t)p->t->run->janus_room, "display", "mlload-mentor");
+        if (p->t->run->janus_feed_id) /* fixed: other processes and peers subscribe to it */
+            json_object_set_new(join, "id",
+                                json_integer(p->t->run->janus_feed_id +
+                                             (p->role == LG_ROLE_MEETING ? p->index : 0)));
+        lg__send_json(p, json_pack("{s:s, s:I, s:I, s:s, s:o}", "janus", "message", "session_id",
+                                   p->janus_session, "handle_id", p->janus_handle, "transaction",
+                                   "join", "body", join));
     } else if (!strcmp(janus, "event")) {
         json_t *jsep = json_object_get(o, "jsep");
         const char *sdp = json_string_value(json_object_get(jsep, "sdp"));
@@ -301,7 +330,8 @@ static void janus_on_message(lg_peer *p, json_t *o)
         const char *vr = json_string_value(json_object_get(pd, "videoroom"));
         if (perr) {
             lg__peer_fail(p, 0, "janus plugin error: %s", json_string_value(perr));
-        } else if (vr && !strcmp(vr, "joined") && p->role == LG_ROLE_MENTOR && !p->joined) {
+        } else if (vr && !strcmp(vr, "joined") &&
+                   (p->role == LG_ROLE_MENTOR || p->role == LG_ROLE_MEETING) && !p->joined) {
             /* Shared with the mentees once DTLS is up (peer.c): earlier
              * they get "No such feed" when Janus runs slowly. */
             p->janus_pub_id = json_integer_value(json_object_get(pd, "id"));
@@ -329,11 +359,22 @@ static void janus_on_message(lg_peer *p, json_t *o)
 /* Room mode: remember the mentor's video and audio track (the first of each). */
 static void room_track(lg_peer *p, json_t *t)
 {
-    if (p->role != LG_ROLE_MENTEE)
-        return;
     const char *id = json_string_value(json_object_get(t, "track"));
     const char *kind = json_string_value(json_object_get(t, "kind"));
     if (!id || !kind)
+        return;
+    if (p->role == LG_ROLE_MEETING) { /* every track of the others */
+        json_int_t from = json_integer_value(json_object_get(t, "participant"));
+        if (from == p->my_peer_id || p->n_sub >= LG_MAX_SUB)
+            return;
+        for (int i = 0; i < p->n_sub; i++)
+            if (!strcmp(p->sub_track[i], id))
+                return;
+        snprintf(p->sub_track[p->n_sub], sizeof p->sub_track[0], "%s", id);
+        p->sub_video[p->n_sub++] = !strcmp(kind, "video");
+        return;
+    }
+    if (p->role != LG_ROLE_MENTEE)
         return;
     if (!strcmp(kind, "video") && !p->vtrack[0])
         snprintf(p->vtrack, sizeof p->vtrack, "%s", id);
@@ -360,6 +401,7 @@ void lg__ws_on_text(void *user, const char *text, size_t len)
     }
     if (!strcmp(type, "joined")) {
         p->joined = 1;
+        p->my_peer_id = json_integer_value(json_object_get(o, "peer_id"));
         json_t *tracks = json_object_get(o, "tracks");
         for (size_t i = 0; i < json_array_size(tracks); i++)
             room_track(p, json_array_get(tracks, i));
@@ -372,6 +414,11 @@ void lg__ws_on_text(void *user, const char *text, size_t len)
         if (tr && p->role == LG_ROLE_MENTEE && !p->t->run->stop_sending &&
             (!strcmp(tr, p->vtrack) || !strcmp(tr, p->atrack)))
             lg__peer_fail(p, 0, "the mentor's track %s was removed", tr);
+        for (int i = 0;
+             tr && p->role == LG_ROLE_MEETING && !p->t->run->stop_sending && i < p->n_sub_offered;
+             i++)
+            if (!strcmp(tr, p->sub_track[i]))
+                lg__peer_fail(p, 0, "participant track %s was removed", tr);
     } else if (!strcmp(type, "layers")) {
         json_t *act = json_object_get(o, "active");
         static const char *rids[LG_LAYERS] = {"l", "m", "h"};
@@ -382,7 +429,7 @@ void lg__ws_on_text(void *user, const char *text, size_t len)
         }
     } else if (!strcmp(type, "answer")) {
         const char *sdp = json_string_value(json_object_get(o, "sdp"));
-        if (sdp && !p->answered)
+        if (sdp && (!p->answered || p->offer_inflight))
             on_answer(p, sdp);
     } else if (!strcmp(type, "candidate")) {
         const char *c = json_string_value(json_object_get(o, "candidate"));

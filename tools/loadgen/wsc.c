@@ -286,20 +286,26 @@ lg_ws *lg_ws_connect(GMainContext *ctx, const char *host, int port, const char *
         ws->in_len -= hl;
         break;
     }
-    ws->cb = *cb;
-    ws->user = user;
-    ws->src = g_unix_fd_source_new(fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
-    g_source_set_callback(ws->src, (GSourceFunc)(void (*)(void))on_readable, ws, NULL);
-    g_source_attach(ws->src, ctx);
-    g_source_unref(ws->src);
-    if (ws->in_len > 0)
-        parse_frames(ws);
+    if (ctx)
+        lg_ws_attach(ws, ctx, cb, user);
     return ws;
 fail:
     close(fd);
     free(ws->in);
     free(ws);
     return NULL;
+}
+
+void lg_ws_attach(lg_ws *ws, GMainContext *ctx, const lg_ws_callbacks *cb, void *user)
+{
+    ws->cb = *cb;
+    ws->user = user;
+    ws->src = g_unix_fd_source_new(ws->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+    g_source_set_callback(ws->src, (GSourceFunc)(void (*)(void))on_readable, ws, NULL);
+    g_source_attach(ws->src, ctx);
+    g_source_unref(ws->src);
+    if (ws->in_len > 0)
+        parse_frames(ws);
 }
 
 void lg_ws_free(lg_ws *ws)
