@@ -70,13 +70,18 @@ test('room: floods, undeclared layers, SSRC collisions, a viewer that never read
     const r = await during();
     const b = (await inboundOf(obs, isCam)).stat;
     const secs = (Date.now() - ta) / 1000;
-    return { r, fps: (b.framesDecoded - a.framesDecoded) / secs, lost: b.packetsLost - a.packetsLost, secs };
+    return { r, fps: (b.framesDecoded - a.framesDecoded) / secs, lost: b.packetsLost - a.packetsLost,
+      received: b.packetsReceived - a.packetsReceived, secs };
   }
   const base = await observe(() => sleep(4000));
   console.log('baseline', JSON.stringify(base));
   const checkObserver = (what, o) => {
     assert.ok(o.fps >= Math.min(20, base.fps * 0.7), `${what}: observer decoded ${o.fps.toFixed(1)} frames/s (baseline ${base.fps.toFixed(1)})`);
-    assert.ok(o.lost <= 5, `${what}: observer lost ${o.lost} packets`);
+    // Unrepaired loss stays under the 1 % every other media test allows (a
+    // starved 2-core machine running three browsers under ASan can lose a
+    // few packets whatever the flood does); the flood itself is tiny in
+    // packets per second, so more than that means it hurt the observer.
+    assert.ok(o.lost <= Math.max(5, 0.01 * o.received), `${what}: observer lost ${o.lost} of ${o.received} packets`);
   };
   const mlbad = (mode, extra = []) => runMlbad(['--server', d.wsUrl, '--room', 'bad', '--mode', mode, ...extra]);
 
