@@ -184,6 +184,10 @@ int sfu__peer_tracks_reserve(sfu_peer *p, int n);
 
 /* Emit a NOTIFY event (room mode). */
 void sfu__peer_notify(sfu_peer *p, const char *json, int broadcast);
+/* Deliver ev to the peer's event callback (peer id filled in). */
+void sfu__peer_emit(sfu_peer *p, sfu_peer_event *ev);
+/* Emit an ERROR event answering request req. */
+void sfu__peer_emit_error(sfu_peer *p, uint64_t req, const char *code, const char *msg);
 
 /* peer_media.c */
 /* Create the DTLS endpoint (server unless the browser answered passive). */
