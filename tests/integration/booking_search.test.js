@@ -136,6 +136,50 @@ test('names: typos and prefixes through the word dictionary, every word must mat
   assert.deepStrictEqual(await names('Featherstonhaugh'), ['Evangeline Featherstonehaugh']);
 });
 
+test('name relevance: the word itself, then prefixes, then typos by closeness; rating within a grade; pages cross grades exactly', async () => {
+  const made = {};
+  for (const [k, name, rating] of [['A', 'Odile Wolfenden', 3], ['B', 'Ignatius Wolfenden', 1.5], ['C', 'Wolfendens Arbour', 5],
+    ['D', 'Cyril Wolfendon', 4.9], ['E', 'Mabel Wolfendon', 4.9], ['F', 'Hugo Wolfenberg', 5], ['G', 'Wolfenden Wolfendon', 0.5],
+    ['H', 'Arbour Wolfenden', 1]]) {
+    const m = await sqlUser('mentor');
+    const r = await api('PUT', '/api/v1/mentor/profile', { token: m.access, body: { name, time_zone: 'UTC', tags: ['rankname'] } });
+    assert.strictEqual(r.status, 200);
+    await d.sql(`UPDATE mentor_profiles SET rating_avg = ${rating} WHERE user_id = ${m.id}`);
+    made[m.id] = k;
+  }
+  const page = async (name, limit, cursor) => {
+    const r = await api('GET', `/api/v1/mentors?tag=rankname&name=${encodeURIComponent(name)}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
+    assert.strictEqual(r.status, 200, JSON.stringify(r.body));
+    return r.body;
+  };
+  // exact word (rating 3, 1.5, 1, 0.5; G has the exact word and a typo: listed once, as exact),
+  // then "wolfendens" (a prefix match), then the "wolfendon" typos (equal ratings: newer id first),
+  // then the farther typo "wolfenberg", whatever their ratings
+  const all = (await page('Wolfenden', 100)).items.map((x) => made[x.id]);
+  assert.deepStrictEqual(all, ['A', 'B', 'H', 'G', 'C', 'E', 'D', 'F']);
+  for (const limit of [1, 2, 3]) {
+    const seen = [];
+    let cursor = null;
+    do {
+      const b = await page('Wolfenden', limit, cursor);
+      assert.ok(b.items.length <= limit);
+      seen.push(...b.items.map((x) => made[x.id]));
+      cursor = b.next_cursor;
+    } while (cursor && seen.length < 20);
+    assert.deepStrictEqual(seen, all, `limit ${limit}`);
+  }
+  // several words: grades add up, so two exact words beat an exact word and a prefix
+  assert.deepStrictEqual((await page('arbour wolfenden', 100)).items.map((x) => made[x.id]), ['H', 'C']);
+  const two = [];
+  let cursor = null;
+  do {
+    const b = await page('arbour wolfenden', 1, cursor);
+    two.push(...b.items.map((x) => made[x.id]));
+    cursor = b.next_cursor;
+  } while (cursor && two.length < 5);
+  assert.deepStrictEqual(two, ['H', 'C']);
+});
+
 test('bad availability ranges are 400 problems', async () => {
   const t = Date.now() + 48 * H;
   for (const [from, to] of [[t, t], [t + H, t], [t, t + 63 * 24 * H]]) {
