@@ -22,20 +22,69 @@
 -- soon as the page is full. Several query words intersect to a small set,
 -- whose grades are summed per row.
 
--- Dictionary words close to one query word with their grade, best first
--- (at most 50; same thresholds as 0007's search_word_candidates).
-CREATE FUNCTION search_word_grades(w text)
-RETURNS TABLE (word text, grade integer) LANGUAGE sql STABLE
-SET pg_trgm.similarity_threshold = 0.3 SET pg_trgm.word_similarity_threshold = 0.6 AS $$
-    SELECT c.word,
-           CASE WHEN c.word = w THEN 10
-                ELSE least(9, greatest(3, round(c.q * 10)::integer)) END
-      FROM (SELECT d.word, greatest(similarity(d.word, w), word_similarity(w, d.word)) AS q
-              FROM search_name_words d
-             WHERE d.word % w OR w <% d.word OR d.word = w
-             ORDER BY d.word = w DESC, 2 DESC, d.word
-             LIMIT 50) c
+-- How many mentors have each dictionary word, approximately: a new word
+-- starts at 1 (0007's trigger adds it), and the daily search job recounts
+-- (search_refresh_batch below). It only chooses between two plans that
+-- give the same rows: it never decides what a search finds. (An exact
+-- count kept by triggers would make every profile save lock the rows of
+-- common words such as "john" until commit.)
+ALTER TABLE search_name_words ADD COLUMN mentors integer NOT NULL DEFAULT 1;
+
+CREATE FUNCTION search_count_words() RETURNS void LANGUAGE sql AS $$
+    UPDATE search_name_words w SET mentors = coalesce(c.n, 0)
+      FROM search_name_words w2 LEFT JOIN
+           (SELECT x.word, count(*)::integer AS n
+              FROM mentor_profiles, unnest(name_words) x(word) GROUP BY 1) c ON c.word = w2.word
+     WHERE w.word = w2.word AND w.mentors IS DISTINCT FROM coalesce(c.n, 0)
 $$;
+SELECT search_count_words();
+
+-- The daily job's first batch also recounts (replaces 0007's).
+CREATE OR REPLACE FUNCTION search_refresh_batch(p_after bigint, p_limit integer) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE m bigint; last bigint;
+BEGIN
+    IF p_after = 0 THEN
+        DELETE FROM search_free_days WHERE day < search_today() - 1;
+        PERFORM search_count_words();
+    END IF;
+    FOR m IN SELECT DISTINCT mentor_id FROM session_types
+              WHERE active AND mentor_id > p_after ORDER BY mentor_id LIMIT p_limit LOOP
+        PERFORM search_refresh_mentor(m, search_today(), search_today() + 366);
+        last := m;
+    END LOOP;
+    RETURN last;
+END $$;
+
+-- Dictionary words close to one query word with their grade and mentor
+-- count, best first (at most 50; same thresholds as 0007's
+-- search_word_candidates). A word of digits only matches itself: "12346"
+-- is not a typo of "12345", and trigram lookups of numbers visit
+-- thousands of dictionary words.
+CREATE FUNCTION search_word_grades(w text)
+RETURNS TABLE (word text, grade integer, mentors integer) LANGUAGE sql STABLE
+SET pg_trgm.similarity_threshold = 0.3 SET pg_trgm.word_similarity_threshold = 0.6 AS $$
+    SELECT c.word, CASE WHEN c.exact THEN 10 ELSE least(9, greatest(3, round(c.q * 10)::integer)) END,
+           c.mentors
+      FROM (SELECT d.word, d.mentors, true AS exact, 1.0::real AS q
+              FROM search_name_words d WHERE d.word = w
+            UNION ALL
+            SELECT d.word, d.mentors, false, greatest(similarity(d.word, w), word_similarity(w, d.word))
+              FROM search_name_words d
+             WHERE w !~ '^[0-9]+$' AND (d.word % w OR w <% d.word) AND d.word <> w
+             ORDER BY 3 DESC, 4 DESC, 1
+             LIMIT 50) c
+     ORDER BY c.exact DESC, c.q DESC, c.word
+$$;
+
+-- The planner's row estimate for a query (EXPLAIN is refused inside a
+-- STABLE function such as booking_search, hence VOLATILE).
+CREATE FUNCTION search_estimate_rows(q text) RETURNS numeric LANGUAGE plpgsql VOLATILE AS $$
+DECLARE plan jsonb;
+BEGIN
+    EXECUTE 'EXPLAIN (FORMAT JSON) ' || q INTO plan;
+    RETURN (plan->0->'Plan'->>'Plan Rows')::numeric;
+END $$;
 
 -- The search (replaces 0007's). Only the filters present are in the WHERE
 -- clause, so each plan is built for them.
@@ -49,6 +98,7 @@ DECLARE
     w text;
     cw text[];
     cg integer[];
+    cn integer[];
     n integer := 0;
     grade_sum text := '';
     name_conds text := '';
@@ -59,6 +109,7 @@ DECLARE
     after_rating numeric;
     grade integer;
     cw_g text[];
+    est numeric;
     higher text[] := '{}';
     got bigint := 0;
     cnt bigint;
@@ -67,8 +118,9 @@ BEGIN
         FOREACH w IN ARRAY search_words(b->>'name') LOOP
             n := n + 1;
             EXIT WHEN n > 6;
-            SELECT coalesce(array_agg(x.word), '{}'), coalesce(array_agg(x.grade), '{}')
-              INTO cw, cg FROM search_word_grades(w) x;
+            SELECT coalesce(array_agg(x.word), '{}'), coalesce(array_agg(x.grade), '{}'),
+                   coalesce(array_agg(x.mentors), '{}')
+              INTO cw, cg, cn FROM search_word_grades(w) x;
             IF cardinality(cw) = 0 THEN
                 RETURN;   -- a word that resembles no name: nobody
             END IF;
@@ -111,22 +163,38 @@ BEGIN
     -- One query word, by relevance: grade by grade, best first. Every
     -- mentor of a grade has the same grade for the word (the higher
     -- grades' words excluded), so within a grade the order is the rating
-    -- index's.
+    -- index's. Which index to read is decided here, not by the planner: a
+    -- grade of at most ~1,000 matching mentors is fetched through the GIN
+    -- indexes and sorted (the "+ 0" hides the rating index); a larger one
+    -- is read in rating order. The planner gets both cases wrong: it
+    -- cannot estimate a list of rare words (it guesses ~0.5 % per word and
+    -- then walks the whole rating index for three mentors), and for a
+    -- common word with another filter (hopper + skill, ~400 mentors) it
+    -- prefers walking 5,000 rows of the rating index to a bitmap. The
+    -- dictionary's counts give the size of the grade; with other filters,
+    -- the planner's row estimate for the whole condition (EXPLAIN, which
+    -- is good at these array filters) decides.
     IF sort = 'relevance' AND n = 1 THEN
         IF p_after_id IS NOT NULL THEN
             after_grade := floor(p_after_key::numeric / 10);
             after_rating := p_after_key::numeric - after_grade * 10;
         END IF;
         FOR grade IN SELECT DISTINCT x FROM unnest(cg) x ORDER BY x DESC LOOP
-            cw_g := ARRAY(SELECT x.w FROM unnest(cw, cg) x(w, gr) WHERE x.gr = grade);
+            SELECT array_agg(x.w), sum(x.n) INTO cw_g, est
+              FROM unnest(cw, cg, cn) x(w, gr, n) WHERE x.gr = grade;
             IF after_grade IS NULL OR grade <= after_grade THEN
+                IF est > 1000 AND conds <> '' THEN
+                    est := search_estimate_rows(format('SELECT 1 FROM mentor_profiles p'
+                                                       ' WHERE p.name_words && %L::text[] %s', cw_g, conds));
+                END IF;
                 RETURN QUERY EXECUTE format($q$
                     SELECT p.user_id, (%1$s * 10 + p.rating_avg)::text, booking_profile_json(p.user_id)
                       FROM mentor_profiles p
                      WHERE p.name_words && %2$L::text[] AND NOT p.name_words && %3$L::text[] %4$s %5$s
-                     ORDER BY p.rating_avg DESC, p.user_id DESC
+                     ORDER BY p.rating_avg %6$s DESC, p.user_id DESC
                      LIMIT $3 $q$, grade, cw_g, higher, conds,
-                    CASE WHEN grade = after_grade THEN ' AND (p.rating_avg, p.user_id) < ($1, $2)' ELSE '' END)
+                    CASE WHEN grade = after_grade THEN ' AND (p.rating_avg, p.user_id) < ($1, $2)' ELSE '' END,
+                    CASE WHEN est <= 1000 THEN '+ 0' ELSE '' END)
                 USING after_rating, p_after_id, p_limit - got;
                 GET DIAGNOSTICS cnt = ROW_COUNT;
                 got := got + cnt;

@@ -168,6 +168,33 @@ test('name relevance: the word itself, then prefixes, then typos by closeness; r
     } while (cursor && seen.length < 20);
     assert.deepStrictEqual(seen, all, `limit ${limit}`);
   }
+  // the dictionary's mentor counts only choose how a grade is read (GIN + sort, or
+  // rating order): counts that claim thousands give the same pages
+  const wolf = "word LIKE 'wolfen%'";
+  const before = await page('Wolfenden', 100);
+  const oneTag = async () => (await api('GET', '/api/v1/mentors?tag=rankname&min_rating=1&name=Wolfenden&limit=3')).body.items.map((x) => made[x.id]);
+  const tagged = await oneTag();
+  assert.deepStrictEqual(tagged, ['A', 'B', 'H']);
+  await d.sql(`UPDATE search_name_words SET mentors = 50000 WHERE ${wolf}`);
+  assert.deepStrictEqual((await page('Wolfenden', 100)).items.map((x) => made[x.id]), all);
+  assert.deepStrictEqual(await oneTag(), tagged);
+  const seen = [];
+  let c = null;
+  do {
+    const b = await page('Wolfenden', 3, c);
+    seen.push(...b.items.map((x) => made[x.id]));
+    c = b.next_cursor;
+  } while (c && seen.length < 20);
+  assert.deepStrictEqual(seen, all);
+  // the daily refresh's first batch recounts them
+  await d.sql('SELECT search_refresh_batch(0, 1)');
+  assert.strictEqual(await d.sql(`SELECT mentors FROM search_name_words WHERE word = 'wolfenden'`), '4'); // A, B, G, H
+  assert.deepStrictEqual((await page('Wolfenden', 100)).items.map((x) => x.id), before.items.map((x) => x.id));
+  // a number matches only itself (no "typos" of digits)
+  const agent = await sqlUser('mentor');
+  await api('PUT', '/api/v1/mentor/profile', { token: agent.access, body: { name: 'Agent 4711', time_zone: 'UTC', tags: ['rankname'] } });
+  assert.deepStrictEqual((await page('4711', 100)).items.map((x) => x.id), [agent.id]);
+  assert.deepStrictEqual((await page('4712', 100)).items, []);
   // several words: grades add up, so two exact words beat an exact word and a prefix
   assert.deepStrictEqual((await page('arbour wolfenden', 100)).items.map((x) => made[x.id]), ['H', 'C']);
   const two = [];
