@@ -152,22 +152,24 @@ test('name relevance: the word itself, then prefixes, then typos by closeness; r
     assert.strictEqual(r.status, 200, JSON.stringify(r.body));
     return r.body;
   };
+  // every page of a search at a page size, in order (each page at most `limit` long)
+  const walk = async (name, limit) => {
+    const seen = [];
+    let cursor = null;
+    do {
+      const b = await page(name, limit, cursor);
+      assert.ok(b.items.length <= limit);
+      seen.push(...b.items.map((x) => made[x.id]));
+      cursor = b.next_cursor;
+    } while (cursor && seen.length < 20);
+    return seen;
+  };
   // exact word (rating 3, 1.5, 1, 0.5; G has the exact word and a typo: listed once, as exact),
   // then "wolfendens" (a prefix match), then the "wolfendon" typos (equal ratings: newer id first),
   // then the farther typo "wolfenberg", whatever their ratings
   const all = (await page('Wolfenden', 100)).items.map((x) => made[x.id]);
   assert.deepStrictEqual(all, ['A', 'B', 'H', 'G', 'C', 'E', 'D', 'F']);
-  for (const limit of [1, 2, 3]) {
-    const seen = [];
-    let cursor = null;
-    do {
-      const b = await page('Wolfenden', limit, cursor);
-      assert.ok(b.items.length <= limit);
-      seen.push(...b.items.map((x) => made[x.id]));
-      cursor = b.next_cursor;
-    } while (cursor && seen.length < 20);
-    assert.deepStrictEqual(seen, all, `limit ${limit}`);
-  }
+  for (const limit of [1, 2, 3]) assert.deepStrictEqual(await walk('Wolfenden', limit), all, `limit ${limit}`);
   // the dictionary's mentor counts only choose how a grade is read (GIN + sort, or
   // rating order): counts that claim thousands give the same pages
   const wolf = "word LIKE 'wolfen%'";
@@ -178,14 +180,7 @@ test('name relevance: the word itself, then prefixes, then typos by closeness; r
   await d.sql(`UPDATE search_name_words SET mentors = 50000 WHERE ${wolf}`);
   assert.deepStrictEqual((await page('Wolfenden', 100)).items.map((x) => made[x.id]), all);
   assert.deepStrictEqual(await oneTag(), tagged);
-  const seen = [];
-  let c = null;
-  do {
-    const b = await page('Wolfenden', 3, c);
-    seen.push(...b.items.map((x) => made[x.id]));
-    c = b.next_cursor;
-  } while (c && seen.length < 20);
-  assert.deepStrictEqual(seen, all);
+  assert.deepStrictEqual(await walk('Wolfenden', 3), all);
   // the daily refresh's first batch recounts them
   await d.sql('SELECT search_refresh_batch(0, 1)');
   assert.strictEqual(await d.sql(`SELECT mentors FROM search_name_words WHERE word = 'wolfenden'`), '4'); // A, B, G, H
@@ -197,14 +192,7 @@ test('name relevance: the word itself, then prefixes, then typos by closeness; r
   assert.deepStrictEqual((await page('4712', 100)).items, []);
   // several words: grades add up, so two exact words beat an exact word and a prefix
   assert.deepStrictEqual((await page('arbour wolfenden', 100)).items.map((x) => made[x.id]), ['H', 'C']);
-  const two = [];
-  let cursor = null;
-  do {
-    const b = await page('arbour wolfenden', 1, cursor);
-    two.push(...b.items.map((x) => made[x.id]));
-    cursor = b.next_cursor;
-  } while (cursor && two.length < 5);
-  assert.deepStrictEqual(two, ['H', 'C']);
+  assert.deepStrictEqual(await walk('arbour wolfenden', 1), ['H', 'C']);
 });
 
 test('bad availability ranges are 400 problems', async () => {
