@@ -51,7 +51,6 @@ test('forged, unsigned and stale webhooks change nothing; genuine and rotated se
   const forged = (id) => JSON.stringify({ id, object: 'event', type: 'payment_intent.succeeded', created: 1, api_version: '2024-06-20', livemode: false,
     data: { object: { id: pi, object: 'payment_intent', amount: 1800, amount_received: 1800, currency: 'eur', status: 'succeeded',
       metadata: { payment_id: String(r.body.id) } } } });
-  const events = await t.num('SELECT count(*) FROM pay_webhook_events');
   const attempts = [
     ['missing header', await post(forged('evt_forged_1'), null)],
     ['garbled header', await post(forged('evt_forged_2'), 'nonsense')],
@@ -66,7 +65,8 @@ test('forged, unsigned and stale webhooks change nothing; genuine and rotated se
     const body = await res.json();
     assert.match(body.type, /invalid-signature/, what);
   }
-  assert.strictEqual(await t.num('SELECT count(*) FROM pay_webhook_events'), events, 'no event recorded');
+  // (genuine events from the provider, e.g. this intent's creation, may arrive meanwhile)
+  assert.strictEqual(await t.num("SELECT count(*) FROM pay_webhook_events WHERE id LIKE 'evt_forged%'"), 0, 'no forged event recorded');
   assert.strictEqual((await payment(u, r.body.id)).status, 'requires_payment_method');
   assert.strictEqual(await bstatus(u, b.id), 'held');
   assert.strictEqual(await t.num(`SELECT count(*) FROM pay_transactions WHERE payment_id = ${r.body.id}`), 0);
