@@ -6,11 +6,9 @@
  * search_free_days at commit; what no change triggers is time passing
  * (slots entering a mentor's booking horizon, past days). This job first
  * queues the next day's run (00:10 UTC, deduplicated by date, so the chain
- * survives a failed run; schema 0007 queues the first), then recomputes
- * every mentor with an active session type in batches of 20, one
- * transaction per batch so that the per-mentor locks it takes are held
- * briefly; the first batch also recounts the mentors per name word that
- * name searches plan with (schema/0008_search_rank.sql). Safe to run twice.
+ * survives a failed run; schema 0007 queues the first), then recomputes every mentor with an active
+ * session type in batches of 20, one transaction per batch so that the
+ * per-mentor locks it takes are held briefly. Safe to run twice.
  */
 #include "control/booking.h"
 

@@ -16,63 +16,43 @@
 -- sort key handed to cursors is grade * 10 + rating (rating < 10).
 --
 -- For one query word the grades are few (at most 8), so the search walks
--- them best first, one statement per grade ordered by (rating, id) — which
--- the planner answers from the rating index when the grade's mentors are
--- many, or from the name-word GIN index when they are few — and stops as
--- soon as the page is full. Several query words intersect to a small set,
+-- them best first, one statement per grade ordered by (rating, id) — read
+-- in rating-index order when the grade's mentors are many, or through the
+-- GIN indexes and sorted when they are few — and stops as soon as the page
+-- is full. Several query words intersect to a small set,
 -- whose grades are summed per row.
 
--- How many mentors have each dictionary word, approximately: a new word
--- starts at 1 (0007's trigger adds it), and the daily search job recounts
--- (search_refresh_batch below). It only chooses between two plans that
--- give the same rows: it never decides what a search finds. (An exact
--- count kept by triggers would make every profile save lock the rows of
--- common words such as "john" until commit.)
-ALTER TABLE search_name_words ADD COLUMN mentors integer NOT NULL DEFAULT 1;
-
-CREATE FUNCTION search_count_words() RETURNS void LANGUAGE sql AS $$
-    UPDATE search_name_words w SET mentors = coalesce(c.n, 0)
-      FROM search_name_words w2 LEFT JOIN
-           (SELECT x.word, count(*)::integer AS n
-              FROM mentor_profiles, unnest(name_words) x(word) GROUP BY 1) c ON c.word = w2.word
-     WHERE w.word = w2.word AND w.mentors IS DISTINCT FROM coalesce(c.n, 0)
-$$;
-SELECT search_count_words();
-
--- The daily job's first batch also recounts (replaces 0007's).
-CREATE OR REPLACE FUNCTION search_refresh_batch(p_after bigint, p_limit integer) RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE m bigint; last bigint;
+-- About how many mentors have any of these name words, from PostgreSQL's
+-- own statistics (the most common elements ANALYZE keeps for
+-- mentor_profiles.name_words, refreshed by autovacuum after bulk changes).
+-- A word not among them is rare: it counts as none. Used only to choose
+-- how booking_search reads a grade, never to decide what it finds.
+-- (PL/pgSQL, not SQL: its plan over the pg_stats view is kept per session
+-- instead of being planned again on every call, which cost ~3 ms.)
+CREATE FUNCTION search_words_estimate(words text[]) RETURNS numeric LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    IF p_after = 0 THEN
-        DELETE FROM search_free_days WHERE day < search_today() - 1;
-        PERFORM search_count_words();
-    END IF;
-    FOR m IN SELECT DISTINCT mentor_id FROM session_types
-              WHERE active AND mentor_id > p_after ORDER BY mentor_id LIMIT p_limit LOOP
-        PERFORM search_refresh_mentor(m, search_today(), search_today() + 366);
-        last := m;
-    END LOOP;
-    RETURN last;
+    RETURN (SELECT coalesce(sum(f.freq), 0)
+                   * (SELECT greatest(c.reltuples, 0) FROM pg_class c WHERE c.oid = 'mentor_profiles'::regclass)
+              FROM pg_stats s, unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) f(word, freq)
+             WHERE s.schemaname = current_schema() AND s.tablename = 'mentor_profiles'
+               AND s.attname = 'name_words' AND f.word = ANY (words));
 END $$;
 
--- Dictionary words close to one query word with their grade and mentor
--- count, best first (at most 50; same thresholds as 0007's
+-- Dictionary words close to one query word with their grade, best first (at most 50; same thresholds as 0007's
 -- search_word_candidates). A word of digits only matches itself: "12346"
 -- is not a typo of "12345", and trigram lookups of numbers visit
 -- thousands of dictionary words.
 CREATE FUNCTION search_word_grades(w text)
-RETURNS TABLE (word text, grade integer, mentors integer) LANGUAGE sql STABLE
+RETURNS TABLE (word text, grade integer) LANGUAGE sql STABLE
 SET pg_trgm.similarity_threshold = 0.3 SET pg_trgm.word_similarity_threshold = 0.6 AS $$
-    SELECT c.word, CASE WHEN c.exact THEN 10 ELSE least(9, greatest(3, round(c.q * 10)::integer)) END,
-           c.mentors
-      FROM (SELECT d.word, d.mentors, true AS exact, 1.0::real AS q
+    SELECT c.word, CASE WHEN c.exact THEN 10 ELSE least(9, greatest(3, round(c.q * 10)::integer)) END
+      FROM (SELECT d.word, true AS exact, 1.0::real AS q
               FROM search_name_words d WHERE d.word = w
             UNION ALL
-            SELECT d.word, d.mentors, false, greatest(similarity(d.word, w), word_similarity(w, d.word))
+            SELECT d.word, false, greatest(similarity(d.word, w), word_similarity(w, d.word))
               FROM search_name_words d
              WHERE w !~ '^[0-9]+$' AND (d.word % w OR w <% d.word) AND d.word <> w
-             ORDER BY 3 DESC, 4 DESC, 1
+             ORDER BY 2 DESC, 3 DESC, 1
              LIMIT 50) c
      ORDER BY c.exact DESC, c.q DESC, c.word
 $$;
@@ -98,7 +78,6 @@ DECLARE
     w text;
     cw text[];
     cg integer[];
-    cn integer[];
     n integer := 0;
     grade_sum text := '';
     name_conds text := '';
@@ -118,9 +97,8 @@ BEGIN
         FOREACH w IN ARRAY search_words(b->>'name') LOOP
             n := n + 1;
             EXIT WHEN n > 6;
-            SELECT coalesce(array_agg(x.word), '{}'), coalesce(array_agg(x.grade), '{}'),
-                   coalesce(array_agg(x.mentors), '{}')
-              INTO cw, cg, cn FROM search_word_grades(w) x;
+            SELECT coalesce(array_agg(x.word), '{}'), coalesce(array_agg(x.grade), '{}')
+              INTO cw, cg FROM search_word_grades(w) x;
             IF cardinality(cw) = 0 THEN
                 RETURN;   -- a word that resembles no name: nobody
             END IF;
@@ -170,19 +148,20 @@ BEGIN
     -- cannot estimate a list of rare words (it guesses ~0.5 % per word and
     -- then walks the whole rating index for three mentors), and for a
     -- common word with another filter (hopper + skill, ~400 mentors) it
-    -- prefers walking 5,000 rows of the rating index to a bitmap. The
-    -- dictionary's counts give the size of the grade; with other filters,
-    -- the planner's row estimate for the whole condition (EXPLAIN, which
-    -- is good at these array filters) decides.
+    -- prefers walking 5,000 rows of the rating index to a bitmap. The size
+    -- of the grade comes from the statistics' common words (a rare word
+    -- counts as none); with other filters, the planner's row estimate for
+    -- the whole condition (EXPLAIN: good at these filters once the grade is
+    -- made of common words) decides.
     IF sort = 'relevance' AND n = 1 THEN
         IF p_after_id IS NOT NULL THEN
             after_grade := floor(p_after_key::numeric / 10);
             after_rating := p_after_key::numeric - after_grade * 10;
         END IF;
         FOR grade IN SELECT DISTINCT x FROM unnest(cg) x ORDER BY x DESC LOOP
-            SELECT array_agg(x.w), sum(x.n) INTO cw_g, est
-              FROM unnest(cw, cg, cn) x(w, gr, n) WHERE x.gr = grade;
+            cw_g := ARRAY(SELECT x.w FROM unnest(cw, cg) x(w, gr) WHERE x.gr = grade);
             IF after_grade IS NULL OR grade <= after_grade THEN
+                est := search_words_estimate(cw_g);
                 IF est > 1000 AND conds <> '' THEN
                     est := search_estimate_rows(format('SELECT 1 FROM mentor_profiles p'
                                                        ' WHERE p.name_words && %L::text[] %s', cw_g, conds));
