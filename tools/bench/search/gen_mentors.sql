@@ -67,4 +67,7 @@ ANALYZE mentor_profiles;
 ANALYZE session_types;
 ANALYZE availability_rules;
 COMMIT;
-ANALYZE;
+-- What autovacuum does on a live database soon after a bulk load: merge
+-- the GIN pending lists (free_days was rewritten at COMMIT), set the
+-- visibility map, gather statistics.
+VACUUM ANALYZE;
