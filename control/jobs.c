@@ -255,6 +255,15 @@ static void finish(worker *w, long long id, int rc, int attempt, int max_attempt
                          "WHERE id = $1 AND locked_by = $2 AND state = 'running'",
                          2, NULL, p, NULL, NULL, 0);
         outcome = "done";
+    } else if (rc == CTL_JOB_INTERRUPTED) {
+        const char *p[3] = {ids, w->id, error};
+        r = PQexecParams(w->ctx.db.conn,
+                         "UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL, "
+                         "attempts = greatest(attempts - 1, 0), run_at = now(), "
+                         "last_error = $3, updated_at = now() "
+                         "WHERE id = $1 AND locked_by = $2 AND state = 'running'",
+                         3, NULL, p, NULL, NULL, 0);
+        outcome = "interrupted";
     } else if (rc == CTL_JOB_RETRY && attempt < max_attempts) {
         snprintf(delay, sizeof delay, "%lld",
                  ctl_jobs_backoff_ms(attempt, cfg->job_retry_base_ms, cfg->job_retry_max_ms));
@@ -282,6 +291,8 @@ static void finish(worker *w, long long id, int rc, int attempt, int max_attempt
         ML_WARN("jobs", "job %lld: lease lost before recording '%s'", id, outcome);
     else if (rc == CTL_JOB_OK)
         ML_DEBUG("jobs", "job %lld done (attempt %d)", id, attempt);
+    else if (rc == CTL_JOB_INTERRUPTED)
+        ML_INFO("jobs", "job %lld interrupted by shutdown (%s); queued again", id, error);
     else
         ML_WARN("jobs", "job %lld attempt %d/%d: %s (%s)", id, attempt, max_attempts, error,
                 outcome);
