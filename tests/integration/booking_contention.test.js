@@ -6,7 +6,9 @@
 //    once the lock is gone;
 //  - a real deadlock between the daemon's booking and the test's
 //    transaction (PostgreSQL aborts the daemon's side with 40P01): the
-//    daemon runs the whole booking transaction again and answers 201.
+//    daemon runs the whole booking transaction again and answers 201;
+//  - a payment whose booking row is locked answers 503 (55P03) and its
+//    Idempotency-Key still works once the lock is gone.
 // The 50-parallel races stay exact in booking_core.test.js.
 'use strict';
 const test = require('node:test');
@@ -122,6 +124,40 @@ test('a deadlock with another transaction: the booking transaction runs again an
     await sleep(200);
     assert.strictEqual(await d.sql(`SELECT count(*) FROM notifications WHERE user_id = ${u.id} AND booking_id = ${r.body.id}`), '1');
   } finally {
+    await holder.close();
+  }
+});
+
+test('paying while the booking row is locked: 503 + Retry-After, the Idempotency-Key stays usable', { timeout: 120000 }, async () => {
+  const m = await sqlUser('mentor', 'Mentor');
+  await A.setupMentor(d, m, { profile: { name: `Mentor ${m.id}`, time_zone: 'UTC', price_cents: 5000 },
+    rules: A.everyDay('13:00', '15:00'), type: { title: 'paid', duration_min: 60, price_cents: 5000, horizon_days: 30 } });
+  const sl = await api('GET', `/api/v1/session-types/${m.type.id}/slots?from=${iso(Date.now() + 48 * H)}&to=${iso(Date.now() + 96 * H)}`);
+  const u = await sqlUser();
+  const b = await api('POST', '/api/v1/bookings', { token: u.access, body: { session_type_id: m.type.id, start: sl.body.slots[0].start } });
+  assert.strictEqual(b.status, 201, JSON.stringify(b.body));
+  assert.strictEqual(b.body.status, 'held');
+  const holder = await pgSession(d.db.name);
+  const pay = () => api('POST', `/api/v1/bookings/${b.body.id}/pay`, { token: u.access,
+    body: { method: 'credits' }, headers: { 'idempotency-key': `lock-${b.body.id}` } });
+  let released = false;
+  const release = async () => { if (!released) { released = true; await holder.run('ROLLBACK;'); } };
+  try {
+    await holder.run(`BEGIN; SELECT id FROM bookings WHERE id = ${b.body.id} FOR UPDATE;`);
+    const guard = setTimeout(release, 30000);
+    const r = await pay();
+    clearTimeout(guard);
+    assert.strictEqual(r.status, 503, JSON.stringify(r.body));
+    assert.ok(Number(r.headers.get('retry-after')) >= 1);
+    assert.strictEqual(r.body.sqlstate, '55P03');
+    assert.strictEqual(await d.sql(`SELECT count(*) FROM payments WHERE booking_id = ${b.body.id}`), '0');
+    await release();
+    // The 503 did not burn the key: the same request now gets its real answer.
+    const again = await pay();
+    assert.strictEqual(again.status, 402, JSON.stringify(again.body));
+    assert.match(again.body.type, /insufficient-credits$/);
+  } finally {
+    await release().catch(() => {});
     await holder.close();
   }
 });
