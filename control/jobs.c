@@ -9,7 +9,10 @@
  *
  * Outcomes are written only while this worker still holds the lease
  * (locked_by = us and state = running); a worker that lost its lease to
- * another node after a long pause logs it and moves on.
+ * another node after a long pause logs it and moves on. A handler that
+ * reports CTL_JOB_INTERRUPTED (this node is shutting down) gets its job
+ * queued again, and its worker claims nothing more until it is stopped, so
+ * the job is not picked up and interrupted over and over meanwhile.
  */
 #include "control/jobs.h"
 #include "common/log.h"
@@ -193,6 +196,7 @@ typedef struct worker {
     ctl_ctx ctx;
     char id[128];
     time_t last_sweep;
+    int interrupted; /* a handler reported this node's shutdown: claim nothing more */
 } worker;
 
 struct ctl_jobs {
@@ -329,6 +333,8 @@ static void run_job(worker *w, PGresult *r)
     } else {
         job.payload = payload;
         rc = fn(&w->ctx, &job, err, sizeof err);
+        if (rc == CTL_JOB_INTERRUPTED)
+            w->interrupted = 1;
         if (rc != CTL_JOB_OK && !err[0])
             snprintf(err, sizeof err, "handler failed without a reason");
     }
@@ -417,6 +423,10 @@ static void *worker_main(void *arg)
         if (warned) {
             ML_INFO("jobs", "worker %d: database available again", w->index);
             warned = 0;
+        }
+        if (w->interrupted) { /* shutting down: leave the queue to the next start */
+            wait_for_work(w, poll_ms);
+            continue;
         }
         int rc = claim_one(w);
         if (rc == 1)

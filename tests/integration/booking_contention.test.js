@@ -68,6 +68,7 @@ test('a locked session row: 503 + Retry-After after the lock timeout, then the b
     const took = Date.now() - t0;
     clearTimeout(guard);
     assert.strictEqual(r.status, 503, `${r.status} ${JSON.stringify(r.body)} after ${took} ms`);
+    console.log('booking behind a row lock', JSON.stringify({ lock_timeout_ms: LOCK_MS, answered_ms: took }));
     assert.match(r.headers.get('content-type'), /problem\+json/);
     assert.ok(Number(r.headers.get('retry-after')) >= 1, `Retry-After: ${r.headers.get('retry-after')}`);
     assert.match(r.body.type, /database-busy$/);

@@ -51,6 +51,7 @@ test('SIGTERM during processing: ffmpeg killed, prompt exit, the next start fini
   const res = await d.stop({ timeoutMs: 90000 }); // fails the test on a non-zero exit (SIGKILL)
   const took = Date.now() - t0;
   assert.strictEqual(res.code, 0);
+  console.log('shutdown during processing', JSON.stringify({ exit_ms: took }));
   assert.ok(took < (SANITIZED ? 30000 : 15000), `the daemon took ${took} ms to exit`);
   assert.deepStrictEqual(sleepers(), [], 'the wrapper\'s child was killed with its group');
   assert.match(d.logs(), /interrupted by shutdown/);
@@ -62,7 +63,7 @@ test('SIGTERM during processing: ffmpeg killed, prompt exit, the next start fini
   assert.strictEqual(job.state, 'queued');
   assert.strictEqual(job.attempts, 0, 'the interrupted run does not use up an attempt');
   assert.strictEqual(job.locked_by, null);
-  assert.match(job.last_error, /cancelled/);
+  assert.match(job.last_error, /shutting down/);
 
   // Next start, same database and data folder, the real ffmpeg.
   d2 = await startDaemon({ port: d.port, config: { ...d.config, redis_url: '', smtp_url: '',
