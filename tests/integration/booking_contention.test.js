@@ -15,7 +15,7 @@ const test = require('node:test');
 const assert = require('node:assert');
 const A = require('./lib/auth');
 const { pgSession } = require('./lib/pgsession');
-const { sleep, waitFor } = require('./lib/servers');
+const { sleep } = require('./lib/servers');
 
 const LOCK_MS = 2000;
 const H = 3600 * 1000;
@@ -104,12 +104,21 @@ test('a deadlock with another transaction: the booking transaction runs again an
     // The daemon inserts u's booking, then waits for the session row
     // (the seats trigger updates it).
     const booking = api('POST', '/api/v1/bookings', { token: u.access, body: { session_type_id: slot.typeId, start: slot.start } });
-    await waitFor(async () => Number(await d.sql(
-      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' " +
-      "AND query LIKE '%booking_take_seat%'")) === 1, 30000, 'the booking to wait for the locked session row');
-    // Now the test wants the same seat: it waits for the daemon's
-    // uncommitted booking row (unique seat per mentee), closing the cycle.
-    await holder.run(`INSERT INTO bookings (session_id, mentee_id, status) VALUES (${slot.sessionId}, ${u.id}, 'confirmed');`);
+    // Once it waits, the test wants the same seat: it waits for the
+    // daemon's uncommitted booking row (one seat per mentee), closing the
+    // cycle. Watching and inserting happen in one round trip on the
+    // server, well within the daemon's 1 s deadlock_timeout.
+    const seen = await holder.run(`DO $$ BEGIN
+      FOR i IN 1..3000 LOOP
+        PERFORM pg_stat_clear_snapshot();
+        EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
+          AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%booking_take_seat%');
+        PERFORM pg_sleep(0.01);
+      END LOOP;
+    END $$;
+    SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock';
+    INSERT INTO bookings (session_id, mentee_id, status) VALUES (${slot.sessionId}, ${u.id}, 'confirmed');`);
+    assert.strictEqual(seen, '1', 'the daemon waited for the locked session row');
     // The daemon's first attempt died of the deadlock, so the test's
     // insert went through; give the seat back and let the retry take it.
     assert.doesNotMatch(holder.errors(), /deadlock detected/, 'the daemon, not the test, was the victim');
