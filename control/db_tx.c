@@ -102,6 +102,45 @@ static unsigned jitter_seed(int attempt)
     return (unsigned)x;
 }
 
+/* After a failed attempt on c: roll back, and wait before the next one
+ * when its SQLSTATE allows another. 1: run again; 0: give up. */
+static int after_failure(PGconn *c, const char *what, int attempt, int max, const char *state,
+                         const char *err)
+{
+    if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
+        PQclear(PQexec(c, "ROLLBACK"));
+    if (!ctl_db_should_retry(state, attempt, max))
+        return 0;
+    int ms = ctl_db_retry_delay_ms(attempt, jitter_seed(attempt));
+    ML_INFO("db", "%s: SQLSTATE %s on attempt %d of %d, running it again in %d ms (%s)", what,
+            state, attempt, max, ms, err);
+    sleep_ms(ms);
+    return 1;
+}
+
+int ctl_db_tx_retry(ctl_db *db, int max_attempts, const char *what, ctl_db_work_fn fn, void *arg,
+                    char *err, size_t errlen)
+{
+    int max = max_attempts > 0 ? max_attempts : 1;
+    for (int attempt = 1;; attempt++) {
+        err[0] = '\0';
+        if (ctl_db_ensure(db, err, errlen) != 0)
+            return -1;
+        ctl_db_clear_sqlstate(db->conn);
+        if (fn(db->conn, arg, err, errlen) == 0)
+            return 0;
+        char state[8];
+        snprintf(state, sizeof state, "%s", ctl_db_sqlstate(db->conn));
+        if (!after_failure(db->conn, what, attempt, max, state, err)) {
+            if (state[0]) {
+                size_t n = strlen(err);
+                snprintf(err + n, errlen - n, " (SQLSTATE %s)", state);
+            }
+            return -1;
+        }
+    }
+}
+
 int ctl_db_tx_run(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, const char *what,
                   ctl_db_tx_fn fn, void *arg)
 {
@@ -119,15 +158,9 @@ int ctl_db_tx_run(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, cons
         if (fn(ctx, req, resp, arg, err, sizeof err) == 0)
             return 0;
         snprintf(state, sizeof state, "%s", ctl_db_sqlstate(c));
-        if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
-            PQclear(PQexec(c, "ROLLBACK"));
-        if (!ctl_db_should_retry(state, attempt, max))
+        if (!after_failure(c, what, attempt, max, state, err))
             break;
-        int ms = ctl_db_retry_delay_ms(attempt, jitter_seed(attempt));
-        ML_INFO("db", "%s: SQLSTATE %s on attempt %d of %d, running it again in %d ms (%s)", what,
-                state, attempt, max, ms, err);
         reset_response(resp, keep);
-        sleep_ms(ms);
     }
     reset_response(resp, keep);
     ctl_db_problem(resp, req, what, state, err);

@@ -32,6 +32,14 @@ typedef int (*ctl_db_tx_fn)(ctl_ctx *ctx, const ctl_request *req, ctl_response *
 int ctl_db_tx_run(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, const char *what,
                   ctl_db_tx_fn fn, void *arg);
 
+/* The same loop for work outside a request (job handlers): fn runs one
+ * whole transaction on c and returns 0, or -1 + err. Run up to
+ * max_attempts times while it fails with 40001/40P01. 0, or -1 with err
+ * naming the SQLSTATE. */
+typedef int (*ctl_db_work_fn)(PGconn *c, void *arg, char *err, size_t errlen);
+int ctl_db_tx_retry(ctl_db *db, int max_attempts, const char *what, ctl_db_work_fn fn, void *arg,
+                    char *err, size_t errlen);
+
 /* Answer a database failure whose SQLSTATE is `state` ("" when the
  * connection itself failed): 55P03/57014 -> 503 "database-busy", 40001/40P01
  * (after the last attempt) -> 503 "database-conflict", both with
