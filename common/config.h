@@ -38,6 +38,9 @@ typedef struct ml_config {
     char postgres_bin_dir[ML_CFG_PATH];
     char redis_server_bin[ML_CFG_PATH];
     int auto_migrate;
+    int db_lock_timeout_ms;
+    int db_statement_timeout_ms;
+    int db_tx_attempts;
     /* Media */
     int media_workers;
     char ice_interfaces[ML_CFG_STR];

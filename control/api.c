@@ -262,6 +262,7 @@ int ctl_ctx_init(ctl_ctx *ctx, const ml_config *cfg, const char *database_url,
     memset(ctx, 0, sizeof *ctx);
     ctx->cfg = cfg;
     ctl_db_init(&ctx->db, database_url, 3);
+    ctl_db_set_timeouts(&ctx->db, cfg->db_lock_timeout_ms, cfg->db_statement_timeout_ms);
     if (ctl_redis_init(&ctx->redis, redis_url, 2000, err, errlen) != 0)
         return -1;
     ctx->redis_ok = 1;

@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
+#include "control/db_tx.h"
 
 void ctl_bk__sql_problem(const PGresult *r, const ctl_request *req, ctl_response *resp)
 {
@@ -42,10 +44,18 @@ void ctl_bk__sql_problem(const PGresult *r, const ctl_request *req, ctl_response
                strncmp(state, "22", 2) == 0) {
         ctl_response_problem(resp, 422, "validation", "Unprocessable Content", msg, req);
     } else {
-        ML_WARN("booking", "database error %s: %s", state, msg);
-        ctl_response_problem(resp, 503, "database-unavailable", "Service Unavailable",
-                             "the database is unavailable", req);
+        ctl_db_problem(resp, req, "booking statement", state, msg);
     }
+}
+
+int ctl_bk__refused(const PGresult *r)
+{
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (!state)
+        return 0;
+    return strncmp(state, "MB", 2) == 0 || strcmp(state, "23P01") == 0 ||
+           strcmp(state, "23505") == 0 || strcmp(state, "23514") == 0 ||
+           strcmp(state, "23502") == 0 || strncmp(state, "22", 2) == 0;
 }
 
 int ctl_bk__db(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
@@ -64,7 +74,22 @@ void ctl_bk__respond(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, i
 {
     if (ctl_bk__db(ctx, req, resp) != 0)
         return;
-    PGresult *r = PQexecParams(ctx->db.conn, sql, n, NULL, params, NULL, NULL, 0);
+    /* One statement in autocommit: a deadlock or serialization failure
+     * rolled it back whole, so it may simply run again. */
+    PGresult *r = NULL;
+    int max = ctx->cfg && ctx->cfg->db_tx_attempts > 0 ? ctx->cfg->db_tx_attempts : 1;
+    for (int attempt = 1;; attempt++) {
+        r = PQexecParams(ctx->db.conn, sql, n, NULL, params, NULL, NULL, 0);
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK || !ctl_db_should_retry(state, attempt, max))
+            break;
+        int ms = ctl_db_retry_delay_ms(attempt, (unsigned)rand());
+        ML_INFO("booking", "statement failed with SQLSTATE %s (attempt %d of %d); again in %d ms",
+                state, attempt, max, ms);
+        PQclear(r);
+        struct timespec ts = {0, (long)ms * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         ctl_bk__sql_problem(r, req, resp);
     else if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))

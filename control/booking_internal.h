@@ -14,8 +14,13 @@
 
 /* Answer a failed statement: SQLSTATE MBnnn -> status nnn with the
  * message as detail; exclusion/unique violations -> 409; check violations
- * and data exceptions (class 22) -> 422; anything else -> 503. */
+ * and data exceptions (class 22) -> 422; anything else -> 503
+ * (ctl_db_problem: lock and statement timeouts with Retry-After). */
 void ctl_bk__sql_problem(const PGresult *r, const ctl_request *req, ctl_response *resp);
+/* 1 when the failed statement r was refused for a business reason (the
+ * 4xx cases of ctl_bk__sql_problem), 0 for a database fault (deadlock,
+ * timeout, connection...) that a transaction runner handles (db_tx.h). */
+int ctl_bk__refused(const PGresult *r);
 
 /* Run a statement returning one text cell (a jsonb answer) and send it
  * with `status`. A NULL cell answers 404. Opens the connection first. */

@@ -19,6 +19,7 @@
 #include "control/booking.h"
 #include "control/audit.h"
 #include "control/booking_internal.h"
+#include "control/db_tx.h"
 #include "control/json.h"
 #include "control/payments.h"
 
@@ -28,9 +29,6 @@
 
 #include "common/log.h"
 
-/* Run `sql` (returning one bigint: a booking id, or an array of ids as
- * text) inside BEGIN..COMMIT with the follow-ups; answer booking_json of
- * the resulting booking. cancel: follow-ups for cancellation. */
 /* Who cancelled or rescheduled which booking, from where: an audit entry
  * written in the change's own transaction. */
 static int audit_change(PGconn *c, const ctl_request *req, int cancel, const char *bid,
@@ -52,76 +50,102 @@ static int audit_change(PGconn *c, const ctl_request *req, int cancel, const cha
     return rc;
 }
 
-static void change(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, int status,
-                   const char *sql, int n, const char *const *p, int cancel, long long old_id)
+/* One booking change: `sql` returns one bigint (a booking id, or an array
+ * of ids as text when cancelling) and runs inside BEGIN..COMMIT with its
+ * follow-ups. */
+typedef struct change_args {
+    const char *sql;
+    int n;
+    const char *const *p;
+    int cancel;
+    long long old_id;
+    char bid[32]; /* out: the booking to answer with */
+} change_args;
+
+/* One attempt (ctl_db_tx_fn): everything here is database work, so a
+ * deadlock anywhere can run the whole of it again. */
+static int change_once(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, void *arg,
+                       char *err, size_t errlen)
 {
-    if (ctl_bk__db(ctx, req, resp) != 0)
-        return;
+    change_args *a = arg;
     PGconn *c = ctx->db.conn;
-    char err[512] = "", uid[32], bid[32] = "";
-    snprintf(uid, sizeof uid, "%lld", req->who.user_id);
+    a->bid[0] = '\0';
     if (ctl_bk__tx(c, "BEGIN") != 0) {
-        ctl_response_problem(resp, 503, "database-unavailable", "Service Unavailable",
-                             "the database is unavailable", req);
-        return;
+        snprintf(err, errlen, "BEGIN failed: %s", PQerrorMessage(c));
+        return -1;
     }
-    PGresult *r = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
+    PGresult *r = PQexecParams(c, a->sql, a->n, NULL, a->p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        ctl_bk__tx(c, "ROLLBACK");
-        ctl_bk__sql_problem(r, req, resp);
+        int refused = ctl_bk__refused(r);
+        snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+        if (refused) {
+            ctl_bk__tx(c, "ROLLBACK");
+            ctl_bk__sql_problem(r, req, resp);
+        }
         PQclear(r);
-        return;
+        return refused ? 0 : -1;
     }
     int rc = 0;
-    if (cancel) {
+    if (a->cancel) {
         /* "{3,4,5}": drop each booking's reminders */
         char *ids = strdup(PQgetvalue(r, 0, 0)), *save = NULL;
-        for (char *t = strtok_r(ids + 1, ",}", &save); rc == 0 && t;
+        for (char *t = ids ? strtok_r(ids + 1, ",}", &save) : NULL; rc == 0 && t;
              t = strtok_r(NULL, ",}", &save))
-            rc = ctl_bk__on_cancelled(c, strtoll(t, NULL, 10), err, sizeof err);
+            rc = ctl_bk__on_cancelled(c, strtoll(t, NULL, 10), err, errlen);
         free(ids);
         if (rc == 0) /* refunds owed by the policy, exactly once (payments.h) */
-            rc = ctl_pay_on_bookings_cancelled(c, req, PQgetvalue(r, 0, 0), err, sizeof err);
-        snprintf(bid, sizeof bid, "%s", p[0]);
+            rc = ctl_pay_on_bookings_cancelled(c, req, PQgetvalue(r, 0, 0), err, errlen);
+        snprintf(a->bid, sizeof a->bid, "%s", a->p[0]);
     } else {
-        snprintf(bid, sizeof bid, "%s", PQgetvalue(r, 0, 0));
+        snprintf(a->bid, sizeof a->bid, "%s", PQgetvalue(r, 0, 0));
     }
     PQclear(r);
-    if (rc == 0 && old_id > 0) /* rescheduled: the old booking's reminders go */
-        rc = ctl_bk__on_cancelled(c, old_id, err, sizeof err);
-    if (rc == 0 && (cancel || old_id > 0)) /* audit, in the same transaction */
-        rc = audit_change(c, req, cancel, bid, old_id, err, sizeof err);
-    const char *q[1] = {bid};
+    if (rc == 0 && a->old_id > 0) /* rescheduled: the old booking's reminders go */
+        rc = ctl_bk__on_cancelled(c, a->old_id, err, errlen);
+    if (rc == 0 && (a->cancel || a->old_id > 0)) /* audit, in the same transaction */
+        rc = audit_change(c, req, a->cancel, a->bid, a->old_id, err, errlen);
+    const char *q[1] = {a->bid};
     char st[16] = "";
     if (rc == 0) {
         r = PQexecParams(c, "SELECT status FROM bookings WHERE id = $1::bigint", 1, NULL, q, NULL,
                          NULL, 0);
         if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
             snprintf(st, sizeof st, "%s", PQgetvalue(r, 0, 0));
+        else {
+            snprintf(err, errlen, "reading the booking: %s", PQresultErrorMessage(r));
+            rc = -1;
+        }
         PQclear(r);
     }
-    if (rc == 0 && !cancel && strcmp(st, "confirmed") == 0)
-        rc = ctl_bk__on_confirmed(c, strtoll(bid, NULL, 10), err, sizeof err);
-    if (rc == 0 && !cancel && strcmp(st, "held") == 0) {
+    if (rc == 0 && !a->cancel && strcmp(st, "confirmed") == 0)
+        rc = ctl_bk__on_confirmed(c, strtoll(a->bid, NULL, 10), err, errlen);
+    if (rc == 0 && !a->cancel && strcmp(st, "held") == 0) {
         char key[64];
-        snprintf(key, sizeof key, "booking:%s:expire", bid);
+        snprintf(key, sizeof key, "booking:%s:expire", a->bid);
         ctl_job_spec s = {.kind = "booking.expire_holds",
                           .delay_ms = (long long)ctx->cfg->booking_hold_min * 60000 + 1000,
                           .dedupe_key = key};
-        rc = ctl_jobs_enqueue(c, &s, NULL, err, sizeof err);
+        rc = ctl_jobs_enqueue(c, &s, NULL, err, errlen);
     }
     if (rc == 0 && ctl_bk__tx(c, "COMMIT") != 0) {
-        snprintf(err, sizeof err, "commit failed");
+        snprintf(err, errlen, "commit failed: %s", PQerrorMessage(c));
         rc = -1;
     }
-    if (rc != 0) {
-        ctl_bk__tx(c, "ROLLBACK");
-        ML_WARN("booking", "booking change failed: %s", err);
-        ctl_response_problem(resp, 503, "database-unavailable", "Service Unavailable",
-                             "the booking could not be stored; try again", req);
-        return;
-    }
-    const char *bp[2] = {bid, uid};
+    if (rc != 0)
+        a->bid[0] = '\0';
+    return rc == 0 ? 0 : -1;
+}
+
+static void change(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, int status,
+                   const char *sql, int n, const char *const *p, int cancel, long long old_id)
+{
+    change_args a = {.sql = sql, .n = n, .p = p, .cancel = cancel, .old_id = old_id};
+    const char *what = cancel ? "booking cancel" : old_id > 0 ? "booking reschedule" : "booking";
+    if (ctl_db_tx_run(ctx, req, resp, what, change_once, &a) != 0 || !a.bid[0])
+        return; /* a problem is in resp */
+    char uid[32];
+    snprintf(uid, sizeof uid, "%lld", req->who.user_id);
+    const char *bp[2] = {a.bid, uid};
     ctl_bk__respond(ctx, req, resp, status, "SELECT booking_json($1::bigint, $2::bigint)::text", 2,
                     bp);
 }

@@ -9,7 +9,10 @@
  *
  * Outcomes are written only while this worker still holds the lease
  * (locked_by = us and state = running); a worker that lost its lease to
- * another node after a long pause logs it and moves on.
+ * another node after a long pause logs it and moves on. A handler that
+ * reports CTL_JOB_INTERRUPTED (this node is shutting down) gets its job
+ * queued again, and its worker claims nothing more until it is stopped, so
+ * the job is not picked up and interrupted over and over meanwhile.
  */
 #include "control/jobs.h"
 #include "common/log.h"
@@ -193,6 +196,7 @@ typedef struct worker {
     ctl_ctx ctx;
     char id[128];
     time_t last_sweep;
+    int interrupted; /* a handler reported this node's shutdown: claim nothing more */
 } worker;
 
 struct ctl_jobs {
@@ -255,6 +259,15 @@ static void finish(worker *w, long long id, int rc, int attempt, int max_attempt
                          "WHERE id = $1 AND locked_by = $2 AND state = 'running'",
                          2, NULL, p, NULL, NULL, 0);
         outcome = "done";
+    } else if (rc == CTL_JOB_INTERRUPTED) {
+        const char *p[3] = {ids, w->id, error};
+        r = PQexecParams(w->ctx.db.conn,
+                         "UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL, "
+                         "attempts = greatest(attempts - 1, 0), run_at = now(), "
+                         "last_error = $3, updated_at = now() "
+                         "WHERE id = $1 AND locked_by = $2 AND state = 'running'",
+                         3, NULL, p, NULL, NULL, 0);
+        outcome = "interrupted";
     } else if (rc == CTL_JOB_RETRY && attempt < max_attempts) {
         snprintf(delay, sizeof delay, "%lld",
                  ctl_jobs_backoff_ms(attempt, cfg->job_retry_base_ms, cfg->job_retry_max_ms));
@@ -282,6 +295,8 @@ static void finish(worker *w, long long id, int rc, int attempt, int max_attempt
         ML_WARN("jobs", "job %lld: lease lost before recording '%s'", id, outcome);
     else if (rc == CTL_JOB_OK)
         ML_DEBUG("jobs", "job %lld done (attempt %d)", id, attempt);
+    else if (rc == CTL_JOB_INTERRUPTED)
+        ML_INFO("jobs", "job %lld interrupted by shutdown (%s); queued again", id, error);
     else
         ML_WARN("jobs", "job %lld attempt %d/%d: %s (%s)", id, attempt, max_attempts, error,
                 outcome);
@@ -318,6 +333,8 @@ static void run_job(worker *w, PGresult *r)
     } else {
         job.payload = payload;
         rc = fn(&w->ctx, &job, err, sizeof err);
+        if (rc == CTL_JOB_INTERRUPTED)
+            w->interrupted = 1;
         if (rc != CTL_JOB_OK && !err[0])
             snprintf(err, sizeof err, "handler failed without a reason");
     }
@@ -406,6 +423,10 @@ static void *worker_main(void *arg)
         if (warned) {
             ML_INFO("jobs", "worker %d: database available again", w->index);
             warned = 0;
+        }
+        if (w->interrupted) { /* shutting down: leave the queue to the next start */
+            wait_for_work(w, poll_ms);
+            continue;
         }
         int rc = claim_one(w);
         if (rc == 1)

@@ -46,6 +46,8 @@ typedef struct ctl_job {
 #define CTL_JOB_OK 0
 #define CTL_JOB_RETRY (-1)     /* transient failure: retry with back-off */
 #define CTL_JOB_PERMANENT (-2) /* hopeless: mark failed now */
+#define CTL_JOB_INTERRUPTED (-3) /* stopped by this node's shutdown, not the job's fault:
+                                    queued again at once, the attempt not counted */
 
 /* A handler runs on a job worker thread with that thread's ctx (its own
  * connections, outside any transaction). It returns CTL_JOB_OK, or
@@ -103,8 +105,11 @@ typedef struct ctl_jobs ctl_jobs;
  * does nothing). NULL + err when a connection cannot be prepared. */
 ctl_jobs *ctl_jobs_start(const ml_config *cfg, const char *database_url, const char *redis_url,
                          char *err, size_t errlen);
-/* Ask the workers to stop, wait for running handlers to finish, free. A job
- * interrupted by a crash instead is reclaimed after its lease. NULL is ok. */
+/* Ask the workers to stop, wait for running handlers to finish, free.
+ * Long handlers should notice the shutdown and return CTL_JOB_INTERRUPTED
+ * (recording.process: its ffmpeg is killed by rec_tool_cancel_all first).
+ * A job interrupted by a crash instead is reclaimed after its lease. NULL
+ * is ok. */
 void ctl_jobs_stop(ctl_jobs *j);
 
 #endif

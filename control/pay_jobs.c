@@ -13,6 +13,7 @@
  */
 #include "control/pay_internal.h"
 #include "control/booking_internal.h"
+#include "control/db_tx.h"
 #include "control/idempotency.h"
 #include "control/payments.h"
 
@@ -66,18 +67,33 @@ static PGresult *job_row(ctl_ctx *ctx, const ctl_job *job, const char *field, co
     return r;
 }
 
-/* Store the provider's view of payment `id` in one transaction; the job
- * code to return (RETRY when the database refused). */
-static int commit_intent(PGconn *c, long long id, const ctl_pay_intent *pi, const char *st,
+/* Store the provider's view of payment `id` in one transaction (run again
+ * on a deadlock: the provider's answer is already known); the job code to
+ * return (RETRY when the database refused). */
+typedef struct intent_args {
+    long long id;
+    const ctl_pay_intent *pi;
+    const char *st;
+} intent_args;
+
+static int intent_once(PGconn *c, void *arg, char *err, size_t errlen)
+{
+    intent_args *a = arg;
+    if (ctl_bk__tx(c, "BEGIN") != 0 || ctl_pay__apply_intent(c, a->id, a->pi, a->st, NULL, err,
+                                                              errlen) != 0 ||
+        ctl_bk__tx(c, "COMMIT") != 0)
+        return -1;
+    return 0;
+}
+
+static int commit_intent(ctl_ctx *ctx, long long id, const ctl_pay_intent *pi, const char *st,
                          char *err, size_t errlen)
 {
-    if (ctl_bk__tx(c, "BEGIN") != 0 ||
-        ctl_pay__apply_intent(c, id, pi, st, NULL, err, errlen) != 0 ||
-        ctl_bk__tx(c, "COMMIT") != 0) {
-        ctl_bk__tx(c, "ROLLBACK");
-        return CTL_JOB_RETRY;
-    }
-    return CTL_JOB_OK;
+    intent_args a = {id, pi, st};
+    return ctl_db_tx_retry(&ctx->db, ctx->cfg->db_tx_attempts, "payment job", intent_once, &a,
+                           err, errlen) == 0
+               ? CTL_JOB_OK
+               : CTL_JOB_RETRY;
 }
 
 static int enqueue_cancel(PGconn *c, long long payment_id, char *err, size_t errlen)
@@ -149,7 +165,6 @@ int ctl_pay_reconcile_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t er
                 "payment", &id, &jobrc, err, errlen);
     if (!r)
         return jobrc;
-    PGconn *c = ctx->db.conn;
     char status[32], intent[128], cur[8], pm[128];
     snprintf(status, sizeof status, "%s", PQgetvalue(r, 0, 0));
     snprintf(intent, sizeof intent, "%s", PQgetvalue(r, 0, 1));
@@ -188,10 +203,26 @@ int ctl_pay_reconcile_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t er
     if (rc != CTL_PAY_OK && !pi.error_message[0])
         snprintf(pi.error_message, sizeof pi.error_message, "%s",
                  pe.message[0] ? pe.message : "refused by the provider");
-    if (commit_intent(c, id, &pi, st, err, errlen) != CTL_JOB_OK)
+    if (commit_intent(ctx, id, &pi, st, err, errlen) != CTL_JOB_OK)
         return CTL_JOB_RETRY;
     ML_INFO("payments", "payment %lld reconciled: %s", id, st);
     return CTL_JOB_OK;
+}
+
+/* Store a refund's provider state in one transaction (run again on a
+ * deadlock). */
+typedef struct refund_args {
+    long long id;
+    const ctl_pay_refund *re;
+} refund_args;
+
+static int refund_once(PGconn *c, void *arg, char *err, size_t errlen)
+{
+    refund_args *a = arg;
+    if (ctl_bk__tx(c, "BEGIN") != 0 || ctl_pay__apply_refund(c, a->id, a->re, err, errlen) != 0 ||
+        ctl_bk__tx(c, "COMMIT") != 0)
+        return -1;
+    return 0;
 }
 
 int ctl_pay_refund_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errlen)
@@ -205,7 +236,6 @@ int ctl_pay_refund_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errle
                           "refund", &id, &jobrc, err, errlen);
     if (!r)
         return jobrc;
-    PGconn *c = ctx->db.conn;
     char status[32], prov[128], intent[128];
     snprintf(status, sizeof status, "%s", PQgetvalue(r, 0, 0));
     snprintf(prov, sizeof prov, "%s", PQgetvalue(r, 0, 1));
@@ -234,11 +264,10 @@ int ctl_pay_refund_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errle
         re.status = CTL_RE_FAILED;
         ML_WARN("payments", "refund %lld refused by the provider: %s", id, pe.message);
     }
-    if (ctl_bk__tx(c, "BEGIN") != 0 || ctl_pay__apply_refund(c, id, &re, err, errlen) != 0 ||
-        ctl_bk__tx(c, "COMMIT") != 0) {
-        ctl_bk__tx(c, "ROLLBACK");
+    refund_args ra = {id, &re};
+    if (ctl_db_tx_retry(&ctx->db, ctx->cfg->db_tx_attempts, "refund job", refund_once, &ra, err,
+                        errlen) != 0)
         return CTL_JOB_RETRY;
-    }
     if (re.status == CTL_RE_PENDING) {
         snprintf(err, errlen, "refund %lld still pending at the provider", id);
         return CTL_JOB_RETRY; /* look again after the back-off (webhooks may be faster) */
@@ -257,7 +286,6 @@ int ctl_pay_cancel_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errle
                           "payment", &id, &jobrc, err, errlen);
     if (!r)
         return jobrc;
-    PGconn *c = ctx->db.conn;
     char status[32], intent[128], bstatus[32];
     snprintf(status, sizeof status, "%s", PQgetvalue(r, 0, 0));
     snprintf(intent, sizeof intent, "%s", PQgetvalue(r, 0, 1));
@@ -280,7 +308,7 @@ int ctl_pay_cancel_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errle
         snprintf(err, errlen, "cancel: %s", pe.message);
         return CTL_JOB_RETRY;
     }
-    return commit_intent(c, id, &pi, ctl_pay__status_of(&pi, NULL), err, errlen);
+    return commit_intent(ctx, id, &pi, ctl_pay__status_of(&pi, NULL), err, errlen);
 }
 
 static int enqueue_sweep(PGconn *c, long long delay_ms, char *err, size_t errlen)

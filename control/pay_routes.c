@@ -18,6 +18,7 @@
  */
 #include "control/booking.h"
 #include "control/booking_internal.h"
+#include "control/db_tx.h"
 #include "control/idempotency.h"
 #include "control/json.h"
 #include "control/pagination.h"
@@ -139,21 +140,39 @@ static json_t *payment_view(ctl_ctx *ctx, long long id, const char *return_url)
     return o;
 }
 
-/* Apply a provider answer in its own transaction. */
-static int apply_tx(ctl_ctx *ctx, long long id, const ctl_pay_intent *pi, const char *status,
-                    char *err, size_t errlen)
+/* Apply a provider answer in its own transaction (ctl_db_tx_fn; the
+ * answer is already known, so the transaction may run again). */
+typedef struct apply_args {
+    long long id;
+    const ctl_pay_intent *pi;
+    const char *status;
+} apply_args;
+
+static int apply_once(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, void *arg,
+                      char *err, size_t errlen)
 {
+    (void)req;
+    (void)resp;
+    apply_args *a = arg;
     PGconn *c = ctx->db.conn;
     if (ctl_bk__tx(c, "BEGIN") != 0) {
-        snprintf(err, errlen, "BEGIN failed");
+        snprintf(err, errlen, "BEGIN failed: %s", PQerrorMessage(c));
         return -1;
     }
-    if (ctl_pay__apply_intent(c, id, pi, status, NULL, err, errlen) != 0 ||
-        ctl_bk__tx(c, "COMMIT") != 0) {
-        ctl_bk__tx(c, "ROLLBACK");
+    if (ctl_pay__apply_intent(c, a->id, a->pi, a->status, NULL, err, errlen) != 0 ||
+        ctl_bk__tx(c, "COMMIT") != 0)
         return -1;
-    }
     return 0;
+}
+
+/* 0, or -1 with a 503 problem in resp (logged with the payment id). */
+static int apply_tx(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, long long id,
+                    const ctl_pay_intent *pi, const char *status)
+{
+    apply_args a = {id, pi, status};
+    char what[96];
+    snprintf(what, sizeof what, "payment %lld: storing the provider's answer", id);
+    return ctl_db_tx_run(ctx, req, resp, what, apply_once, &a);
 }
 
 /* The provider part of a card payment `pay` (pay_json of a committed row):
@@ -164,7 +183,6 @@ static void card_step(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, 
 {
     long long id = json_integer_value(json_object_get(pay, "id"));
     const char *st = json_string_value(json_object_get(pay, "status"));
-    char err[512] = "";
     if (st && strcmp(st, "pending_provider") == 0) {
         char pid[32], pm[128] = "", key[64], desc[96];
         snprintf(pid, sizeof pid, "%lld", id);
@@ -210,11 +228,8 @@ static void card_step(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, 
             if (!pi.error_message[0])
                 snprintf(pi.error_message, sizeof pi.error_message, "%s",
                          pe.message[0] ? pe.message : "declined");
-            if (apply_tx(ctx, id, &pi, "failed", err, sizeof err) != 0) {
-                ML_WARN("payments", "payment %lld: storing the decline failed: %s", id, err);
-                db_problem(resp, req);
+            if (apply_tx(ctx, req, resp, id, &pi, "failed") != 0)
                 return;
-            }
             problem_with(resp, rc == CTL_PAY_DECLINED ? 402 : 422,
                          rc == CTL_PAY_DECLINED ? "payment-declined" : "payment-rejected",
                          rc == CTL_PAY_DECLINED ? "Payment Required" : "Unprocessable Content",
@@ -223,11 +238,8 @@ static void card_step(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, 
                                    "payment_status", "failed", "code", pe.code));
             return;
         }
-        if (apply_tx(ctx, id, &pi, ctl_pay__status_of(&pi, NULL), err, sizeof err) != 0) {
-            ML_WARN("payments", "payment %lld: storing the intent failed: %s", id, err);
-            db_problem(resp, req);
+        if (apply_tx(ctx, req, resp, id, &pi, ctl_pay__status_of(&pi, NULL)) != 0)
             return;
-        }
     }
     json_t *view = payment_view(ctx, id, return_url);
     if (!view) {
@@ -276,46 +288,93 @@ static int card_fields_ok(const ctl_request *req, ctl_response *resp, const char
     return 0;
 }
 
-/* BEGIN a transaction and call the payment SQL function `sql`, whose
- * answer is a JSON object with a string member `must`. Returns that object
- * with the transaction still open, or NULL (rolled back, problem in resp). */
-static json_t *begin_call(PGconn *c, const ctl_request *req, ctl_response *resp, const char *sql,
-                          int n, const char *const *p, const char *must)
+/* A money transaction: BEGIN, call the payment SQL function `sql`, whose
+ * answer is a JSON object with a string member `must`, run `then` on it,
+ * COMMIT. Run by ctl_db_tx_run (only database work, so it may run again). */
+typedef struct money_tx {
+    const char *sql;
+    int n;
+    const char *const *p;
+    const char *must;
+    /* 0: commit; 1: refused with a problem in resp (rolled back); -1 + err:
+     * a database failure. */
+    int (*then)(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, const json_t *o,
+                void *arg, char *err, size_t errlen);
+    void *arg;
+    json_t *out; /* the committed answer (caller decrefs), NULL when refused */
+} money_tx;
+
+static int money_once(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, void *arg,
+                      char *err, size_t errlen)
 {
+    money_tx *m = arg;
+    PGconn *c = ctx->db.conn;
+    json_decref(m->out);
+    m->out = NULL;
     if (ctl_bk__tx(c, "BEGIN") != 0) {
-        db_problem(resp, req);
-        return NULL;
+        snprintf(err, errlen, "BEGIN failed: %s", PQerrorMessage(c));
+        return -1;
     }
-    PGresult *r = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
+    PGresult *r = PQexecParams(c, m->sql, m->n, NULL, m->p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        ctl_bk__tx(c, "ROLLBACK");
-        sql_problem(r, req, resp);
+        int refused = ctl_bk__refused(r);
+        snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+        if (refused) {
+            ctl_bk__tx(c, "ROLLBACK");
+            sql_problem(r, req, resp);
+        }
         PQclear(r);
-        return NULL;
+        return refused ? 0 : -1;
     }
     json_t *o = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
     PQclear(r);
-    if (!json_is_object(o) || !json_is_string(json_object_get(o, must))) {
-        ctl_bk__tx(c, "ROLLBACK");
+    if (!json_is_object(o) || !json_is_string(json_object_get(o, m->must))) {
         json_decref(o);
-        db_problem(resp, req);
-        return NULL;
-    }
-    return o;
-}
-
-/* COMMIT when rc is 0; otherwise (or when COMMIT fails) roll back, log
- * "<what> failed: <err>" and answer 503. Returns 0 once committed. */
-static int commit_call(PGconn *c, int rc, const ctl_request *req, ctl_response *resp,
-                       const char *what, const char *err)
-{
-    if (rc != 0 || ctl_bk__tx(c, "COMMIT") != 0) {
-        ctl_bk__tx(c, "ROLLBACK");
-        ML_WARN("payments", "%s failed: %s", what, err);
-        db_problem(resp, req);
+        snprintf(err, errlen, "unexpected answer of the payment function");
         return -1;
     }
+    int rc = m->then ? m->then(ctx, req, resp, o, m->arg, err, errlen) : 0;
+    if (rc == 1) {
+        ctl_bk__tx(c, "ROLLBACK");
+        json_decref(o);
+        return 0;
+    }
+    if (rc == 0 && ctl_bk__tx(c, "COMMIT") != 0) {
+        snprintf(err, errlen, "commit failed: %s", PQerrorMessage(c));
+        rc = -1;
+    }
+    if (rc != 0) {
+        json_decref(o);
+        return -1;
+    }
+    m->out = o;
     return 0;
+}
+
+/* After pay_begin_booking: a credits payment confirms the booking at once,
+ * a new card payment gets its reconcile job. */
+typedef struct pay_then_args {
+    long long booking_id;
+    int card;
+} pay_then_args;
+
+static int pay_booking_then(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp,
+                            const json_t *pay, void *arg, char *err, size_t errlen)
+{
+    pay_then_args *a = arg;
+    if (json_is_true(json_object_get(pay, "existing")))
+        return 0;
+    long long id = json_integer_value(json_object_get(pay, "id"));
+    if (a->card)
+        return ctl_pay__enqueue_reconcile(ctx->db.conn, id,
+                                          (long long)ctx->cfg->payments_reconcile_s * 1000, err,
+                                          errlen) == 0
+                   ? 0
+                   : -1;
+    int rc = ctl_booking_confirm_on_payment(ctx->db.conn, a->booking_id, err, errlen);
+    if (rc == 1)
+        ctl_response_problem(resp, 409, "conflict", "Conflict", err, req);
+    return rc;
 }
 
 static void pay_booking(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
@@ -335,38 +394,22 @@ static void pay_booking(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp
         goto out;
     if (money_gate(ctx, req, resp, card) != 0 || ctl_idem_begin(ctx, req, &idem, resp) != 0)
         goto out;
-    PGconn *c = ctx->db.conn;
-    char uid[32], bids[32], fee[16], err[512] = "";
+    char uid[32], bids[32], fee[16];
     snprintf(uid, sizeof uid, "%lld", req->who.user_id);
     snprintf(bids, sizeof bids, "%lld", bid);
     snprintf(fee, sizeof fee, "%d", ctx->cfg->payments_platform_fee_pct);
     const char *p[6] = {uid, bids, method, ctx->cfg->payments_currency, fee, card ? pm : NULL};
-    json_t *pay = begin_call(
-        c, req, resp, "SELECT pay_begin_booking($1::bigint, $2::bigint, $3, $4, $5::int, $6)::text",
-        6, p, "method");
-    if (!pay)
-        goto done;
-    int existing = json_is_true(json_object_get(pay, "existing"));
-    long long id = json_integer_value(json_object_get(pay, "id"));
-    int rc = 0;
-    if (!existing && !card) {
-        rc = ctl_booking_confirm_on_payment(c, bid, err, sizeof err);
-        if (rc == 1) {
-            ctl_bk__tx(c, "ROLLBACK");
-            ctl_response_problem(resp, 409, "conflict", "Conflict", err, req);
-            json_decref(pay);
-            goto done;
-        }
-    } else if (!existing) {
-        rc = ctl_pay__enqueue_reconcile(c, id, (long long)ctx->cfg->payments_reconcile_s * 1000,
-                                        err, sizeof err);
-    }
+    pay_then_args ta = {bid, card};
+    money_tx m = {.sql = "SELECT pay_begin_booking($1::bigint, $2::bigint, $3, $4, $5::int, "
+                         "$6)::text",
+                  .n = 6, .p = p, .must = "method", .then = pay_booking_then, .arg = &ta};
     char what[64];
     snprintf(what, sizeof what, "paying booking %lld", bid);
-    if (commit_call(c, rc, req, resp, what, err) != 0) {
-        json_decref(pay);
+    if (ctl_db_tx_run(ctx, req, resp, what, money_once, &m) != 0 || !m.out)
         goto done;
-    }
+    json_t *pay = m.out;
+    int existing = json_is_true(json_object_get(pay, "existing"));
+    long long id = json_integer_value(json_object_get(pay, "id"));
     if (strcmp(json_string_value(json_object_get(pay, "method")), "card") == 0) {
         card_step(ctx, req, resp, pay, existing ? 200 : 201, ret);
     } else {
@@ -409,23 +452,16 @@ static void buy_credits(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp
         goto out;
     if (money_gate(ctx, req, resp, 1) != 0 || ctl_idem_begin(ctx, req, &idem, resp) != 0)
         goto out;
-    PGconn *c = ctx->db.conn;
-    char uid[32], amount[32], err[512] = "";
+    char uid[32], amount[32];
     snprintf(uid, sizeof uid, "%lld", req->who.user_id);
     snprintf(amount, sizeof amount, "%lld", ctl_json_int(body, "amount_cents", 0));
     const char *p[4] = {uid, amount, ctx->cfg->payments_currency, pm};
-    json_t *pay =
-        begin_call(c, req, resp, "SELECT pay_begin_credits($1::bigint, $2::bigint, $3, $4)::text",
-                   4, p, "method");
-    if (!pay)
+    pay_then_args ta = {0, 1};
+    money_tx m = {.sql = "SELECT pay_begin_credits($1::bigint, $2::bigint, $3, $4)::text",
+                  .n = 4, .p = p, .must = "method", .then = pay_booking_then, .arg = &ta};
+    if (ctl_db_tx_run(ctx, req, resp, "credit purchase", money_once, &m) != 0 || !m.out)
         goto done;
-    long long id = json_integer_value(json_object_get(pay, "id"));
-    int rc = ctl_pay__enqueue_reconcile(c, id, (long long)ctx->cfg->payments_reconcile_s * 1000,
-                                        err, sizeof err);
-    if (commit_call(c, rc, req, resp, "credit purchase", err) != 0) {
-        json_decref(pay);
-        goto done;
-    }
+    json_t *pay = m.out;
     card_step(ctx, req, resp, pay, 201, ret);
     json_decref(pay);
 done:
@@ -539,6 +575,24 @@ static void report(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
     ctl_bk__respond(ctx, req, resp, 200, "SELECT pay_report_json($1::date, $2::date)::text", 2, p);
 }
 
+/* After pay_request_refund: a new refund is audited and, for a card
+ * payment, handed to the refund job. */
+static int refund_then(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp,
+                       const json_t *ref, void *arg, char *err, size_t errlen)
+{
+    (void)resp;
+    (void)arg;
+    if (!json_is_true(json_object_get(ref, "created")))
+        return 0;
+    if (ctl_pay__audit_refund(ctx->db.conn, req, ref, "admin", err, errlen) != 0)
+        return -1;
+    if (strcmp(json_string_value(json_object_get(ref, "status")), "pending_provider") == 0 &&
+        ctl_pay__enqueue_refund(ctx->db.conn, json_integer_value(json_object_get(ref, "id")), 0,
+                                err, errlen) != 0)
+        return -1;
+    return 0;
+}
+
 static void admin_refund(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
     long long id = ctl_bk__id_param(req, resp, "id");
@@ -547,28 +601,17 @@ static void admin_refund(ctl_ctx *ctx, const ctl_request *req, ctl_response *res
     ctl_idem idem = {0};
     if (money_gate(ctx, req, resp, 0) != 0 || ctl_idem_begin(ctx, req, &idem, resp) != 0)
         return;
-    PGconn *c = ctx->db.conn;
-    char pid[32], err[512] = "";
+    char pid[32];
     snprintf(pid, sizeof pid, "%lld", id);
     const char *p[1] = {pid};
-    json_t *ref = begin_call(c, req, resp, "SELECT pay_request_refund($1::bigint, 'admin')::text",
-                             1, p, "status");
-    if (!ref)
-        goto done;
-    int created = json_is_true(json_object_get(ref, "created"));
-    int rc = 0;
-    if (created)
-        rc = ctl_pay__audit_refund(c, req, ref, "admin", err, sizeof err);
-    if (rc == 0 && created &&
-        strcmp(json_string_value(json_object_get(ref, "status")), "pending_provider") == 0)
-        rc = ctl_pay__enqueue_refund(c, json_integer_value(json_object_get(ref, "id")), 0, err,
-                                     sizeof err);
+    money_tx m = {.sql = "SELECT pay_request_refund($1::bigint, 'admin')::text",
+                  .n = 1, .p = p, .must = "status", .then = refund_then};
     char what[64];
     snprintf(what, sizeof what, "refund of payment %lld", id);
-    if (commit_call(c, rc, req, resp, what, err) != 0) {
-        json_decref(ref);
+    if (ctl_db_tx_run(ctx, req, resp, what, money_once, &m) != 0 || !m.out)
         goto done;
-    }
+    json_t *ref = m.out;
+    int created = json_is_true(json_object_get(ref, "created"));
     json_object_del(ref, "created");
     ctl_json_respond(resp, created ? 201 : 200, ref);
 done:

@@ -10,6 +10,7 @@
  * nothing was recorded and the provider delivers again.
  */
 #include "control/booking_internal.h"
+#include "control/db_tx.h"
 #include "control/json.h"
 #include "control/pay_internal.h"
 #include "control/pay_sig.h"
@@ -107,6 +108,54 @@ static int apply(PGconn *c, const event_kind *k, const json_t *obj, char *err, s
     return ctl_pay__apply_intent(c, 0, &pi, st, NULL, err, errlen);
 }
 
+/* Record and apply one event in one transaction (ctl_db_tx_fn: only
+ * database work, so a deadlock runs it again). */
+typedef struct event_args {
+    const char *id, *type;
+    const json_t *obj;
+    int fresh;   /* out: first delivery */
+    int refused; /* out: a 400 is in resp */
+} event_args;
+
+static int event_once(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp, void *arg,
+                      char *err, size_t errlen)
+{
+    event_args *a = arg;
+    PGconn *c = ctx->db.conn;
+    const char *oid = json_string_value(json_object_get(a->obj, "id"));
+    const char *p[3] = {a->id, a->type, oid};
+    a->fresh = a->refused = 0;
+    if (ctl_bk__tx(c, "BEGIN") != 0) {
+        snprintf(err, errlen, "BEGIN failed: %s", PQerrorMessage(c));
+        return -1;
+    }
+    PGresult *r =
+        PQexecParams(c,
+                     "INSERT INTO pay_webhook_events (id, type, object_id) VALUES ($1, $2, $3) "
+                     "ON CONFLICT DO NOTHING RETURNING 1",
+                     3, NULL, p, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    a->fresh = ok && PQntuples(r) == 1;
+    if (!ok)
+        snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+    PQclear(r);
+    int rc = ok ? 0 : -1;
+    const event_kind *k = kind_of(a->type);
+    if (a->fresh && k)
+        rc = apply(c, k, a->obj, err, errlen);
+    if (rc == 1) {
+        ctl_bk__tx(c, "ROLLBACK");
+        ctl_response_problem(resp, 400, "invalid-body", "Bad Request", err, req);
+        a->refused = 1;
+        return 0;
+    }
+    if (rc == 0 && ctl_bk__tx(c, "COMMIT") != 0) {
+        snprintf(err, errlen, "commit failed: %s", PQerrorMessage(c));
+        rc = -1;
+    }
+    return rc == 0 ? 0 : -1;
+}
+
 void ctl_pay_webhook(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp);
 void ctl_pay_webhook(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
@@ -124,46 +173,13 @@ void ctl_pay_webhook(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
         json_decref(ev);
         return;
     }
-    if (ctl_bk__db(ctx, req, resp) != 0) {
+    event_args ea = {.id = id, .type = type, .obj = obj};
+    if (ctl_db_tx_run(ctx, req, resp, "webhook event", event_once, &ea) != 0 || ea.refused) {
         json_decref(ev);
-        return;
+        return; /* 503: nothing was recorded and the provider delivers again; or 400 */
     }
-    PGconn *c = ctx->db.conn;
-    const char *oid = json_string_value(json_object_get(obj, "id"));
-    const char *p[3] = {id, type, oid};
-    char err[512] = "";
-    if (ctl_bk__tx(c, "BEGIN") != 0) {
-        ctl_response_problem(resp, 503, "database-unavailable", "Service Unavailable",
-                             "the database is unavailable", req);
-        json_decref(ev);
-        return;
-    }
-    PGresult *r =
-        PQexecParams(c,
-                     "INSERT INTO pay_webhook_events (id, type, object_id) VALUES ($1, $2, $3) "
-                     "ON CONFLICT DO NOTHING RETURNING 1",
-                     3, NULL, p, NULL, NULL, 0);
-    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-    int fresh = ok && PQntuples(r) == 1;
-    PQclear(r);
-    int rc = ok ? 0 : -1;
+    int fresh = ea.fresh;
     const event_kind *k = kind_of(type);
-    if (fresh && k)
-        rc = apply(c, k, obj, err, sizeof err);
-    if (rc == 1) {
-        ctl_bk__tx(c, "ROLLBACK");
-        ctl_response_problem(resp, 400, "invalid-body", "Bad Request", err, req);
-        json_decref(ev);
-        return;
-    }
-    if (rc != 0 || ctl_bk__tx(c, "COMMIT") != 0) {
-        ctl_bk__tx(c, "ROLLBACK");
-        ML_WARN("payments", "webhook %s (%s) not applied: %s", id, type, err);
-        ctl_response_problem(resp, 503, "database-unavailable", "Service Unavailable",
-                             "the event could not be stored; deliver it again", req);
-        json_decref(ev);
-        return;
-    }
     json_t *o = json_pack("{s:b, s:b, s:b}", "received", 1, "duplicate", !fresh, "handled",
                           fresh && k != NULL);
     ctl_json_respond(resp, 200, o);

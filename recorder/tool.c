@@ -1,8 +1,12 @@
 /*
  * External programs for post-processing; see tool.h. fork + execvp with
  * pipes for stdout and stderr, a poll loop that reads both until the child
- * closes them, and a deadline after which the child (and only it) is
- * killed. ffprobe's JSON is read with jansson.
+ * closes them, and a deadline after which the child is killed. The child
+ * leads its own process group and the whole group is killed, so a wrapper
+ * script and the ffmpeg it started go together. A process-wide cancel pipe
+ * (rec_tool_cancel_all, at shutdown) is polled too: writing it kills every
+ * running program at once and refuses new ones. ffprobe's JSON is read
+ * with jansson.
  */
 #include "recorder/tool.h"
 
@@ -10,7 +14,9 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +25,39 @@
 #include <unistd.h>
 
 #define ERR_TAIL 600
+
+/* The cancel pipe: readable (never drained) once rec_tool_cancel_all ran. */
+static int cancel_fd[2] = {-1, -1};
+static atomic_int cancelled;
+static pthread_once_t cancel_once = PTHREAD_ONCE_INIT;
+
+static void cancel_init(void)
+{
+    if (pipe2(cancel_fd, O_CLOEXEC) != 0)
+        cancel_fd[0] = cancel_fd[1] = -1;
+}
+
+void rec_tool_cancel_all(void)
+{
+    pthread_once(&cancel_once, cancel_init);
+    atomic_store(&cancelled, 1);
+    if (cancel_fd[1] >= 0) {
+        ssize_t w = write(cancel_fd[1], "x", 1);
+        (void)w;
+    }
+}
+
+bool rec_tool_cancelled(void)
+{
+    return atomic_load(&cancelled) != 0;
+}
+
+/* SIGKILL the child's process group (the child itself if it has none). */
+static void kill_child(pid_t pid)
+{
+    if (kill(-pid, SIGKILL) != 0)
+        kill(pid, SIGKILL);
+}
 
 static long long now_ms(void)
 {
@@ -85,6 +124,11 @@ int rec_tool_run(char *const argv[], int timeout_s, char **out, char *err, size_
     pid_t pid = -1;
     if (out)
         *out = NULL;
+    pthread_once(&cancel_once, cancel_init);
+    if (rec_tool_cancelled()) {
+        snprintf(err, errlen, "%s not started: cancelled (shutting down)", argv[0]);
+        return -1;
+    }
     if (pipe2(po, O_CLOEXEC) != 0 || pipe2(pe, O_CLOEXEC) != 0) {
         snprintf(err, errlen, "%s: pipe: %s", argv[0], strerror(errno));
         goto fail;
@@ -95,6 +139,7 @@ int rec_tool_run(char *const argv[], int timeout_s, char **out, char *err, size_
         goto fail;
     }
     if (pid == 0) {
+        setpgid(0, 0); /* its own group: a timeout or shutdown kills all it started */
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0)
             dup2(devnull, 0);
@@ -104,23 +149,29 @@ int rec_tool_run(char *const argv[], int timeout_s, char **out, char *err, size_
         dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    setpgid(pid, pid); /* also here: no window before the child's own call */
     close(po[1]);
     close(pe[1]);
     po[1] = pe[1] = -1;
     long long deadline = now_ms() + (long long)(timeout_s > 0 ? timeout_s : 3600) * 1000;
-    bool timed_out = false;
-    struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
+    bool timed_out = false, stopped = false;
+    struct pollfd fds[3] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}, {cancel_fd[0], POLLIN, 0}};
     int open_fds = 2;
     while (open_fds > 0) {
         long long left = deadline - now_ms();
         if (left <= 0) {
             timed_out = true;
-            kill(pid, SIGKILL);
+            kill_child(pid);
             break;
         }
-        int r = poll(fds, 2, (int)(left > 1000 ? 1000 : left));
+        int r = poll(fds, 3, (int)(left > 1000 ? 1000 : left));
         if (r < 0 && errno != EINTR)
             break;
+        if (r > 0 && fds[2].fd >= 0 && (fds[2].revents & POLLIN)) {
+            stopped = true;
+            kill_child(pid);
+            break;
+        }
         for (int i = 0; i < 2; i++) {
             if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
@@ -135,7 +186,7 @@ int rec_tool_run(char *const argv[], int timeout_s, char **out, char *err, size_
                 tail_append(tail, &tlen, buf, (size_t)n);
             else if (out && out_append(&obuf, &olen, &ocap, buf, (size_t)n) != 0) {
                 snprintf(err, errlen, "%s: out of memory", argv[0]);
-                kill(pid, SIGKILL);
+                kill_child(pid);
                 waitpid(pid, NULL, 0);
                 pid = -1;
                 goto fail;
@@ -148,6 +199,10 @@ int rec_tool_run(char *const argv[], int timeout_s, char **out, char *err, size_
     pid = -1;
     char line[ERR_TAIL + 64];
     tail_line(tail, tlen, line, sizeof line);
+    if (stopped) {
+        snprintf(err, errlen, "%s cancelled (shutting down; killed)", argv[0]);
+        goto fail;
+    }
     if (timed_out) {
         snprintf(err, errlen, "%s timed out after %d s (killed)%s%s", argv[0], timeout_s,
                  line[0] ? ": " : "", line);

@@ -1,7 +1,8 @@
 /*
  * Running external programs (ffmpeg, ffprobe) for post-processing: spawn
  * with an argument vector (no shell), collect stdout, keep the tail of
- * stderr for error messages, enforce a timeout (SIGKILL to the child), and
+ * stderr for error messages, enforce a timeout (SIGKILL to the child's
+ * process group), cancel everything at shutdown, and
  * report the exit status. Plus ffprobe's view of a media file.
  */
 #ifndef ML_RECORDER_TOOL_H
@@ -18,6 +19,14 @@
  * wrote to stderr.
  */
 int rec_tool_run(char *const argv[], int timeout_s, char **out, char *err, size_t errlen);
+
+/* Shutdown: kill (SIGKILL, whole process group) every program that
+ * rec_tool_run is running and make later calls fail at once. One-way and
+ * process-wide; safe from any thread. */
+void rec_tool_cancel_all(void);
+/* Whether rec_tool_cancel_all has run (a failed run was then cancelled,
+ * not the program's fault). */
+bool rec_tool_cancelled(void);
 
 /* ffprobe's summary of a media file. */
 typedef struct rec_probe {

@@ -302,8 +302,9 @@ static const char *mime_of(const char *path)
     return "application/octet-stream";
 }
 
-/* Serve a file under web_dir; refuses anything that resolves outside it. */
-static int serve_static(struct lws *wsi, session *s, const char *path)
+/* Serve a file under web_dir; refuses anything that resolves outside it.
+ * head_only: a HEAD request, whose 404 carries headers but no body. */
+static int serve_static(struct lws *wsi, session *s, const char *path, int head_only)
 {
     char want[PATH_MAX], real[PATH_MAX];
     if (strstr(path, "..") || path[0] != '/')
@@ -326,6 +327,7 @@ not_found:
     if (!s->req)
         return -1;
     s->req->wsi = wsi;
+    s->req->head_only = head_only;
     respond_problem(s->req, 404, "not-found", "Not Found", "no such resource");
     return 0;
 }
@@ -437,6 +439,7 @@ static int on_http(struct lws *wsi, session *s, const char *path)
         submit(r);
         return 0;
     }
+    int head_only = r->head_only;
     free(r);
     s->req = NULL;
     if (!is_get) {
@@ -448,7 +451,7 @@ static int on_http(struct lws *wsi, session *s, const char *path)
                         "static files support GET and HEAD");
         return 0;
     }
-    return serve_static(wsi, s, path);
+    return serve_static(wsi, s, path, head_only);
 }
 
 static int on_body(session *s, const void *in, size_t len)

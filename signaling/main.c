@@ -25,6 +25,7 @@
 #include "ml_build_config.h"
 #include "control/recording.h"
 #include "signaling/http.h"
+#include "recorder/tool.h"
 #include "signaling/recording.h"
 
 #include <errno.h>
@@ -180,6 +181,10 @@ static int cmd_serve(ml_config *cfg)
     ML_INFO("main", "mentorlink %s ready on http://%s:%d", ML_VERSION, cfg->listen_host,
             cfg->listen_port);
     sig_http_run(&stop_flag);
+    /* A recording.process job may be running ffmpeg for minutes: kill it
+     * (and refuse new runs) so that the job workers stop promptly; the job
+     * is queued again for the next start (recording_job.c). */
+    rec_tool_cancel_all();
     sig_http_destroy();
     sig_rec_stop(); /* after the workers: closes what is left, queues processing */
     ctl_jobs_stop(jobs); /* waits for running jobs; interrupted ones are reclaimed by lease */

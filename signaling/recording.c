@@ -619,6 +619,7 @@ int sig_rec_start(const ml_config *cfg, const char *db_url, char *err, size_t er
         return -1;
     ctl_jobs_register("recording.process", sig_rec_process_job);
     ctl_db_init(&M.db, db_url, 5);
+    ctl_db_set_timeouts(&M.db, cfg->db_lock_timeout_ms, cfg->db_statement_timeout_ms);
     if (ctl_db_ensure(&M.db, err, errlen) != 0)
         return -1;
     if (sig__rec_recover(M.db.conn, M.node, err, errlen) != 0) {

@@ -12,6 +12,9 @@
  * refusing or timing out) is retried by the job runner with back-off; the
  * row stays `processing` meanwhile and goes to `failed` with the reason
  * after the last attempt. Raw files are never deleted or modified here.
+ * Shutdown (rec_tool_cancel_all) kills a running ffmpeg: the job returns
+ * CTL_JOB_INTERRUPTED, the row stays `processing`, and the job is queued
+ * again at once without using up an attempt.
  */
 #include "signaling/recording.h"
 
@@ -20,6 +23,7 @@
 #include "control/jobs.h"
 #include "recorder/process.h"
 #include "recorder/storage.h"
+#include "recorder/tool.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -139,6 +143,10 @@ int sig_rec_process_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errl
     }
     if (strcmp(status, "processing") != 0)
         return CTL_JOB_OK; /* done already, or failed and not retried */
+    if (rec_tool_cancelled()) {
+        snprintf(err, errlen, "recording %lld: not started, shutting down", id);
+        return CTL_JOB_INTERRUPTED;
+    }
     ctl_jobs_extend_lease(ctx, job, cfg->recording_process_timeout_s * 3 + 60, err, errlen);
 
     char out[1100], perr[2048] = "";
@@ -158,6 +166,14 @@ int sig_rec_process_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errl
     if (rec_process_session(raw, out, &o, res, perr, sizeof perr) != 0) {
         one_line(perr);
         snprintf(err, errlen, "processing: %s", perr);
+        if (rec_tool_cancelled()) {
+            /* The node is shutting down and killed ffmpeg: not the
+             * recording's fault. The row stays `processing` and the job is
+             * queued again (the next start, or another node, runs it). */
+            ML_INFO("rec", "recording %lld: processing interrupted by shutdown", id);
+            rc = CTL_JOB_INTERRUPTED;
+            goto done;
+        }
         mark_failed(ctx, id, err);
         goto done;
     }

@@ -266,6 +266,7 @@ static json_t *stats_json(const peer_ev *e)
         "nack_in", (json_int_t)s->nack_in, "dc_messages_in", (json_int_t)s->dc_messages_in,
         "dc_messages_out", (json_int_t)s->dc_messages_out, "dc_bytes_in",
         (json_int_t)s->dc_bytes_in, "dc_dropped", (json_int_t)s->dc_dropped);
+    json_object_set_new(counters, "dc_bytes_out", json_integer((json_int_t)s->dc_bytes_out));
     static const struct {
         const char *name;
         size_t off;

@@ -33,6 +33,9 @@ async function echoRun(config, cipher, profileName) {
     assert.strictEqual(server.dtls, 'connected');
     assert.ok(server.counters.rtp_in > 100 && server.counters.rtp_out > 100, JSON.stringify(server));
     assert.ok(server.counters.dc_messages_out >= 3, JSON.stringify(server));
+    // every message was echoed whole: as many bytes out as in (3000 + text)
+    assert.ok(server.counters.dc_bytes_out >= 3000, JSON.stringify(server));
+    assert.strictEqual(server.counters.dc_bytes_out, server.counters.dc_bytes_in, JSON.stringify(server));
     assert.strictEqual(server.counters.drop_srtp_auth, 0);
     assert.match(server.selected.local, /^host 127\.0\.0\.1:\d+$/);
   } finally {

@@ -102,3 +102,29 @@ test('garbage on the HTTP port does not hurt the server', async () => {
   const r = await fetch(d.baseUrl + '/healthz');
   assert.strictEqual(r.status, 200);
 });
+
+// A raw HTTP/1.1 exchange: everything the server sent until it closed.
+function rawExchange(request) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(d.port, '127.0.0.1', () => sock.end(request));
+    const chunks = [];
+    sock.on('data', (c) => chunks.push(c));
+    sock.on('error', reject);
+    sock.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    sock.setTimeout(10000, () => sock.destroy(new Error('no answer')));
+  });
+}
+
+test('HEAD answers headers only: unknown files, unknown API routes, known files', async () => {
+  for (const p of ['/no-such-file.html', '/api/v1/nope', '/']) {
+    const text = await rawExchange(`HEAD ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    const end = text.indexOf('\r\n\r\n');
+    assert.ok(end > 0, `${p}: ${text}`);
+    assert.match(text, p === '/' ? /^HTTP\/1\.1 200/ : /^HTTP\/1\.1 404/, `${p}: ${text}`);
+    assert.strictEqual(text.slice(end + 4), '', `HEAD ${p} must not carry a body`);
+  }
+  // the same unknown file with GET has its problem body
+  const get = await fetch(d.baseUrl + '/no-such-file.html');
+  assert.strictEqual(get.status, 404);
+  assert.strictEqual((await get.json()).status, 404);
+});

@@ -1,0 +1,84 @@
+// SIGTERM while a recording.process job runs ffmpeg: recording_ffmpeg is a
+// wrapper script that notes its start, sleeps (a slow encoder, in a child
+// process of the script) and then execs the real ffmpeg. The daemon must
+// kill the whole process group and exit within a few seconds (not wait
+// minutes and get SIGKILLed), leave the row `processing` and its job queued
+// without spending an attempt; the next start (with the plain ffmpeg) makes
+// the recording `ready` with a playable MP4.
+'use strict';
+const { test, after } = require('node:test');
+const assert = require('node:assert');
+const fs = require('fs');
+const path = require('path');
+const { mlrec } = require('./lib/mlrec');
+const { tmpDir, waitFor } = require('./lib/servers');
+const { startDaemon, SANITIZED } = require('./lib/daemon');
+const A = require('./lib/auth');
+const R = require('./lib/recording');
+
+const SLEEP_S = 177; // unique enough to find the script's child in /proc
+const work = tmpDir('ml-rec-stop-');
+const started = path.join(work, 'ffmpeg-started');
+const slowFfmpeg = path.join(work, 'slow-ffmpeg');
+let d2;
+
+after(async () => { if (d2) await d2.stop(); });
+
+// Processes whose command line is `sleep SLEEP_S` (the wrapper's child).
+function sleepers() {
+  const found = [];
+  for (const pid of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    let cmd;
+    try { cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { continue; }
+    if (cmd === `sleep\0${SLEEP_S}\0`) found.push(Number(pid));
+  }
+  return found;
+}
+
+test('SIGTERM during processing: ffmpeg killed, prompt exit, the next start finishes the recording', { timeout: 300000 }, async () => {
+  fs.writeFileSync(slowFfmpeg, `#!/bin/sh\necho $$ >> '${started}'\nsleep ${SLEEP_S}\nexec ffmpeg "$@"\n`, { mode: 0o755 });
+  const d = await A.startAuthDaemon({ recording_ffmpeg: slowFfmpeg });
+  const dir = path.join(work, 'raw');
+  fs.mkdirSync(dir);
+  const s = await mlrec(['synth', dir, '--duration', '2']);
+  assert.strictEqual(s.code, 0, s.stderr);
+  const id = await d.sql(`INSERT INTO recordings (room_id, session_ref, raw_dir) VALUES ('7001', '7001', '${dir}') RETURNING id`);
+  await d.sql(`UPDATE recordings SET status = 'processing', ended_at = now() WHERE id = ${id}`);
+  await d.sql(`INSERT INTO jobs (kind, payload, dedupe_key) VALUES ('recording.process', '{"recording_id": ${id}}', 'recording:${id}')`);
+  await waitFor(() => fs.existsSync(started) && sleepers().length > 0, 120000, 'the slow ffmpeg to start');
+
+  const t0 = Date.now();
+  const res = await d.stop({ timeoutMs: 90000 }); // fails the test on a non-zero exit (SIGKILL)
+  const took = Date.now() - t0;
+  assert.strictEqual(res.code, 0);
+  console.log('shutdown during processing', JSON.stringify({ exit_ms: took }));
+  assert.ok(took < (SANITIZED ? 30000 : 15000), `the daemon took ${took} ms to exit`);
+  assert.deepStrictEqual(sleepers(), [], 'the wrapper\'s child was killed with its group');
+  assert.match(d.logs(), /interrupted by shutdown/);
+
+  const row = JSON.parse(await d.sql(`SELECT row_to_json(r) FROM recordings r WHERE id = ${id}`));
+  assert.strictEqual(row.status, 'processing', 'not failed because of the shutdown');
+  assert.strictEqual(row.failure_reason, null);
+  const job = JSON.parse(await d.sql(`SELECT row_to_json(j) FROM jobs j WHERE kind = 'recording.process'`));
+  assert.strictEqual(job.state, 'queued');
+  assert.strictEqual(job.attempts, 0, 'the interrupted run does not use up an attempt');
+  assert.strictEqual(job.locked_by, null);
+  assert.match(job.last_error, /shutting down/);
+
+  // Next start, same database and data folder, the real ffmpeg.
+  d2 = await startDaemon({ port: d.port, config: { ...d.config, redis_url: '', smtp_url: '',
+    recording_ffmpeg: 'ffmpeg', job_poll_ms: 100 } });
+  d2.sql = d.sql;
+  const ready = await R.until(async () => {
+    const r = JSON.parse(await d2.sql(`SELECT row_to_json(r) FROM recordings r WHERE id = ${id}`));
+    return r.status === 'ready' || r.status === 'failed' ? r : null;
+  }, 180000, `recording ${id} to finish after the restart`);
+  assert.strictEqual(ready.status, 'ready', `${ready.failure_reason}\n${d2.logs().slice(-3000)}`);
+  assert.strictEqual(ready.attempts, 1, 'still the first processing of the row');
+  const p = await R.probeSummary(path.join(d.config.data_dir, 'recordings', ready.storage_key));
+  assert.strictEqual(p.audio, 1);
+  assert.strictEqual(p.video, 1);
+  assert.ok(p.duration > 1.5 && p.duration < 3, `duration ${p.duration} s of a 2 s recording`);
+  assert.strictEqual(await d2.sql(`SELECT state || ' ' || attempts FROM jobs WHERE kind = 'recording.process'`), 'done 1');
+  assert.strictEqual(fs.readFileSync(started, 'utf8').trim().split('\n').length, 1, 'the slow ffmpeg ran once');
+});
