@@ -13,11 +13,11 @@ const assert = require('node:assert');
 const fs = require('fs');
 const http = require('http');
 const net = require('net');
-const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
 const { startFakepay, startWebhookReceiver, fakepayBin } = require('./lib/fakepay');
 const { launchBrowser } = require('./lib/browser');
+const { tmpDir } = require('./lib/servers');
 
 const SECRETS = ['whsec_first_secret_0123456789', 'whsec_second_secret_abcdef'];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -547,7 +547,7 @@ test('resend: same event id with a fresh signature, or signed with a chosen (sta
 });
 
 test('state survives SIGKILL and restart on the same state file', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-fakepay-'));
+  const dir = tmpDir('ml-fakepay-');
   const stateFile = path.join(dir, 'state.json');
   const rx = await startWebhookReceiver({ secrets: SECRETS });
   let fp = await startFakepay({ webhookUrls: [rx.url], webhookSecrets: SECRETS, stateFile });
@@ -731,7 +731,7 @@ test('command line: only loopback addresses, required options, SIGTERM exits 0',
   assert.notStrictEqual(r.status, 0);
   r = run(['--listen', '127.0.0.1:99999', '--secret-key', 'sk_test_12345678']);
   assert.notStrictEqual(r.status, 0);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-fakepay-'));
+  const dir = tmpDir('ml-fakepay-');
   fs.writeFileSync(path.join(dir, 'bad.json'), '{"version": 99}');
   r = run(['--listen', '127.0.0.1:0', '--secret-key', 'sk_test_12345678', '--state-file', path.join(dir, 'bad.json')]);
   assert.notStrictEqual(r.status, 0);

@@ -10,9 +10,18 @@ const os = require('os');
 const path = require('path');
 
 const children = new Set();
+// Temporary folders made by tmpDir(): removed when the test process exits
+// (after its servers are killed), unless ML_KEEP_TMP=1 keeps them for a
+// post-mortem. Without this every test file left ~75 MB (a PostgreSQL
+// cluster) behind and repeated runs filled the disk.
+const tmpDirs = new Set();
 process.on('exit', () => {
   for (const c of children) {
     try { c.kill('SIGKILL'); } catch { /* gone */ }
+  }
+  if (process.env.ML_KEEP_TMP === '1') return;
+  for (const d of tmpDirs) {
+    try { fs.rmSync(d, { recursive: true, force: true, maxRetries: 3 }); } catch { /* a server still writing */ }
   }
 });
 
@@ -54,6 +63,7 @@ async function waitFor(fn, timeoutMs, what) {
 function tmpDir(prefix) {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   fs.chmodSync(d, 0o755);
+  tmpDirs.add(d);
   return d;
 }
 
