@@ -16,8 +16,8 @@
  *     poll return at once: every iteration that read a packet was
  *     followed by an empty one (strace: two eventfd writes per datagram).
  *     Nothing on a worker iterates its context recursively, so marking
- *     every source may-recurse changes no behaviour and removes all of
- *     that. libnice gives no handle on its sources, so we find them by id:
+ *     the socket sources may-recurse changes no behaviour and removes all
+ *     of that. libnice gives no handle on its sources, so we find them by id:
  *     GLib numbers a context's sources in attach order, a probe source
  *     attached and destroyed at once tells the newest id, and each id is
  *     looked at once (g_main_context_find_source_by_id, a hash lookup).
@@ -37,6 +37,7 @@
 #include "sfu/worker_poll.h"
 
 #include <errno.h>
+#include <string.h>
 #include <time.h>
 
 #define SWEEP_EVERY_US 100000u
@@ -77,6 +78,17 @@ static GSourceFuncs probe_funcs = {
     .dispatch = probe_dispatch,
 };
 
+/* GIO names its socket sources "GSocket" (g_socket_create_source, which
+ * libnice uses for every socket it reads). Only those are marked: a
+ * source that re-arms its ready time from its own dispatch (GLib timeouts,
+ * our task and timer sources) signals the wake-up eventfd when it is not
+ * blocked, which would add the very wake-ups we remove. */
+static int is_socket_source(GSource *s)
+{
+    const char *name = g_source_get_name(s);
+    return name && strcmp(name, "GSocket") == 0;
+}
+
 void sfu_worker_poll_sweep(GMainContext *ctx, sfu_poll_coalesce *c)
 {
     GSource *probe = g_source_new(&probe_funcs, sizeof(GSource));
@@ -88,8 +100,10 @@ void sfu_worker_poll_sweep(GMainContext *ctx, sfu_poll_coalesce *c)
         from = 1;
     for (guint id = from; id < top; id++) {
         GSource *s = g_main_context_find_source_by_id(ctx, id);
-        if (s && !g_source_get_can_recurse(s))
+        if (s && is_socket_source(s) && !g_source_get_can_recurse(s)) {
             g_source_set_can_recurse(s, TRUE);
+            c->marked++;
+        }
     }
     c->swept_id = top;
 }

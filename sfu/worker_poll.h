@@ -9,9 +9,9 @@
  *    that arrived in the meantime instead of one iteration per packet.
  *    A thread that has been idle for longer than the window polls at once,
  *    so a lone packet is never delayed.
- *  - Non-blocking dispatch: every source on the worker's context is marked
- *    may-recurse (g_source_set_can_recurse), which stops GLib from removing
- *    and re-adding a socket source's descriptor around each dispatch.
+ *  - Non-blocking dispatch: every socket source on the worker's context is
+ *    marked may-recurse (g_source_set_can_recurse), which stops GLib from
+ *    removing and re-adding its descriptor around each dispatch.
  *
  * Everything here runs on the thread that iterates the context.
  */
@@ -26,7 +26,8 @@ typedef struct sfu_poll_coalesce {
     uint32_t window_us;    /* 0: never hold */
     uint64_t last_wake_us; /* when a poll last returned ready descriptors; 0: never */
     uint64_t last_sweep_us;
-    guint swept_id;        /* sources up to this id were marked may-recurse */
+    guint swept_id;        /* sources below this id were looked at */
+    uint64_t marked;       /* socket sources marked may-recurse */
     /* counters, for tests and benchmarks */
     uint64_t polls; /* poll calls */
     uint64_t holds; /* polls preceded by a hold */
@@ -51,8 +52,9 @@ void sfu_poll_coalesce_note(sfu_poll_coalesce *c, uint64_t now_us, int nready);
  * ctx, before it does. */
 void sfu_worker_poll_install(GMainContext *ctx, sfu_poll_coalesce *c);
 
-/* Mark every source attached to ctx since the previous call may-recurse
- * (new libnice sockets appear as peers come and go). Called by the poll
+/* Mark every socket source (GIO's "GSocket" sources, which libnice uses)
+ * attached to ctx since the previous call may-recurse (new libnice sockets
+ * appear as peers come and go); other sources are left alone. Called by the poll
  * function at most every 100 ms; callable directly on the owner thread. */
 void sfu_worker_poll_sweep(GMainContext *ctx, sfu_poll_coalesce *c);
 

@@ -1,13 +1,13 @@
 /*
  * Worker main-loop tuning (sfu/worker_poll.c): the coalescing decision,
- * the may-recurse sweep over a context's sources, and a worker that reads
+ * the may-recurse sweep over a context's socket sources, and a worker that reads
  * a burst of datagrams in fewer wake-ups than datagrams when coalescing.
  */
 #include "sfu/worker.h"
 #include "sfu/worker_poll.h"
 #include "tests/unit/harness.h"
 
-#include <glib-unix.h>
+#include <gio/gio.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,35 +55,48 @@ static gboolean never(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-TEST(sweep_marks_every_new_source_may_recurse_once)
+static GSource *socket_source(GMainContext *ctx, GSocket **keep)
+{
+    *keep = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+    GSource *s = g_socket_create_source(*keep, G_IO_IN, NULL);
+    g_source_set_callback(s, never, NULL, NULL);
+    g_source_attach(s, ctx);
+    return s;
+}
+
+TEST(sweep_marks_new_socket_sources_may_recurse_and_nothing_else)
 {
     GMainContext *ctx = g_main_context_new();
     sfu_poll_coalesce c = {0};
-    GSource *a = g_timeout_source_new(100000);
-    g_source_set_callback(a, never, NULL, NULL);
-    g_source_attach(a, ctx);
+    GSocket *ka, *kb, *kl;
+    GSource *a = socket_source(ctx, &ka);
     GSource *gone = g_idle_source_new();
     g_source_attach(gone, ctx);
     g_source_destroy(gone); /* a gap in the ids */
-    GSource *b = g_timeout_source_new(100000);
-    g_source_set_callback(b, never, NULL, NULL);
-    g_source_attach(b, ctx);
+    GSource *tmo = g_timeout_source_new(100000); /* re-arms itself: left alone */
+    g_source_set_callback(tmo, never, NULL, NULL);
+    g_source_attach(tmo, ctx);
+    GSource *b = socket_source(ctx, &kb);
     CHECK(!g_source_get_can_recurse(a));
     sfu_worker_poll_sweep(ctx, &c);
     CHECK(g_source_get_can_recurse(a));
     CHECK(g_source_get_can_recurse(b));
+    CHECK(!g_source_get_can_recurse(tmo));
+    CHECK_UINT_EQ(c.marked, 2);
     CHECK(c.swept_id > g_source_get_id(b));
-    GSource *later = g_timeout_source_new(100000);
-    g_source_set_callback(later, never, NULL, NULL);
-    g_source_attach(later, ctx);
+    GSource *later = socket_source(ctx, &kl);
     CHECK(!g_source_get_can_recurse(later));
     sfu_worker_poll_sweep(ctx, &c);
     CHECK(g_source_get_can_recurse(later));
-    GSource *all[] = {a, gone, b, later};
-    for (size_t i = 0; i < 4; i++) {
+    CHECK_UINT_EQ(c.marked, 3); /* the earlier ones are not looked at again */
+    GSource *all[] = {a, gone, tmo, b, later};
+    for (size_t i = 0; i < 5; i++) {
         g_source_destroy(all[i]);
         g_source_unref(all[i]);
     }
+    g_object_unref(ka);
+    g_object_unref(kb);
+    g_object_unref(kl);
     g_main_context_unref(ctx);
 }
 
@@ -92,6 +105,7 @@ TEST(sweep_marks_every_new_source_may_recurse_once)
 typedef struct burst {
     sfu_worker *w;
     int fd; /* receiving end, read on the worker */
+    GSocket *gsock;
     GSource *src;
     atomic_int received;
     atomic_int dispatches;
@@ -100,10 +114,11 @@ typedef struct burst {
     uint64_t polls, holds;
 } burst;
 
-static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
+static gboolean on_readable(GSocket *gs, GIOCondition cond, gpointer data)
 {
     burst *b = data;
     (void)cond;
+    int fd = g_socket_get_fd(gs);
     char buf[64];
     atomic_fetch_add(&b->dispatches, 1);
     while (recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
@@ -114,7 +129,8 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
 static void attach_task(void *arg)
 {
     burst *b = arg;
-    b->src = g_unix_fd_source_new(b->fd, G_IO_IN);
+    b->gsock = g_socket_new_from_fd(b->fd, NULL);
+    b->src = g_socket_create_source(b->gsock, G_IO_IN, NULL);
     g_source_set_callback(b->src, (GSourceFunc)(void (*)(void))on_readable, b, NULL);
     g_source_attach(b->src, sfu_worker_context(b->w));
     atomic_store(&b->done, 1);
@@ -133,6 +149,7 @@ static void detach_task(void *arg)
     burst *b = arg;
     g_source_destroy(b->src);
     g_source_unref(b->src);
+    g_object_unref(b->gsock); /* closes fd */
     atomic_store(&b->done, 1);
 }
 
@@ -207,7 +224,6 @@ TEST(worker_coalesces_a_burst_into_fewer_wakeups)
 
     run_on(b, detach_task);
     sfu_workers_stop(ws);
-    close(sv[0]);
     close(sv[1]);
     free(b);
 }
