@@ -37,7 +37,7 @@ static const ml_config_key keys[] = {
     STRK(redis_server_bin, "redis-server", "redis-server binary for the embedded Redis."),
     BOOLK(auto_migrate, "true", "Apply pending schema migrations when the server starts."),
     INTK(media_workers, "0", 0, 256, "Media worker threads; 0 means one per core."),
-    INTK(media_poll_coalesce_us, "500", 0, 5000, "Under load a media worker waits up to this many microseconds after a wake-up before it polls its sockets again, so that one main-loop iteration handles every packet that arrived meanwhile (fewer wake-ups, less CPU per packet); a worker idle for longer than this answers at once. Adds at most this much delay to a packet; 0 turns it off."),
+    INTK(media_poll_coalesce_us, "0", 0, 5000, "Under load a media worker waits up to this many microseconds after a wake-up before it polls its sockets again, so that one main-loop iteration handles every packet that arrived meanwhile (fewer wake-ups); a worker idle for longer than this answers at once. Adds at most this much delay to a packet. 0 (the default) turns it off: at 200-320 fan-out mentees a 500 or 1000 us window gave no measurable CPU saving and a slightly higher delay p99 (docs/benchmarks.md)."),
     STRK(ice_interfaces, "", "Comma-separated interface names or IP addresses to gather host candidates on; empty means all."),
     STRK(ice_public_ip, "", "Public IPv4 address advertised for 1:1 NAT (added as a host candidate)."),
     INTK(ice_port_min, "0", 0, 65535, "Lowest UDP port for ICE; 0 lets the kernel choose."),

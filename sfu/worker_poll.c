@@ -32,7 +32,11 @@
  *     idle worker answers a lone packet at once, and never when GLib
  *     says a source is already due (poll timeout 0). Sends are not held:
  *     the send queue (udp_batch.c) is flushed in the prepare step, before
- *     the poll.
+ *     the poll. Off by default (media_poll_coalesce_us = 0): at 200-320
+ *     mentees an iteration that fans a packet out already takes longer
+ *     than a 0.5 ms window (after (1), ~7 packets per wake-up at 200
+ *     mentees), so the window rarely applies; measured, it saved no CPU
+ *     and raised the delay p99 a little.
  */
 #include "sfu/worker_poll.h"
 

@@ -3,9 +3,9 @@
  * for the measurements behind it). Two things, both cutting the cost of a
  * main-loop iteration over hundreds of libnice socket sources:
  *
- *  - Wake-up coalescing: the worker's poll function holds off polling for
- *    at most a configured window (media_poll_coalesce_us) after the
- *    previous wake-up, so that under load one iteration reads every packet
+ *  - Wake-up coalescing (off unless media_poll_coalesce_us > 0): the
+ *    worker's poll function holds off polling for at most that window
+ *    after the previous wake-up, so that under load one iteration reads every packet
  *    that arrived in the meantime instead of one iteration per packet.
  *    A thread that has been idle for longer than the window polls at once,
  *    so a lone packet is never delayed.
