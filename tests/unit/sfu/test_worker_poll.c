@@ -213,7 +213,8 @@ TEST(worker_coalesces_a_burst_into_fewer_wakeups)
            (unsigned long long)polls, (unsigned long long)holds, (long long)elapsed);
     CHECK(holds > 0);
     CHECK(polls <= (uint64_t)(2 * elapsed / window + 10));
-    CHECK(polls < 150);
+    if (elapsed < 500000) /* unless this thread was starved: well under one per datagram */
+        CHECK(polls < 150);
 
     /* The sweep (every 100 ms) has marked our fd source may-recurse. */
     g_usleep(150000);
