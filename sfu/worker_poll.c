@@ -41,6 +41,7 @@
 #include "sfu/worker_poll.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -126,7 +127,7 @@ static gint coalescing_poll(GPollFD *fds, guint nfds, gint timeout)
     if (!c)
         return g_poll(fds, nfds, timeout);
     uint64_t now = (uint64_t)g_get_monotonic_time();
-    if (tl_ctx && now >= c->last_sweep_us + SWEEP_EVERY_US) {
+    if (tl_ctx && !c->no_sweep && now >= c->last_sweep_us + SWEEP_EVERY_US) {
         c->last_sweep_us = now;
         sfu_worker_poll_sweep(tl_ctx, c);
     }
@@ -149,5 +150,7 @@ void sfu_worker_poll_install(GMainContext *ctx, sfu_poll_coalesce *c)
 {
     tl_state = c;
     tl_ctx = ctx;
+    const char *sweep = getenv("SFU_POLL_SWEEP"); /* "0": leave GLib's blocking on, for A/B runs */
+    c->no_sweep = sweep && strcmp(sweep, "0") == 0;
     g_main_context_set_poll_func(ctx, coalescing_poll);
 }

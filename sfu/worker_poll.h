@@ -28,6 +28,7 @@ typedef struct sfu_poll_coalesce {
     uint64_t last_sweep_us;
     guint swept_id;        /* sources below this id were looked at */
     uint64_t marked;       /* socket sources marked may-recurse */
+    int no_sweep;          /* SFU_POLL_SWEEP=0 in the environment: never mark */
     /* counters, for tests and benchmarks */
     uint64_t polls; /* poll calls */
     uint64_t holds; /* polls preceded by a hold */
@@ -47,7 +48,8 @@ uint64_t sfu_poll_coalesce_hold_us(const sfu_poll_coalesce *c, uint64_t now_us, 
 void sfu_poll_coalesce_note(sfu_poll_coalesce *c, uint64_t now_us, int nready);
 
 /* Make ctx (iterated by the calling thread from now on) use the coalescing
- * poll function with state c (owned by the caller, alive while ctx is
+ * poll function, which also runs the sweep below unless SFU_POLL_SWEEP=0
+ * is in the environment (for A/B measurements), with state c (owned by the caller, alive while ctx is
  * iterated). The state is thread-local: call on the thread that iterates
  * ctx, before it does. */
 void sfu_worker_poll_install(GMainContext *ctx, sfu_poll_coalesce *c);
