@@ -40,6 +40,7 @@ static const ml_config_key keys[] = {
     INTK(db_statement_timeout_ms, "30000", 0, 3600000, "PostgreSQL statement_timeout of the daemon's request and job connections (SQLSTATE 57014, answered 503 with Retry-After); 0 means none. Migrations have none."),
     INTK(db_tx_attempts, "5", 1, 20, "Attempts of a booking or payment transaction that fails with a serialization failure (40001) or a deadlock (40P01); each retry runs the whole transaction again after a jittered 5-200 ms back-off."),
     INTK(media_workers, "0", 0, 256, "Media worker threads; 0 means one per core."),
+    INTK(media_poll_coalesce_us, "0", 0, 5000, "Under load a media worker waits up to this many microseconds after a wake-up before it polls its sockets again, so that one main-loop iteration handles every packet that arrived meanwhile (fewer wake-ups); a worker idle for longer than this answers at once. Adds at most this much delay to a packet. 0 (the default) turns it off: at 200-320 fan-out mentees a 500 or 1000 us window gave no measurable CPU saving and a slightly higher delay p99 (docs/benchmarks.md)."),
     STRK(ice_interfaces, "", "Comma-separated interface names or IP addresses to gather host candidates on; empty means all."),
     STRK(ice_public_ip, "", "Public IPv4 address advertised for 1:1 NAT (added as a host candidate)."),
     INTK(ice_port_min, "0", 0, 65535, "Lowest UDP port for ICE; 0 lets the kernel choose."),

@@ -43,6 +43,7 @@ typedef struct ml_config {
     int db_tx_attempts;
     /* Media */
     int media_workers;
+    int media_poll_coalesce_us;
     char ice_interfaces[ML_CFG_STR];
     char ice_public_ip[ML_CFG_STR];
     int ice_port_min;

@@ -48,6 +48,7 @@ int sfu_peer_env_init(sfu_peer_env *env, const ml_config *cfg, char *err, size_t
         env->cert = NULL;
         return -1;
     }
+    sfu_workers_set_poll_coalesce(env->workers, cfg->media_poll_coalesce_us);
     return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "sfu/worker.h"
 
 #include "common/log.h"
+#include "sfu/worker_poll.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@ struct sfu_worker {
     GQueue tasks;
     int stopping;
     atomic_int load;
+    sfu_poll_coalesce poll; /* worker thread only (worker_poll.h) */
 };
 
 struct sfu_workers {
@@ -128,6 +130,7 @@ static gpointer worker_main(gpointer data)
     sfu_worker *w = data;
     tl_current = w;
     g_main_context_push_thread_default(w->ctx);
+    sfu_worker_poll_install(w->ctx, &w->poll);
     g_main_loop_run(w->loop);
     /* Let asynchronous closes (libnice agents) and late tasks finish. */
     for (int i = 0; i < 1000 && g_main_context_iteration(w->ctx, FALSE); i++)
@@ -257,6 +260,28 @@ void sfu_workers_stop(sfu_workers *ws)
     }
     free(ws->w);
     free(ws);
+}
+
+static void set_coalesce_task(void *arg)
+{
+    sfu_worker *w = tl_current;
+    w->poll.window_us = (uint32_t)(uintptr_t)arg;
+}
+
+void sfu_workers_set_poll_coalesce(sfu_workers *ws, int window_us)
+{
+    if (!ws || window_us < 0)
+        return;
+    for (int i = 0; i < ws->n; i++)
+        sfu_worker_post(&ws->w[i], set_coalesce_task, (void *)(uintptr_t)window_us, NULL);
+}
+
+void sfu_worker_poll_stats(sfu_worker *w, uint64_t *polls, uint64_t *holds)
+{
+    if (polls)
+        *polls = w->poll.polls;
+    if (holds)
+        *holds = w->poll.holds;
 }
 
 int sfu_workers_count(const sfu_workers *ws)

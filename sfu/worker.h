@@ -14,6 +14,7 @@
 #define ML_SFU_WORKER_H
 
 #include <glib.h>
+#include <stdint.h>
 
 #include "sfu/timer_heap.h"
 
@@ -30,6 +31,16 @@ sfu_workers *sfu_workers_start(int n);
  * check sfu_worker_stopping()), then each loop quits and its thread is
  * joined. Safe with NULL. Must not be called from a worker thread. */
 void sfu_workers_stop(sfu_workers *ws);
+
+/* Let every worker hold off polling for up to window_us microseconds
+ * after a wake-up, so that one main-loop iteration serves many packets
+ * under load (worker_poll.h); 0 turns it off (the default). Any thread;
+ * takes effect when each worker runs the posted change. */
+void sfu_workers_set_poll_coalesce(sfu_workers *ws, int window_us);
+
+/* The worker's poll counters (worker_poll.h): polls made and polls that
+ * were held. Call on the worker's thread. */
+void sfu_worker_poll_stats(sfu_worker *w, uint64_t *polls, uint64_t *holds);
 
 /* Number of workers. */
 int sfu_workers_count(const sfu_workers *ws);
