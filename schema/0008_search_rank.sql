@@ -76,50 +76,17 @@ BEGIN
     RETURN (plan->0->'Plan'->>'Plan Rows')::numeric;
 END $$;
 
--- The search (replaces 0007's). Only the filters present are in the WHERE
--- clause, so each plan is built for them.
-CREATE OR REPLACE FUNCTION booking_search(b jsonb, p_limit integer, p_after_key text,
-                                          p_after_id bigint)
-RETURNS TABLE (id bigint, sort_key text, item jsonb) LANGUAGE plpgsql STABLE AS $f$
+-- The WHERE conditions for every filter but the name, as SQL text over
+-- mentor_profiles p (only the filters present, so that each statement is
+-- planned for them). Bad availability ranges raise MB400.
+--   available: a free day in range with a start in [from, to) still
+--              bookable now (schema/0007_search.sql)
+CREATE FUNCTION search_filter_conds(b jsonb) RETURNS text LANGUAGE plpgsql STABLE AS $f$
 DECLARE
-    sort text := coalesce(b->>'sort', 'relevance');
-    col text;
-    dir text := 'DESC';
-    w text;
-    cw text[];
-    cg integer[];
-    n integer := 0;
-    grade_sum text := '';
-    name_conds text := '';
     conds text := '';
     a_from timestamptz;
     a_to timestamptz;
-    after_grade integer;
-    after_rating numeric;
-    grade integer;
-    cw_g text[];
-    est numeric;
-    higher text[] := '{}';
-    got bigint := 0;
-    cnt bigint;
 BEGIN
-    IF b ? 'name' THEN
-        FOREACH w IN ARRAY search_words(b->>'name') LOOP
-            n := n + 1;
-            EXIT WHEN n > 6;
-            SELECT coalesce(array_agg(x.word), '{}'), coalesce(array_agg(x.grade), '{}')
-              INTO cw, cg FROM search_word_grades(w) x;
-            IF cardinality(cw) = 0 THEN
-                RETURN;   -- a word that resembles no name: nobody
-            END IF;
-            name_conds := name_conds || format(' AND p.name_words && %L::text[]', cw);
-            grade_sum := grade_sum || format(' + (SELECT max(x.g) FROM unnest(%L::text[], %L::int[]) x(w, g)'
-                                             ' WHERE x.w = ANY (p.name_words))', cw, cg);
-        END LOOP;
-        IF n = 0 THEN
-            RETURN;
-        END IF;
-    END IF;
     IF b ? 'available_from' THEN
         a_from := (b->>'available_from')::timestamptz;
         a_to := (b->>'available_to')::timestamptz;
@@ -147,6 +114,52 @@ BEGIN
     IF b ? 'min_price' THEN conds := conds || format(' AND p.price_cents >= %s', (b->>'min_price')::int); END IF;
     IF b ? 'max_price' THEN conds := conds || format(' AND p.price_cents <= %s', (b->>'max_price')::int); END IF;
     IF coalesce((b->>'free')::boolean, false) THEN conds := conds || ' AND p.price_cents = 0'; END IF;
+    RETURN conds;
+END $f$;
+
+-- The search (replaces 0007's). Only the filters present are in the WHERE
+-- clause, so each plan is built for them.
+CREATE OR REPLACE FUNCTION booking_search(b jsonb, p_limit integer, p_after_key text,
+                                          p_after_id bigint)
+RETURNS TABLE (id bigint, sort_key text, item jsonb) LANGUAGE plpgsql STABLE AS $f$
+DECLARE
+    sort text := coalesce(b->>'sort', 'relevance');
+    col text;
+    dir text := 'DESC';
+    w text;
+    cw text[];
+    cg integer[];
+    n integer := 0;
+    grade_sum text := '';
+    name_conds text := '';
+    conds text := '';
+    after_grade integer;
+    after_rating numeric;
+    grade integer;
+    cw_g text[];
+    est numeric;
+    higher text[] := '{}';
+    got bigint := 0;
+    cnt bigint;
+BEGIN
+    IF b ? 'name' THEN
+        FOREACH w IN ARRAY search_words(b->>'name') LOOP
+            n := n + 1;
+            EXIT WHEN n > 6;
+            SELECT coalesce(array_agg(x.word), '{}'), coalesce(array_agg(x.grade), '{}')
+              INTO cw, cg FROM search_word_grades(w) x;
+            IF cardinality(cw) = 0 THEN
+                RETURN;   -- a word that resembles no name: nobody
+            END IF;
+            name_conds := name_conds || format(' AND p.name_words && %L::text[]', cw);
+            grade_sum := grade_sum || format(' + (SELECT max(x.g) FROM unnest(%L::text[], %L::int[]) x(w, g)'
+                                             ' WHERE x.w = ANY (p.name_words))', cw, cg);
+        END LOOP;
+        IF n = 0 THEN
+            RETURN;
+        END IF;
+    END IF;
+    conds := search_filter_conds(b);
 
     -- One query word, by relevance: grade by grade, best first. Every
     -- mentor of a grade has the same grade for the word (the higher
