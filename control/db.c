@@ -37,7 +37,10 @@ static int track_events(PGEventId id, void *info, void *pass)
     case PGEVT_RESULTCREATE: {
         PGEventResultCreate *e = info;
         conn_state *st = PQinstanceData(e->conn, track_events);
-        if (!st || st->sqlstate[0] || PQresultStatus(e->result) != PGRES_FATAL_ERROR)
+        /* The latest error, not the first: a transaction may recover from
+         * one (ROLLBACK TO SAVEPOINT) and then fail for another reason,
+         * e.g. a deadlock, which is the one that decides a retry. */
+        if (!st || PQresultStatus(e->result) != PGRES_FATAL_ERROR)
             return 1;
         const char *s = PQresultErrorField(e->result, PG_DIAG_SQLSTATE);
         if (s && strcmp(s, "25P02") != 0) /* in_failed_sql_transaction: not the cause */

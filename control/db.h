@@ -38,10 +38,12 @@ PGconn *ctl_db_connect(const char *conninfo, int connect_timeout_s, char *err, s
 
 /*
  * SQLSTATEs of a transaction. Every connection made here records the
- * SQLSTATE of the first statement that failed since the last
- * ctl_db_clear_sqlstate() (later 25P02 "in failed transaction" errors do not
- * hide it), so that a caller running several statements learns why its
- * transaction failed without checking each result.
+ * SQLSTATE of the latest statement that failed since the last
+ * ctl_db_clear_sqlstate() (25P02 "in failed transaction" errors are not
+ * recorded: they follow the cause), so that a caller running several
+ * statements learns why its transaction failed without checking each
+ * result — also when it recovered from an earlier error through a
+ * savepoint and then failed for another reason.
  */
 /* The recorded SQLSTATE ("" when nothing failed or c is not ours). */
 const char *ctl_db_sqlstate(const PGconn *c);

@@ -15,6 +15,8 @@
 #include "control/json.h"
 #include "control/pagination.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +92,7 @@ static int search_filters(const ctl_request *req, ctl_response *resp, json_t *f)
         case P_RATING: {
             char *e;
             double d = strtod(v, &e);
-            if (*e || d < 0 || d > 5)
+            if (*e || e == v || !isfinite(d) || d < 0 || d > 5)
                 return bad(resp, req, "%s must be a number from 0 to 5", name);
             json_object_set_new(f, name, json_real(d));
             break;
@@ -123,6 +125,16 @@ static int search_filters(const ctl_request *req, ctl_response *resp, json_t *f)
     return 0;
 }
 
+/* 64-bit FNV-1a: a short digest of the filters for the cursor scope (the
+ * cursor itself is HMAC-signed; this only tells searches apart). */
+static uint64_t fnv1a64(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h;
+}
+
 static void search(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
 {
     if (ctl_bk__limit(ctx, req, resp, CTL_BK_READ) != 0)
@@ -133,14 +145,21 @@ static void search(ctl_ctx *ctx, const ctl_request *req, ctl_response *resp)
     char *ftext = NULL;
     if (!f || search_filters(req, resp, f) != 0)
         goto done;
-    char scope[48];
+    /* A cursor belongs to one search: its sort and every filter (the sort
+     * value means different things with and without a name). */
+    ftext = json_dumps(f, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!ftext) {
+        ctl_response_problem(resp, 500, "internal", "Internal Server Error", "out of memory", req);
+        goto done;
+    }
+    char scope[64];
     const char *sort = json_string_value(json_object_get(f, "sort"));
-    snprintf(scope, sizeof scope, "mentors:%s", sort ? sort : "relevance");
+    snprintf(scope, sizeof scope, "mentors:%s:%016llx", sort ? sort : "relevance",
+             (unsigned long long)fnv1a64(ftext));
     if (ctl_page_from_query(ctx->cfg->cursor_secret, scope, req, &page, resp) != 0)
         goto done;
     if (ctl_bk__db(ctx, req, resp) != 0)
         goto done;
-    ftext = json_dumps(f, JSON_COMPACT);
     char lim[16], aid[32];
     snprintf(lim, sizeof lim, "%d", page.limit + 1);
     snprintf(aid, sizeof aid, "%lld", page.after.id);

@@ -165,8 +165,10 @@ int rec_tool_run(char *const argv[], int timeout_s, char **out, char *err, size_
             break;
         }
         int r = poll(fds, 3, (int)(left > 1000 ? 1000 : left));
-        if (r < 0 && errno != EINTR)
+        if (r < 0 && errno != EINTR) {
+            kill_child(pid); /* else waitpid below could wait for ever */
             break;
+        }
         if (r > 0 && fds[2].fd >= 0 && (fds[2].revents & POLLIN)) {
             stopped = true;
             kill_child(pid);

@@ -75,6 +75,9 @@ BEGIN
     EXECUTE 'EXPLAIN (FORMAT JSON) ' || q INTO plan;
     RETURN (plan->0->'Plan'->>'Plan Rows')::numeric;
 END $$;
+-- It runs the text it is given: only its owner (the daemon's role, which
+-- runs the migrations) may call it.
+REVOKE EXECUTE ON FUNCTION search_estimate_rows(text) FROM PUBLIC;
 
 -- The WHERE conditions for every filter but the name, as SQL text over
 -- mentor_profiles p (only the filters present, so that each statement is

@@ -206,7 +206,7 @@ test('bad input: unknown zones, past times, capacity 0, absurd pagination, bad s
     r = await api('GET', `/api/v1/session-types/${t}/slots?${q.replace(/:/g, '%3A')}`);
     assert.ok(r.status === 400 || r.status === 422, `${q} -> ${r.status}`);
   }
-  for (const q of ['limit=0', 'limit=1000000', 'limit=-1', 'cursor=forged', 'sort=random', 'min_rating=9', 'nope=1']) {
+  for (const q of ['limit=0', 'limit=1000000', 'limit=-1', 'cursor=forged', 'sort=random', 'min_rating=9', 'min_rating=nan', 'min_rating=inf', 'nope=1']) {
     r = await api('GET', `/api/v1/mentors?${q}`);
     assert.strictEqual(r.status, 400, q);
   }

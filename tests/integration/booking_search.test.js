@@ -170,6 +170,13 @@ test('name relevance: the word itself, then prefixes, then typos by closeness; r
   const all = (await page('Wolfenden', 100)).items.map((x) => made[x.id]);
   assert.deepStrictEqual(all, ['A', 'B', 'H', 'G', 'C', 'E', 'D', 'F']);
   for (const limit of [1, 2, 3]) assert.deepStrictEqual(await walk('Wolfenden', limit), all, `limit ${limit}`);
+  // a cursor belongs to its search: another name, or none, refuses it (the sort value
+  // is grade × 10 + rating with a name, a rating without)
+  const c1 = (await page('Wolfenden', 1)).next_cursor;
+  for (const other of ['name=Wolfendon&tag=rankname', 'tag=rankname', 'name=Wolfenden&tag=rankname&min_rating=1']) {
+    const r = await api('GET', `/api/v1/mentors?${other}&limit=1&cursor=${c1}`);
+    assert.strictEqual(r.status, 400, other);
+  }
   // How a grade is read (through the GIN indexes and sorted, or in rating-index order)
   // follows PostgreSQL's statistics; it never changes what is found. 1,500 more
   // Wolfendens (rating 0, another tag), then ANALYZE: "wolfenden" becomes a common word.
