@@ -7,25 +7,14 @@
 'use strict';
 const { test } = require('node:test');
 const assert = require('node:assert');
-const { spawn } = require('child_process');
 const fs = require('fs');
 const path = require('path');
-const { startDaemon, BIN } = require('./lib/daemon');
+const { startDaemon, runProgram, buildTool } = require('./lib/daemon');
 const { tmpDir } = require('./lib/servers');
 
-const MLLOAD = process.env.MLLOAD_BIN ||
-  path.join(path.dirname(path.dirname(BIN)), 'tools', 'loadgen', 'mlload');
+const MLLOAD = buildTool('tools/loadgen/mlload', 'MLLOAD_BIN');
 
-function runMlload(args, timeoutMs = 60000) {
-  return new Promise((resolve) => {
-    const p = spawn(MLLOAD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    p.stdout.on('data', (d) => { stdout += d; });
-    p.stderr.on('data', (d) => { stderr += d; });
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('exit', (code, signal) => { clearTimeout(t); resolve({ code, signal, stdout, stderr }); });
-  });
-}
+const runMlload = (args, timeoutMs = 60000) => runProgram(MLLOAD, args, { timeoutMs });
 
 test('loadgen: fan-out over two processes (mentor + mentees, mentees only)', { timeout: 120000 }, async () => {
   const d = await startDaemon({ config: { room_join_tokens: false, ice_interfaces: '127.0.0.1' } });

@@ -14,27 +14,16 @@
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert');
-const path = require('path');
-const { spawn } = require('child_process');
-const { BIN } = require('./lib/daemon');
+const { runProgram, buildTool } = require('./lib/daemon');
 const { openRoom, assertFlowing, inboundOf, sleep, until, startRoomEnv, stopRoomEnv } = require('./lib/room');
 
-const MLBAD = process.env.MLBAD_BIN || path.join(path.dirname(path.dirname(BIN)), 'tools', 'loadgen', 'mlbad');
+const MLBAD = buildTool('tools/loadgen/mlbad', 'MLBAD_BIN');
 
 let browser, d;
 before(async () => ({ browser, d } = await startRoomEnv()));
 after(() => stopRoomEnv(browser, d));
 
-function runMlbad(args, timeoutMs = 90000) {
-  return new Promise((resolve) => {
-    const p = spawn(MLBAD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    p.stdout.on('data', (x) => { stdout += x; });
-    p.stderr.on('data', (x) => { stderr += x; });
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('exit', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
-  });
-}
+const runMlbad = (args, timeoutMs = 90000) => runProgram(MLBAD, args, { timeoutMs });
 
 // The "room counters" log line of the last room peer that closed after
 // `mark` characters of log.

@@ -45,10 +45,11 @@ function writeConfig(dir, config) {
   return file;
 }
 
-// Run a mentorlink subcommand to completion: {code, stdout, stderr}.
-function runCommand(args, { env = {}, timeoutMs = 60000 } = {}) {
+// Run a program to completion: {code, signal, stdout, stderr}; killed
+// after timeoutMs.
+function runProgram(bin, args, { env = {}, timeoutMs = 60000 } = {}) {
   return new Promise((resolve) => {
-    const p = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '';
     p.stdout.on('data', (d) => { stdout += d; });
     p.stderr.on('data', (d) => { stderr += d; });
@@ -58,6 +59,17 @@ function runCommand(args, { env = {}, timeoutMs = 60000 } = {}) {
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+// Run a mentorlink subcommand to completion.
+function runCommand(args, opts) {
+  return runProgram(BIN, args, opts);
+}
+
+// A program built in the same build directory as the daemon under test
+// (e.g. 'tools/loadgen/mlload'), unless the environment variable names another.
+function buildTool(rel, envVar) {
+  return process.env[envVar] || path.join(path.dirname(path.dirname(BIN)), rel);
 }
 
 async function startDaemon(opts = {}) {
@@ -126,4 +138,4 @@ async function startDaemon(opts = {}) {
   return d;
 }
 
-module.exports = { startDaemon, runCommand, freePort, writeConfig, BIN, ROOT, SANITIZED, sanitizerReport };
+module.exports = { startDaemon, runCommand, runProgram, buildTool, freePort, writeConfig, BIN, ROOT, SANITIZED, sanitizerReport };
