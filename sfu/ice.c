@@ -12,6 +12,7 @@
 #include "sfu/ice.h"
 
 #include "common/log.h"
+#include "sfu/ice_loop.h"
 #include "sfu/udp_batch.h"
 
 #include <arpa/inet.h>
@@ -25,7 +26,9 @@
 
 struct sfu_ice {
     NiceAgent *agent;
-    GMainContext *ctx;
+    GMainContext *ctx;  /* the caller's (a worker's): send batching lives there */
+    sfu_ice_sub *sub;   /* the agent's own context when ctx has an ice_loop */
+    GMainContext *nctx; /* where the agent's sources are: sub's context or ctx */
     guint stream;
     const sfu_ice_options *opt;
     sfu_ice_callbacks cb;
@@ -503,6 +506,14 @@ static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar
 
 /* ---- public ----------------------------------------------------------- */
 
+/* A call into the agent from outside its context's dispatch may have added
+ * or re-timed sources there: have the loop look at it (ice_loop.h). */
+static void touched(sfu_ice *ice)
+{
+    if (ice->sub)
+        sfu_ice_sub_touch(ice->sub);
+}
+
 sfu_ice *sfu_ice_create(GMainContext *ctx, const sfu_ice_options *opt, const char *turn_user,
                         const char *turn_pass, const sfu_ice_callbacks *cb, void *user)
 {
@@ -510,6 +521,9 @@ sfu_ice *sfu_ice_create(GMainContext *ctx, const sfu_ice_options *opt, const cha
     if (!ice)
         return NULL;
     ice->ctx = ctx;
+    sfu_ice_loop *loop = sfu_ice_loop_for(ctx);
+    ice->sub = loop ? sfu_ice_sub_new(loop) : NULL;
+    ice->nctx = ice->sub ? sfu_ice_sub_context(ice->sub) : ctx;
     ice->opt = opt;
     ice->cb = *cb;
     ice->user = user;
@@ -519,7 +533,7 @@ sfu_ice *sfu_ice_create(GMainContext *ctx, const sfu_ice_options *opt, const cha
     NiceAgentOption flags = NICE_AGENT_OPTION_ICE_TRICKLE;
     if (opt->consent_freshness)
         flags |= NICE_AGENT_OPTION_CONSENT_FRESHNESS;
-    ice->agent = nice_agent_new_full(ctx, NICE_COMPATIBILITY_RFC5245, flags);
+    ice->agent = nice_agent_new_full(ice->nctx, NICE_COMPATIBILITY_RFC5245, flags);
     if (!ice->agent)
         goto fail;
     g_object_set(ice->agent, "controlling-mode", opt->controlling ? TRUE : FALSE, "ice-tcp", FALSE,
@@ -547,8 +561,9 @@ sfu_ice *sfu_ice_create(GMainContext *ctx, const sfu_ice_options *opt, const cha
     g_signal_connect(ice->agent, "candidate-gathering-done", G_CALLBACK(on_gathering_done), ice);
     g_signal_connect(ice->agent, "component-state-changed", G_CALLBACK(on_component_state), ice);
     g_signal_connect(ice->agent, "new-selected-pair-full", G_CALLBACK(on_selected_pair), ice);
-    if (!nice_agent_attach_recv(ice->agent, ice->stream, 1, ctx, on_recv, ice))
+    if (!nice_agent_attach_recv(ice->agent, ice->stream, 1, ice->nctx, on_recv, ice))
         goto fail;
+    touched(ice);
     return ice;
 fail:
     sfu_ice_destroy(ice);
@@ -563,6 +578,7 @@ int sfu_ice_gather(sfu_ice *ice)
     ice->in_gather = 1;
     gboolean ok = nice_agent_gather_candidates(ice->agent, ice->stream);
     ice->in_gather = 0;
+    touched(ice);
     return ok ? 0 : -1;
 }
 
@@ -610,6 +626,7 @@ int sfu_ice_gathering_done(const sfu_ice *ice)
 
 int sfu_ice_set_remote_credentials(sfu_ice *ice, const char *ufrag, const char *pwd)
 {
+    touched(ice);
     return nice_agent_set_remote_credentials(ice->agent, ice->stream, ufrag, pwd) ? 0 : -1;
 }
 
@@ -621,17 +638,20 @@ int sfu_ice_add_remote_candidate(sfu_ice *ice, const char *candidate)
         return rc;
     GSList *list = g_slist_append(NULL, c);
     int added = nice_agent_set_remote_candidates(ice->agent, ice->stream, 1, list);
+    touched(ice);
     g_slist_free_full(list, (GDestroyNotify)nice_candidate_free);
     return added < 0 ? -1 : 0;
 }
 
 int sfu_ice_remote_gathering_done(sfu_ice *ice)
 {
+    touched(ice);
     return nice_agent_peer_candidate_gathering_done(ice->agent, ice->stream) ? 0 : -1;
 }
 
 int sfu_ice_restart(sfu_ice *ice)
 {
+    touched(ice);
     if (!nice_agent_restart_stream(ice->agent, ice->stream))
         return -1;
     ice->state = SFU_ICE_CHECKING;
@@ -651,6 +671,7 @@ int sfu_ice_send(sfu_ice *ice, const uint8_t *buf, size_t len)
             sfu_udp_batch_flush(b); /* too large to queue: keep the order */
         }
     }
+    touched(ice); /* TURN-TCP may add a writable source */
     gint n = nice_agent_send(ice->agent, ice->stream, 1, (guint)len, (const gchar *)buf);
     return n == (gint)len ? 0 : -1;
 }
@@ -694,8 +715,8 @@ int sfu_ice_local_ports(sfu_ice *ice, int *ports, int max)
 static void agent_closed(GObject *src, GAsyncResult *res, gpointer data)
 {
     (void)res;
-    (void)data;
     g_object_unref(src);
+    sfu_ice_sub_release(data); /* the agent's context can go now */
 }
 
 void sfu_ice_destroy(sfu_ice *ice)
@@ -708,9 +729,13 @@ void sfu_ice_destroy(sfu_ice *ice)
     if (ice->agent) {
         g_signal_handlers_disconnect_by_data(ice->agent, ice);
         if (ice->stream)
-            nice_agent_attach_recv(ice->agent, ice->stream, 1, ice->ctx, NULL, NULL);
-        /* The agent frees TURN allocations asynchronously, then is unref'd. */
-        nice_agent_close_async(ice->agent, agent_closed, NULL);
+            nice_agent_attach_recv(ice->agent, ice->stream, 1, ice->nctx, NULL, NULL);
+        /* The agent frees TURN allocations asynchronously (on its own
+         * context, which therefore outlives ice), then is unref'd. */
+        nice_agent_close_async(ice->agent, agent_closed, ice->sub);
+        touched(ice);
+    } else {
+        sfu_ice_sub_release(ice->sub);
     }
     if (ice->announced)
         g_hash_table_destroy(ice->announced);

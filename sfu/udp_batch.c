@@ -19,6 +19,7 @@
 #include "sfu/udp_batch.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -54,6 +55,17 @@ sfu_udp_dest *sfu_udp_dest_new(GSocket *gsock, const struct sockaddr *addr, sock
     sfu_udp_dest *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
+    /* IPv4: send with Don't Fragment set (IP_PMTUDISC_PROBE: DF without
+     * path-MTU bookkeeping). The kernel then writes IP id 0 instead of
+     * drawing an id from its shared generator for every datagram
+     * (__ip_select_ident: 3 % of the server's CPU at 200 mentees, perf).
+     * Media datagrams are kept under the path MTU anyway (RTP packetizers
+     * aim at ~1200 bytes), so nothing that would have been fragmented is
+     * lost in practice. Best effort: a failure changes nothing. */
+    if (addr->sa_family == AF_INET) {
+        int pmtu = IP_PMTUDISC_PROBE;
+        (void)setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
+    }
     d->refs = 1;
     d->gsock = g_object_ref(gsock);
     d->fd = fd;

@@ -15,6 +15,7 @@
 #include "sfu/worker.h"
 
 #include "common/log.h"
+#include "sfu/ice_loop.h"
 #include "sfu/worker_poll.h"
 
 #include <stdatomic.h>
@@ -41,6 +42,7 @@ struct sfu_worker {
     int stopping;
     atomic_int load;
     sfu_poll_coalesce poll; /* worker thread only (worker_poll.h) */
+    sfu_ice_loop *ice_loop; /* worker thread only: the agents' contexts (ice_loop.h) */
 };
 
 struct sfu_workers {
@@ -131,10 +133,13 @@ static gpointer worker_main(gpointer data)
     tl_current = w;
     g_main_context_push_thread_default(w->ctx);
     sfu_worker_poll_install(w->ctx, &w->poll);
+    w->ice_loop = sfu_ice_loop_install(w->ctx);
     g_main_loop_run(w->loop);
     /* Let asynchronous closes (libnice agents) and late tasks finish. */
     for (int i = 0; i < 1000 && g_main_context_iteration(w->ctx, FALSE); i++)
         ;
+    sfu_ice_loop_free(w->ice_loop);
+    w->ice_loop = NULL;
     g_main_context_pop_thread_default(w->ctx);
     tl_current = NULL;
     return NULL;

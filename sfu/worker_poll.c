@@ -94,23 +94,29 @@ static int is_socket_source(GSource *s)
     return name && strcmp(name, "GSocket") == 0;
 }
 
-void sfu_worker_poll_sweep(GMainContext *ctx, sfu_poll_coalesce *c)
+guint sfu_poll_mark_socket_sources(GMainContext *ctx, guint *swept_id)
 {
     GSource *probe = g_source_new(&probe_funcs, sizeof(GSource));
     guint top = g_source_attach(probe, ctx);
     g_source_destroy(probe);
     g_source_unref(probe);
-    guint from = c->swept_id + 1;
+    guint from = *swept_id + 1, marked = 0;
     if (top < from) /* ids wrapped around */
         from = 1;
     for (guint id = from; id < top; id++) {
         GSource *s = g_main_context_find_source_by_id(ctx, id);
         if (s && is_socket_source(s) && !g_source_get_can_recurse(s)) {
             g_source_set_can_recurse(s, TRUE);
-            c->marked++;
+            marked++;
         }
     }
-    c->swept_id = top;
+    *swept_id = top;
+    return marked;
+}
+
+void sfu_worker_poll_sweep(GMainContext *ctx, sfu_poll_coalesce *c)
+{
+    c->marked += sfu_poll_mark_socket_sources(ctx, &c->swept_id);
 }
 
 /* Sleep for us microseconds (restarted after a signal). */

@@ -60,4 +60,9 @@ void sfu_worker_poll_install(GMainContext *ctx, sfu_poll_coalesce *c);
  * function at most every 100 ms; callable directly on the owner thread. */
 void sfu_worker_poll_sweep(GMainContext *ctx, sfu_poll_coalesce *c);
 
+/* The sweep itself, for any context the caller owns: marks the socket
+ * sources with ids above *swept_id, advances *swept_id, returns how many
+ * it marked. */
+guint sfu_poll_mark_socket_sources(GMainContext *ctx, guint *swept_id);
+
 #endif
