@@ -19,6 +19,7 @@
 
 #include "sfu/clock.h"
 #include "sfu/demux.h"
+#include "sfu/ice_loop.h"
 #include "sfu/negotiate.h"
 #include "sfu/rtcp.h"
 #include "sfu/rtp.h"
@@ -590,7 +591,15 @@ static gpointer thread_main(gpointer data)
 {
     lg_thread *t = data;
     g_main_context_push_thread_default(t->ctx);
+    /* The agents' own contexts behind one epoll descriptor, as on the
+     * server's media workers (sfu/ice_loop.h). */
+    sfu_ice_loop *il = sfu_ice_loop_install(t->ctx);
     g_main_loop_run(t->loop);
+    /* let libnice finish closing the agents (their contexts are this
+     * thread's) */
+    for (int i = 0; i < 50 && g_main_context_iteration(t->ctx, FALSE); i++)
+        ;
+    sfu_ice_loop_free(il);
     g_main_context_pop_thread_default(t->ctx);
     return NULL;
 }
