@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -128,6 +129,30 @@ static int run_migrations(const char *db_url, int apply, char *err, size_t errle
     return 0;
 }
 
+/* Every peer holds a UDP socket, and its ICE agent's context an eventfd
+ * (sfu/ice_loop.h): the common default soft limit of 1 024 open files
+ * would cap a node at a few hundred peers. Raise the soft limit towards
+ * the hard one, to at most 65 536 (libwebsockets sizes a table by it). */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = 65536;
+    if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
+        want = rl.rlim_max;
+    if (rl.rlim_cur >= want)
+        return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+        ML_INFO("main", "open files limit raised from %llu to %llu", (unsigned long long)was,
+                (unsigned long long)want);
+    else
+        ML_WARN("main", "cannot raise the open files limit from %llu: %s", (unsigned long long)was,
+                strerror(errno));
+}
+
 static int cmd_serve(ml_config *cfg)
 {
     char err[1024] = "", db_url[2048], redis_url[2048];
@@ -137,6 +162,7 @@ static int cmd_serve(ml_config *cfg)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
 
     ctl_embedded *emb = NULL;
     ctl_pay_embedded *pay = NULL;

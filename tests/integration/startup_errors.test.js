@@ -113,3 +113,18 @@ test('missing PostgreSQL binaries are named', async () => {
   assert.strictEqual(r.code, 1);
   assert.match(oneLine(r.stderr), /PostgreSQL server binaries not found \(\/nonexistent\/pgbin\)/);
 });
+
+test('a low open-files soft limit is raised at start (two descriptors per peer)', async () => {
+  const fs = require('fs');
+  const d = await startDaemon({ wrap: ['prlimit', '--nofile=1024:8192', '--'] });
+  try {
+    const limits = fs.readFileSync(`/proc/${d.proc.pid}/limits`, 'utf8');
+    const m = limits.match(/^Max open files\s+(\d+)\s+(\d+)/m);
+    assert.ok(m, limits);
+    assert.strictEqual(m[1], '8192'); // soft raised to the hard limit
+    assert.strictEqual(m[2], '8192');
+    assert.match(d.logs(), /open files limit raised from 1024 to 8192/);
+  } finally {
+    await d.stop();
+  }
+});

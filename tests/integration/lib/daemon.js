@@ -98,7 +98,11 @@ async function startDaemon(opts = {}) {
   const env = { ...process.env, ...(opts.env || {}) };
   delete env.DATABASE_URL;
   delete env.REDIS_URL;
-  const proc = spawn(BIN, ['serve', '--config', cfgFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // opts.wrap: a command that execs the daemon in its own place (same pid),
+  // e.g. ['prlimit', '--nofile=1024:8192', '--'].
+  const argv = [BIN, 'serve', '--config', cfgFile];
+  const cmd = opts.wrap ? [...opts.wrap, ...argv] : argv;
+  const proc = spawn(cmd[0], cmd.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stdout.on('data', (d) => { output += d; });
   proc.stderr.on('data', (d) => { output += d; });
