@@ -671,7 +671,9 @@ int sfu_ice_send(sfu_ice *ice, const uint8_t *buf, size_t len)
             sfu_udp_batch_flush(b); /* too large to queue: keep the order */
         }
     }
-    touched(ice); /* TURN-TCP may add a writable source */
+    /* No touch: a send adds at most a source with a descriptor (TURN-TCP
+     * waiting to write), and adding one signals the context's wake-up
+     * eventfd, which the loop watches. */
     gint n = nice_agent_send(ice->agent, ice->stream, 1, (guint)len, (const gchar *)buf);
     return n == (gint)len ? 0 : -1;
 }

@@ -26,8 +26,10 @@
  * keeps the first from removing the second's registration. A socket that
  * libnice replaces by another with the same number within one iteration
  * would keep its (kernel-dropped) registration unnoticed: every sub
- * re-asserts its registrations (EPOLL_CTL_MOD, ADD on ENOENT) every few
- * seconds to bound that.
+ * re-asserts its registrations (EPOLL_CTL_MOD, ADD on ENOENT) once a
+ * second to bound that (libnice agents always have a timeout pending, so
+ * they are iterated at least that often). With UDP candidates libnice
+ * never replaces a socket; TCP (TURN over TCP) can, after an error.
  *
  * Sources attached from outside the sub's dispatch (the owner calling
  * nice_agent_set_remote_candidates, say) do not wake a context its own
@@ -50,7 +52,7 @@
 #include <unistd.h>
 
 #define MAX_EVENTS 256
-#define REASSERT_US 3000000u /* re-assert a sub's registrations this often */
+#define REASSERT_US 1000000u /* re-assert a sub's registrations this often */
 
 enum { WHY_IO, WHY_TIMER, WHY_TOUCH };
 
@@ -75,6 +77,7 @@ struct sfu_ice_sub {
     int on_ready, on_dirty; /* linked in the loop's ready / dirty list */
     int want_step;          /* touched since its last iteration */
     int released;
+    int orphan; /* the loop was freed before the owner released the sub */
     sfu_ice_sub *next_ready, *next_dirty, *next, *prev;
 };
 
@@ -94,6 +97,7 @@ struct sfu_ice_loop {
     int n_released; /* released subs not freed yet */
     sfu_ice_sub **owner; /* by descriptor: which sub registered it */
     int owner_cap;
+    int no_sweep; /* SFU_POLL_SWEEP=0: leave socket sources blockable */
     sfu_ice_loop_stats st;
 };
 
@@ -153,14 +157,27 @@ static sfu_ice_sub *owner_of(const sfu_ice_loop *l, int fd)
     return fd >= 0 && fd < l->owner_cap ? l->owner[fd] : NULL;
 }
 
-static void reg_add(sfu_ice_sub *s, int fd, uint32_t events)
+/* Register fd for s (ADD, or MOD when already there). Returns 0, or -1
+ * when it is not registered (then its timeout still iterates the sub). */
+static int reg_put(sfu_ice_sub *s, int fd, uint32_t events, int op)
 {
     sfu_ice_loop *l = s->loop;
     struct epoll_event ev = {.events = events, .data.fd = fd};
     l->st.epoll_ctl++;
-    if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
-        epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
-    owner_set(l, fd, s);
+    int rc = epoll_ctl(l->epfd, op, fd, &ev);
+    if (rc != 0 && op == EPOLL_CTL_ADD && errno == EEXIST)
+        rc = epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
+    else if (rc != 0 && op == EPOLL_CTL_MOD && errno == ENOENT)
+        rc = epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
+    if (rc != 0)
+        return -1;
+    if (owner_set(l, fd, s) != 0) {
+        /* An event nobody owns would keep the level-triggered set ready
+         * for ever: do not leave it registered. */
+        epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+        return -1;
+    }
+    return 0;
 }
 
 static void reg_del(sfu_ice_sub *s, int fd)
@@ -199,14 +216,11 @@ static int sync_regs(sfu_ice_sub *s, int reassert)
         if (i < s->nregs) {
             if (s->regs[i].events == ev && owner_of(s->loop, fd) == s && !reassert)
                 continue;
-            struct epoll_event e = {.events = ev, .data.fd = fd};
-            s->loop->st.epoll_ctl++;
-            if (epoll_ctl(s->loop->epfd, EPOLL_CTL_MOD, fd, &e) != 0 && errno == ENOENT) {
-                epoll_ctl(s->loop->epfd, EPOLL_CTL_ADD, fd, &e);
-                changed = 1;
-            }
-            owner_set(s->loop, fd, s);
-            s->regs[i].events = ev;
+            if (reg_put(s, fd, ev, EPOLL_CTL_MOD) != 0)
+                s->regs[i] = s->regs[--s->nregs]; /* retried on the next iteration */
+            else
+                s->regs[i].events = ev;
+            changed = 1;
             continue;
         }
         if (s->nregs == s->reg_cap) {
@@ -217,8 +231,8 @@ static int sync_regs(sfu_ice_sub *s, int reassert)
             s->regs = r;
             s->reg_cap = cap;
         }
-        s->regs[s->nregs++] = (reg){fd, ev};
-        reg_add(s, fd, ev);
+        if (reg_put(s, fd, ev, EPOLL_CTL_ADD) == 0)
+            s->regs[s->nregs++] = (reg){fd, ev};
         changed = 1;
     }
     return changed;
@@ -272,7 +286,7 @@ static void step(sfu_ice_sub *s, int why)
     int reassert = now >= s->reassert_at;
     if (reassert)
         s->reassert_at = now + REASSERT_US;
-    if (sync_regs(s, reassert))
+    if (sync_regs(s, reassert) && !l->no_sweep)
         sfu_poll_mark_socket_sources(s->ctx, &s->swept_id);
     if (timeout >= 0)
         sfu_timer_heap_arm(&l->timers, &s->timer, now + (uint64_t)timeout * 1000u);
@@ -281,7 +295,8 @@ static void step(sfu_ice_sub *s, int why)
 
 /* ---- the worker-side source --------------------------------------------- */
 
-static void free_sub(sfu_ice_sub *s)
+/* Take s out of the loop: registrations, timer, list, its context. */
+static void detach_sub(sfu_ice_sub *s)
 {
     sfu_ice_loop *l = s->loop;
     sfu_timer_heap_cancel(&l->timers, &s->timer);
@@ -295,10 +310,19 @@ static void free_sub(sfu_ice_sub *s)
         s->next->prev = s->prev;
     g_main_context_release(s->ctx);
     g_main_context_unref(s->ctx);
+    s->ctx = NULL;
     free(s->fds);
     free(s->regs);
-    free(s);
+    s->fds = NULL;
+    s->regs = NULL;
+    s->nfds = s->nregs = 0;
     l->st.subs--;
+}
+
+static void free_sub(sfu_ice_sub *s)
+{
+    detach_sub(s);
+    free(s);
 }
 
 static void free_released(sfu_ice_loop *l)
@@ -420,6 +444,8 @@ sfu_ice_loop *sfu_ice_loop_install(GMainContext *ctx)
         return NULL;
     }
     l->ctx = g_main_context_ref(ctx);
+    const char *sweep = getenv("SFU_POLL_SWEEP");
+    l->no_sweep = sweep && strcmp(sweep, "0") == 0;
     l->src = g_source_new(&hub_funcs, sizeof(hub_source));
     ((hub_source *)l->src)->loop = l;
     l->tag = g_source_add_unix_fd(l->src, l->epfd, G_IO_IN);
@@ -442,8 +468,20 @@ void sfu_ice_loop_free(sfu_ice_loop *l)
 {
     if (!l)
         return;
-    while (l->all)
-        free_sub(l->all);
+    /* A sub whose agent has not finished closing stays allocated until its
+     * owner releases it (libnice's close callback may still come, e.g.
+     * when the caller iterates the context once more): it only leaves the
+     * loop. Its agent keeps its own reference to the context. */
+    while (l->all) {
+        sfu_ice_sub *s = l->all;
+        if (s->released) {
+            free_sub(s);
+        } else {
+            detach_sub(s);
+            s->orphan = 1;
+            s->loop = NULL;
+        }
+    }
     g_source_destroy(l->src);
     g_source_unref(l->src);
     g_main_context_unref(l->ctx);
@@ -491,7 +529,7 @@ GMainContext *sfu_ice_sub_context(const sfu_ice_sub *s)
 
 void sfu_ice_sub_touch(sfu_ice_sub *s)
 {
-    if (!s || s->in_step)
+    if (!s || s->in_step || s->orphan)
         return;
     s->want_step = 1;
     if (s->on_dirty)
@@ -505,6 +543,10 @@ void sfu_ice_sub_release(sfu_ice_sub *s)
 {
     if (!s || s->released)
         return;
+    if (s->orphan) {
+        free(s);
+        return;
+    }
     s->released = 1;
     s->loop->n_released++;
 }

@@ -47,8 +47,10 @@ sfu_ice_loop *sfu_ice_loop_install(GMainContext *ctx);
 /* The calling thread's loop when it serves ctx, else NULL. */
 sfu_ice_loop *sfu_ice_loop_for(GMainContext *ctx);
 
-/* Detach from the context and free every sub still there (their agents
- * should be gone: call after the last agent closed). On the owner thread. */
+/* Detach from the context and free every released sub. A sub not yet
+ * released (its agent still closing) only leaves the loop: it is freed by
+ * its sfu_ice_sub_release(), and touching it does nothing. On the owner
+ * thread. */
 void sfu_ice_loop_free(sfu_ice_loop *l);
 
 void sfu_ice_loop_get_stats(const sfu_ice_loop *l, sfu_ice_loop_stats *out);

@@ -13,6 +13,7 @@
  * during the drain exits at once.
  */
 #include "common/config.h"
+#include "common/fdlimit.h"
 #include "common/log.h"
 #include "control/api.h"
 #include "control/db.h"
@@ -34,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -129,28 +129,17 @@ static int run_migrations(const char *db_url, int apply, char *err, size_t errle
     return 0;
 }
 
-/* Every peer holds a UDP socket, and its ICE agent's context an eventfd
- * (sfu/ice_loop.h): the common default soft limit of 1 024 open files
- * would cap a node at a few hundred peers. Raise the soft limit towards
- * the hard one, to at most 65 536 (libwebsockets sizes a table by it). */
+/* Every peer holds a UDP socket and two eventfds (libnice's and its ICE
+ * agent's context's); at most 65 536 because libwebsockets sizes a table
+ * by the limit. */
 static void raise_fd_limit(void)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    rlim_t want = 65536;
-    if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
-        want = rl.rlim_max;
-    if (rl.rlim_cur >= want)
-        return;
-    rlim_t was = rl.rlim_cur;
-    rl.rlim_cur = want;
-    if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
-        ML_INFO("main", "open files limit raised from %llu to %llu", (unsigned long long)was,
-                (unsigned long long)want);
-    else
-        ML_WARN("main", "cannot raise the open files limit from %llu: %s", (unsigned long long)was,
-                strerror(errno));
+    char msg[160];
+    int rc = ml_raise_fd_limit(65536, msg, sizeof msg);
+    if (rc > 0)
+        ML_INFO("main", "%s", msg);
+    else if (rc < 0)
+        ML_WARN("main", "%s", msg);
 }
 
 static int cmd_serve(ml_config *cfg)

@@ -27,6 +27,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/fdlimit.h"
 #include "sfu/clock.h"
 #include "sfu/srtp.h"
 #include "tools/loadgen/lg.h"
@@ -199,6 +200,13 @@ int main(int argc, char **argv)
     run.connect_timeout_ms = 10000;
     g_mutex_init(&run.err_lock);
     run.debug = getenv("MLLOAD_DEBUG") != NULL;
+    {
+        /* Hundreds of peers, three descriptors each (socket, the agent's
+         * context, libnice's own wake-up), plus a WebSocket per peer. */
+        char msg[160];
+        if (ml_raise_fd_limit(1u << 20, msg, sizeof msg) < 0)
+            fprintf(stderr, "mlload: %s\n", msg);
+    }
     enum {
         O_NOAUDIO = 256,
         O_NOVIDEO,
