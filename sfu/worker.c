@@ -138,6 +138,17 @@ static gpointer worker_main(gpointer data)
     /* Let asynchronous closes (libnice agents) and late tasks finish. */
     for (int i = 0; i < 1000 && g_main_context_iteration(w->ctx, FALSE); i++)
         ;
+    if (w->ice_loop) {
+        sfu_ice_loop_stats st;
+        sfu_ice_loop_get_stats(w->ice_loop, &st);
+        ML_INFO("worker",
+                "media worker %d: %llu agent contexts, %llu iterations (%llu descriptor, %llu "
+                "timeout, %llu touch), %llu dispatched, %llu epoll wake-ups, %llu epoll_ctl",
+                w->index, (unsigned long long)st.created, (unsigned long long)st.steps,
+                (unsigned long long)st.io_steps, (unsigned long long)st.timer_steps,
+                (unsigned long long)st.touch_steps, (unsigned long long)st.dispatches,
+                (unsigned long long)st.wakeups, (unsigned long long)st.epoll_ctl);
+    }
     sfu_ice_loop_free(w->ice_loop);
     w->ice_loop = NULL;
     g_main_context_pop_thread_default(w->ctx);
