@@ -260,13 +260,28 @@ static void finish(worker *w, long long id, int rc, int attempt, int max_attempt
                          2, NULL, p, NULL, NULL, 0);
         outcome = "done";
     } else if (rc == CTL_JOB_INTERRUPTED) {
-        const char *p[3] = {ids, w->id, error};
-        r = PQexecParams(w->ctx.db.conn,
-                         "UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL, "
-                         "attempts = greatest(attempts - 1, 0), run_at = now(), "
-                         "last_error = $3, updated_at = now() "
-                         "WHERE id = $1 AND locked_by = $2 AND state = 'running'",
-                         3, NULL, p, NULL, NULL, 0);
+        /* Free for the first CTL_JOB_FREE_INTERRUPTIONS times (the claim
+         * counted an attempt: give it back); after that the attempt stays
+         * counted and a job without attempts left ends failed. */
+        char free_n[16];
+        snprintf(free_n, sizeof free_n, "%d", CTL_JOB_FREE_INTERRUPTIONS);
+        const char *p[4] = {ids, w->id, error, free_n};
+        r = PQexecParams(
+            w->ctx.db.conn,
+            "UPDATE jobs SET "
+            "state = CASE WHEN interruptions >= $4::int AND attempts >= max_attempts "
+            "THEN 'failed' ELSE 'queued' END, "
+            "locked_by = NULL, locked_until = NULL, "
+            "attempts = CASE WHEN interruptions < $4::int THEN greatest(attempts - 1, 0) "
+            "ELSE attempts END, "
+            "interruptions = interruptions + 1, run_at = now(), "
+            "last_error = CASE WHEN interruptions >= $4::int "
+            "THEN $3 || ' (interrupted ' || (interruptions + 1) || ' times: counted as an attempt)' "
+            "ELSE $3 END, "
+            "updated_at = now() "
+            "WHERE id = $1 AND locked_by = $2 AND state = 'running' "
+            "RETURNING state, attempts, interruptions",
+            4, NULL, p, NULL, NULL, 0);
         outcome = "interrupted";
     } else if (rc == CTL_JOB_RETRY && attempt < max_attempts) {
         snprintf(delay, sizeof delay, "%lld",
@@ -288,15 +303,19 @@ static void finish(worker *w, long long id, int rc, int attempt, int max_attempt
                          3, NULL, p, NULL, NULL, 0);
         outcome = "failed";
     }
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
         ML_WARN("jobs", "job %lld: cannot record outcome '%s': %s", id, outcome,
                 PQresultErrorMessage(r));
     else if (strcmp(PQcmdTuples(r), "1") != 0)
         ML_WARN("jobs", "job %lld: lease lost before recording '%s'", id, outcome);
     else if (rc == CTL_JOB_OK)
         ML_DEBUG("jobs", "job %lld done (attempt %d)", id, attempt);
+    else if (rc == CTL_JOB_INTERRUPTED && strcmp(PQgetvalue(r, 0, 0), "failed") == 0)
+        ML_WARN("jobs", "job %lld interrupted by shutdown %s times, no attempts left: failed", id,
+                PQgetvalue(r, 0, 2));
     else if (rc == CTL_JOB_INTERRUPTED)
-        ML_INFO("jobs", "job %lld interrupted by shutdown (%s); queued again", id, error);
+        ML_INFO("jobs", "job %lld interrupted by shutdown (%s; %s times); queued again", id, error,
+                PQgetvalue(r, 0, 2));
     else
         ML_WARN("jobs", "job %lld attempt %d/%d: %s (%s)", id, attempt, max_attempts, error,
                 outcome);

@@ -47,7 +47,12 @@ typedef struct ctl_job {
 #define CTL_JOB_RETRY (-1)     /* transient failure: retry with back-off */
 #define CTL_JOB_PERMANENT (-2) /* hopeless: mark failed now */
 #define CTL_JOB_INTERRUPTED (-3) /* stopped by this node's shutdown, not the job's fault:
-                                    queued again at once, the attempt not counted */
+                                    queued again at once, the attempt not counted
+                                    for the first CTL_JOB_FREE_INTERRUPTIONS times */
+/* Interruptions a job gets for free; each later one counts as an attempt
+ * (a job out of attempts then ends failed), so a job whose run always
+ * outlasts the time between restarts cannot cycle for ever. */
+#define CTL_JOB_FREE_INTERRUPTIONS 5
 
 /* A handler runs on a job worker thread with that thread's ctx (its own
  * connections, outside any transaction). It returns CTL_JOB_OK, or

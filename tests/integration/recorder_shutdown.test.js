@@ -62,6 +62,7 @@ test('SIGTERM during processing: ffmpeg killed, prompt exit, the next start fini
   const job = JSON.parse(await d.sql(`SELECT row_to_json(j) FROM jobs j WHERE kind = 'recording.process'`));
   assert.strictEqual(job.state, 'queued');
   assert.strictEqual(job.attempts, 0, 'the interrupted run does not use up an attempt');
+  assert.strictEqual(job.interruptions, 1);
   assert.strictEqual(job.locked_by, null);
   assert.match(job.last_error, /shutting down/);
 
@@ -81,4 +82,40 @@ test('SIGTERM during processing: ffmpeg killed, prompt exit, the next start fini
   assert.ok(p.duration > 1.5 && p.duration < 3, `duration ${p.duration} s of a 2 s recording`);
   assert.strictEqual(await d2.sql(`SELECT state || ' ' || attempts FROM jobs WHERE kind = 'recording.process'`), 'done 1');
   assert.strictEqual(fs.readFileSync(started, 'utf8').trim().split('\n').length, 1, 'the slow ffmpeg ran once');
+});
+
+// A job that has already been interrupted CTL_JOB_FREE_INTERRUPTIONS (5)
+// times: one more interruption counts as an attempt, and with no attempts
+// left the job ends failed instead of cycling through restarts for ever.
+test('a job interrupted too often spends attempts, then fails', { timeout: 300000 }, async () => {
+  const d = await A.startAuthDaemon({ recording_ffmpeg: slowFfmpeg });
+  const dir = path.join(work, 'raw2');
+  fs.mkdirSync(dir);
+  const s = await mlrec(['synth', dir, '--duration', '2']);
+  assert.strictEqual(s.code, 0, s.stderr);
+  const id = await d.sql(`INSERT INTO recordings (room_id, session_ref, raw_dir) VALUES ('7002', '7002', '${dir}') RETURNING id`);
+  await d.sql(`UPDATE recordings SET status = 'processing', ended_at = now() WHERE id = ${id}`);
+  fs.rmSync(started, { force: true });
+  const jobId = await d.sql(`INSERT INTO jobs (kind, payload, dedupe_key, interruptions, max_attempts)
+    VALUES ('recording.process', '{"recording_id": ${id}}', 'recording:${id}', 5, 2) RETURNING id`);
+  const waitSlow = () => waitFor(() => fs.existsSync(started) && sleepers().length > 0, 120000, 'the slow ffmpeg to start');
+  await waitSlow();
+  await d.stop({ timeoutMs: 90000 });
+  let job = JSON.parse(await d.sql(`SELECT row_to_json(j) FROM jobs j WHERE id = ${jobId}`));
+  assert.strictEqual(job.state, 'queued', 'one attempt left');
+  assert.strictEqual(job.attempts, 1, 'the sixth interruption counted as an attempt');
+  assert.strictEqual(job.interruptions, 6);
+  assert.match(job.last_error, /interrupted 6 times: counted as an attempt/);
+
+  // Second and last attempt, interrupted too: failed, not queued again.
+  fs.rmSync(started, { force: true });
+  const d3 = await startDaemon({ port: d.port, config: { ...d.config, redis_url: '', smtp_url: '',
+    recording_ffmpeg: slowFfmpeg, job_poll_ms: 100 } });
+  await waitSlow();
+  await d3.stop({ timeoutMs: 90000 });
+  job = JSON.parse(await d.sql(`SELECT row_to_json(j) FROM jobs j WHERE id = ${jobId}`));
+  assert.strictEqual(job.state, 'failed');
+  assert.strictEqual(job.attempts, 2);
+  assert.strictEqual(job.interruptions, 7);
+  assert.match(d3.logs(), /interrupted by shutdown 7 times, no attempts left: failed/);
 });
