@@ -4,7 +4,10 @@
  *
  *   mlfakepay --listen 127.0.0.1:PORT --secret-key sk_test_...
  *             [--webhook-url URL]... [--webhook-secret whsec_...]...
- *             [--state-file PATH [--fsync]] [--public-url URL]
+ *             [--state-file PATH [--fsync]] [--public-url URL] [--die-with-parent]
+ *
+ * --die-with-parent: stop (as on SIGTERM) when the process that started it
+ * dies, e.g. a test runner killed from outside.
  *
  * Prints "mlfakepay listening on 127.0.0.1:PORT" once it accepts
  * connections; SIGTERM/SIGINT stop it cleanly (the state is saved).
@@ -15,6 +18,8 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <getopt.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +40,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: mlfakepay --listen 127.0.0.1:PORT --secret-key sk_test_...\n"
                "                 [--webhook-url http://127.0.0.1:P/path]...\n"
                "                 [--webhook-secret whsec_...]...\n"
-               "                 [--state-file PATH [--fsync]] [--public-url http://127.0.0.1:PORT]\n");
+               "                 [--state-file PATH [--fsync]] [--public-url http://127.0.0.1:PORT]\n"
+               "                 [--die-with-parent]\n");
 }
 
 /* Split "host:port" / "[::1]:port"; the host must be a loopback address. */
@@ -78,11 +84,13 @@ int main(int argc, char **argv)
         {"state-file", required_argument, NULL, 's'},
         {"public-url", required_argument, NULL, 'p'},
         {"fsync", no_argument, NULL, 'f'},
+        {"die-with-parent", no_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     char host[128] = "";
-    int port = -1, rc = 1;
+    int port = -1, rc = 1, die_with_parent = 0;
+    pid_t parent = getppid();
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (fp_state_init() != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "mlfakepay: out of memory\n");
@@ -127,6 +135,9 @@ int main(int argc, char **argv)
             break;
         case 'f':
             fp.state_fsync = 1;
+            break;
+        case 'd':
+            die_with_parent = 1;
             break;
         case 'h':
             usage(stdout);
@@ -174,6 +185,10 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* After the handler is in place; a parent gone before that is caught
+     * by the getppid() check. */
+    if (die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent))
+        stop_flag = 1;
     printf(strchr(host, ':') ? "mlfakepay listening on [%s]:%d\n"
                              : "mlfakepay listening on %s:%d\n",
            host, bound);

@@ -72,7 +72,8 @@ process.on('exit', () => { for (const p of live) p.kill('SIGKILL'); });
 
 async function startFakepay(opts = {}) {
   const secretKey = opts.secretKey || 'sk_test_' + crypto.randomBytes(12).toString('hex');
-  const args = ['--listen', `127.0.0.1:${opts.port || 0}`, '--secret-key', secretKey];
+  // --die-with-parent: a test process killed from outside takes it along.
+  const args = ['--listen', `127.0.0.1:${opts.port || 0}`, '--secret-key', secretKey, '--die-with-parent'];
   for (const u of opts.webhookUrls || []) args.push('--webhook-url', u);
   for (const s of opts.webhookSecrets || []) args.push('--webhook-secret', s);
   if (opts.stateFile) args.push('--state-file', opts.stateFile);
