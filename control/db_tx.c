@@ -32,12 +32,19 @@ static const fault_text texts[] = {
      "query_canceled); its changes were rolled back; try again",
      "2"},
     {"40P01", "database-conflict",
-     "the request deadlocked with concurrent ones on every attempt (SQLSTATE 40P01 "
+     "the request deadlocked with concurrent ones (SQLSTATE 40P01 "
      "deadlock_detected); its changes were rolled back; try again",
      "1"},
     {"40001", "database-conflict",
-     "the request conflicted with concurrent ones on every attempt (SQLSTATE 40001 "
+     "the request conflicted with concurrent ones (SQLSTATE 40001 "
      "serialization_failure); its changes were rolled back; try again",
+     "1"},
+    /* An earlier failure left the connection in an aborted transaction;
+     * the request runner rolls it back after answering, so the next
+     * request on it works. */
+    {"25P02", "database-unavailable",
+     "the database connection serving the request was left in a failed transaction by an "
+     "earlier error (SQLSTATE 25P02 in_failed_sql_transaction); it has been reset; try again",
      "1"},
 };
 

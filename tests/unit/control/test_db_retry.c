@@ -91,6 +91,13 @@ TEST(problem_documents_name_what_happened)
     json_decref(o);
     ctl_response_free(&resp);
 
+    o = problem_of("25P02", &resp); /* a connection left in a failed transaction */
+    CHECK_INT_EQ(resp.status, 503);
+    CHECK(strstr(json_string_value(json_object_get(o, "detail")), "has been reset") != NULL);
+    CHECK_STR_EQ(header(&resp, "Retry-After"), "1");
+    json_decref(o);
+    ctl_response_free(&resp);
+
     o = problem_of("08006", &resp);
     CHECK_INT_EQ(resp.status, 503);
     CHECK(strstr(json_string_value(json_object_get(o, "type")), "database-unavailable") != NULL);
