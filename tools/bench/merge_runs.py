@@ -10,9 +10,59 @@ saturated when any process says so (load.why lists them). The server's
 CPU time (utime + stime ticks from /proc/PID/stat over the run) and RSS
 are added as "server". A part that wrote nothing (crashed, killed) makes
 the run not ok and is named in error_messages.
+
+Steady state: with CPU_SAMPLES=FILE in the environment ("unix_time ticks"
+lines, the server's utime + stime sampled during the run) and each part's
+"timeline" ([unix_time, packets received so far, peers connected], once a
+second), "server.steady" is the server's CPU per packet received between
+2 s after every part had all its peers connected and the first part's
+last sample: forwarding only, without the connection set-up of the ramp.
 """
 import json
+import os
 import sys
+
+
+def interp(points, t):
+    """Linear interpolation in [(t, v), ...] sorted by t; None outside."""
+    for (t0, v0), (t1, v1) in zip(points, points[1:]):
+        if t0 <= t <= t1:
+            return v0 if t1 == t0 else v0 + (v1 - v0) * (t - t0) / (t1 - t0)
+    return None
+
+
+def steady_state(reps, samples_path):
+    try:
+        cpu = [tuple(float(x) for x in line.split()) for line in open(samples_path)
+               if len(line.split()) == 2]
+    except (OSError, ValueError):
+        return None
+    lines = [q.get("timeline") or [] for q in reps]
+    if len(cpu) < 4 or not all(len(tl) >= 4 for tl in lines):
+        return None
+    start, end = 0.0, float("inf")
+    for q, tl in zip(reps, lines):
+        want = q.get("peers", {}).get("connected", 0)
+        ready = next((t for t, _, c in tl if c >= want), None)
+        if ready is None or want == 0:
+            return None
+        start = max(start, ready + 2.0)
+        end = min(end, tl[-1][0])
+    if end - start < 3.0:
+        return None
+    pkts = 0.0
+    for tl in lines:
+        pts = [(t, rx) for t, rx, _ in tl]
+        a, b = interp(pts, start), interp(pts, end)
+        if a is None or b is None:
+            return None
+        pkts += b - a
+    a, b = interp(cpu, start), interp(cpu, end)
+    if a is None or b is None or pkts <= 0:
+        return None
+    cpu_s = (b - a) / 100.0
+    return {"window_s": round(end - start, 2), "cpu_s": round(cpu_s, 3), "packets": int(pkts),
+            "us_per_packet": cpu_s * 1e6 / pkts, "cpu_cores": cpu_s / (end - start)}
 
 
 def quantile(hist, n, q):
@@ -88,6 +138,9 @@ def main():
     dur = max(dur, r.get("duration_s", 0) or 0)
     r["server"] = {"cpu_s": ticks / 100.0, "rss_idle_kb": rss0, "rss_kb": rss1, "mlload_exit": rc,
                    "cpu_cores": ticks / 100.0 / dur}
+    if reps and os.environ.get("CPU_SAMPLES"):
+        r["server"]["steady"] = steady_state(reps, os.environ["CPU_SAMPLES"])
+    r.pop("timeline", None)  # per process, in the parts
     json.dump(r, open(out, "w"), indent=2)
 
 

@@ -36,6 +36,7 @@ def load_runs(out):
             "connected": r.get("peers", {}).get("connected", 0),
             "packets_forwarded": rx,
             "us_per_packet": cpu * 1e6 / rx if rx else None,
+            "steady": s.get("steady"),
             "rss_kb_per_subscriber": (s.get("rss_kb", 0) - s.get("rss_idle_kb", 0)) / n if n else None,
             "loss_percent": r.get("loss", {}).get("percent", 100.0),
             "delay_p50_ms": r.get("delay_ms", {}).get("p50"),
@@ -66,7 +67,8 @@ def main():
         pass
     for sc in sorted(runs):
         print(f"\n{sc}: MentorLink | Janus side by side (µs/pkt = server CPU per forwarded packet)")
-        hdr = ("subs", "ML µs/pkt", "Janus µs/pkt", "ML/Janus", "ML KB/sub", "Janus KB/sub",
+        hdr = ("subs", "ML µs/pkt", "Janus µs/pkt", "ML/Janus", "ML steady", "Janus steady",
+               "steady ML/Janus", "ML KB/sub", "Janus KB/sub",
                "ML loss%", "Janus loss%", "ML p50/p99 ms", "Janus p50/p99 ms", "ML cores", "Janus cores")
         print("| " + " | ".join(hdr) + " |")
         print("|" + "---|" * len(hdr))
@@ -76,8 +78,11 @@ def main():
             ja = runs[sc][n].get("janus", {})
             a, b = ml.get("us_per_packet"), ja.get("us_per_packet")
             ratio = a / b if a and b else None
+            sa = (ml.get("steady") or {}).get("us_per_packet")
+            sb = (ja.get("steady") or {}).get("us_per_packet")
+            sratio = sa / sb if sa and sb else None
             print("| " + " | ".join([
-                str(n), fmt(a), fmt(b), fmt(ratio, "{:.2f}"),
+                str(n), fmt(a), fmt(b), fmt(ratio, "{:.2f}"), fmt(sa), fmt(sb), fmt(sratio, "{:.2f}"),
                 fmt(ml.get("rss_kb_per_subscriber"), "{:.0f}"), fmt(ja.get("rss_kb_per_subscriber"), "{:.0f}"),
                 fmt(ml.get("loss_percent"), "{:.3f}"), fmt(ja.get("loss_percent"), "{:.3f}"),
                 fmt(ml.get("delay_p50_ms"), "{:.2f}") + "/" + fmt(ml.get("delay_p99_ms"), "{:.2f}"),
@@ -85,7 +90,7 @@ def main():
                 fmt(ml.get("server_cores"), "{:.2f}"), fmt(ja.get("server_cores"), "{:.2f}"),
             ]) + " |")
             rows.append({"subscribers": n, "mentorlink": ml or None, "janus": ja or None,
-                         "cpu_ratio": ratio})
+                         "cpu_ratio": ratio, "steady_cpu_ratio": sratio})
         summary["scenarios"][sc] = rows
         for server in ("mentorlink", "janus"):
             p = os.path.join(out, f"{server}-{sc}-best")

@@ -461,6 +461,10 @@ int main(int argc, char **argv)
     const char *stop_reason = "duration reached";
     lg_totals sum;
     uint64_t last_rx = 0, last_rxb = 0;
+    /* Once a second: wall-clock time, packets received so far, peers
+     * connected: the "timeline" of the JSON report, from which the bench
+     * takes the server's CPU per packet in steady state. */
+    json_t *timeline = json_array();
     while (1) {
         uint64_t now = sfu_now_us();
         if (now >= t_end)
@@ -520,6 +524,9 @@ int main(int argc, char **argv)
                         (double)lg_hist_quantile(&sum.delay, 0.99) / 1000, run.errors);
             last_rx = sum.rx_packets;
             last_rxb = sum.rx_bytes;
+            json_array_append_new(timeline, json_pack("[f, I, I]", (double)g_get_real_time() / 1e6,
+                                                      (json_int_t)sum.rx_packets,
+                                                      (json_int_t)conn));
             next_progress += 1000000;
         }
         g_usleep(20000);
@@ -690,6 +697,7 @@ int main(int argc, char **argv)
             json_object_set_new(rep, "client_cpu_s",
                                 json_real((double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
                                           (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6));
+            json_object_set(rep, "timeline", timeline);
             if (json_dump_file(rep, json_path, JSON_INDENT(2)) != 0) {
                 fprintf(stderr, "mlload: cannot write %s\n", json_path);
                 rc = 2;
@@ -700,6 +708,7 @@ int main(int argc, char **argv)
             rc = 2;
         }
     }
+    json_decref(timeline);
     for (int i = 0; i < threads; i++)
         lg_thread_free(run.threads[i]);
     free(run.threads);
