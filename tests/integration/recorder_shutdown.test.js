@@ -35,17 +35,27 @@ function sleepers() {
   return found;
 }
 
-test('SIGTERM during processing: ffmpeg killed, prompt exit, the next start finishes the recording', { timeout: 300000 }, async () => {
+// A daemon whose ffmpeg is the slow wrapper, and a 2 s recording left
+// `processing` (room `room`); returns the daemon and the recording id.
+async function processingRecording(room) {
   fs.writeFileSync(slowFfmpeg, `#!/bin/sh\necho $$ >> '${started}'\nsleep ${SLEEP_S}\nexec ffmpeg "$@"\n`, { mode: 0o755 });
+  fs.rmSync(started, { force: true });
   const d = await A.startAuthDaemon({ recording_ffmpeg: slowFfmpeg });
-  const dir = path.join(work, 'raw');
+  const dir = path.join(work, `raw-${room}`);
   fs.mkdirSync(dir);
   const s = await mlrec(['synth', dir, '--duration', '2']);
   assert.strictEqual(s.code, 0, s.stderr);
-  const id = await d.sql(`INSERT INTO recordings (room_id, session_ref, raw_dir) VALUES ('7001', '7001', '${dir}') RETURNING id`);
+  const id = await d.sql(`INSERT INTO recordings (room_id, session_ref, raw_dir) VALUES ('${room}', '${room}', '${dir}') RETURNING id`);
   await d.sql(`UPDATE recordings SET status = 'processing', ended_at = now() WHERE id = ${id}`);
+  return { d, id };
+}
+
+const slowStarted = () => waitFor(() => fs.existsSync(started) && sleepers().length > 0, 120000, 'the slow ffmpeg to start');
+
+test('SIGTERM during processing: ffmpeg killed, prompt exit, the next start finishes the recording', { timeout: 300000 }, async () => {
+  const { d, id } = await processingRecording('7001');
   await d.sql(`INSERT INTO jobs (kind, payload, dedupe_key) VALUES ('recording.process', '{"recording_id": ${id}}', 'recording:${id}')`);
-  await waitFor(() => fs.existsSync(started) && sleepers().length > 0, 120000, 'the slow ffmpeg to start');
+  await slowStarted();
 
   const t0 = Date.now();
   const res = await d.stop({ timeoutMs: 90000 }); // fails the test on a non-zero exit (SIGKILL)
@@ -88,18 +98,10 @@ test('SIGTERM during processing: ffmpeg killed, prompt exit, the next start fini
 // times: one more interruption counts as an attempt, and with no attempts
 // left the job ends failed instead of cycling through restarts for ever.
 test('a job interrupted too often spends attempts, then fails', { timeout: 300000 }, async () => {
-  const d = await A.startAuthDaemon({ recording_ffmpeg: slowFfmpeg });
-  const dir = path.join(work, 'raw2');
-  fs.mkdirSync(dir);
-  const s = await mlrec(['synth', dir, '--duration', '2']);
-  assert.strictEqual(s.code, 0, s.stderr);
-  const id = await d.sql(`INSERT INTO recordings (room_id, session_ref, raw_dir) VALUES ('7002', '7002', '${dir}') RETURNING id`);
-  await d.sql(`UPDATE recordings SET status = 'processing', ended_at = now() WHERE id = ${id}`);
-  fs.rmSync(started, { force: true });
+  const { d, id } = await processingRecording('7002');
   const jobId = await d.sql(`INSERT INTO jobs (kind, payload, dedupe_key, interruptions, max_attempts)
     VALUES ('recording.process', '{"recording_id": ${id}}', 'recording:${id}', 5, 2) RETURNING id`);
-  const waitSlow = () => waitFor(() => fs.existsSync(started) && sleepers().length > 0, 120000, 'the slow ffmpeg to start');
-  await waitSlow();
+  await slowStarted();
   await d.stop({ timeoutMs: 90000 });
   let job = JSON.parse(await d.sql(`SELECT row_to_json(j) FROM jobs j WHERE id = ${jobId}`));
   assert.strictEqual(job.state, 'queued', 'one attempt left');
@@ -111,7 +113,7 @@ test('a job interrupted too often spends attempts, then fails', { timeout: 30000
   fs.rmSync(started, { force: true });
   const d3 = await startDaemon({ port: d.port, config: { ...d.config, redis_url: '', smtp_url: '',
     recording_ffmpeg: slowFfmpeg, job_poll_ms: 100 } });
-  await waitSlow();
+  await slowStarted();
   await d3.stop({ timeoutMs: 90000 });
   job = JSON.parse(await d.sql(`SELECT row_to_json(j) FROM jobs j WHERE id = ${jobId}`));
   assert.strictEqual(job.state, 'failed');
