@@ -263,13 +263,14 @@ static void finish(worker *w, long long id, int rc, int attempt, int max_attempt
         /* Free for the first CTL_JOB_FREE_INTERRUPTIONS times (the claim
          * counted an attempt: give it back); after that the attempt stays
          * counted and a job without attempts left ends failed. */
-        char free_n[16];
+        char free_n[16], maxa[16];
         snprintf(free_n, sizeof free_n, "%d", CTL_JOB_FREE_INTERRUPTIONS);
-        const char *p[4] = {ids, w->id, error, free_n};
+        snprintf(maxa, sizeof maxa, "%d", max_attempts); /* the row's, or the default */
+        const char *p[5] = {ids, w->id, error, free_n, maxa};
         r = PQexecParams(
             w->ctx.db.conn,
             "UPDATE jobs SET "
-            "state = CASE WHEN interruptions >= $4::int AND attempts >= max_attempts "
+            "state = CASE WHEN interruptions >= $4::int AND attempts >= $5::int "
             "THEN 'failed' ELSE 'queued' END, "
             "locked_by = NULL, locked_until = NULL, "
             "attempts = CASE WHEN interruptions < $4::int THEN greatest(attempts - 1, 0) "
@@ -281,7 +282,7 @@ static void finish(worker *w, long long id, int rc, int attempt, int max_attempt
             "updated_at = now() "
             "WHERE id = $1 AND locked_by = $2 AND state = 'running' "
             "RETURNING state, attempts, interruptions",
-            4, NULL, p, NULL, NULL, 0);
+            5, NULL, p, NULL, NULL, 0);
         outcome = "interrupted";
     } else if (rc == CTL_JOB_RETRY && attempt < max_attempts) {
         snprintf(delay, sizeof delay, "%lld",
@@ -331,6 +332,7 @@ static void run_job(worker *w, PGresult *r)
     job.kind = PQgetvalue(r, 0, 1);
     job.attempt = atoi(PQgetvalue(r, 0, 3));
     job.max_attempts = atoi(PQgetvalue(r, 0, 4));
+    job.interruptions = atoi(PQgetvalue(r, 0, 7));
     job.worker_id = w->id;
     if (strcmp(PQgetvalue(r, 0, 5), "running") == 0)
         ML_WARN("jobs", "job %lld (%s): lease of %s expired; taking it over", job.id, job.kind,
@@ -391,7 +393,7 @@ static int claim_one(worker *w)
         "  locked_until = now() + make_interval(secs => $2::int), updated_at = now() "
         "FROM c WHERE j.id = c.id "
         "RETURNING j.id, j.kind, j.payload::text, j.attempts, "
-        "  COALESCE(j.max_attempts, $3::int), c.was, COALESCE(c.prev, '')",
+        "  COALESCE(j.max_attempts, $3::int), c.was, COALESCE(c.prev, ''), j.interruptions",
         3, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         ML_WARN("jobs", "claiming a job failed: %s", PQresultErrorMessage(r));

@@ -40,6 +40,7 @@ typedef struct ctl_job {
     int attempt;           /* 1 on the first run */
     int max_attempts;
     const char *worker_id; /* who holds the lease ("host:pid:n") */
+    int interruptions;     /* times a shutdown stopped it before this run */
 } ctl_job;
 
 /* Handler results. */
@@ -53,6 +54,14 @@ typedef struct ctl_job {
  * (a job out of attempts then ends failed), so a job whose run always
  * outlasts the time between restarts cannot cycle for ever. */
 #define CTL_JOB_FREE_INTERRUPTIONS 5
+
+/* Whether returning CTL_JOB_INTERRUPTED from this run ends the job failed
+ * (its free interruptions used up, and this is its last attempt): a
+ * handler with state of its own to settle does it then. */
+static inline int ctl_job_interrupt_is_final(const ctl_job *j)
+{
+    return j->interruptions >= CTL_JOB_FREE_INTERRUPTIONS && j->attempt >= j->max_attempts;
+}
 
 /* A handler runs on a job worker thread with that thread's ctx (its own
  * connections, outside any transaction). It returns CTL_JOB_OK, or

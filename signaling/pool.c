@@ -50,6 +50,15 @@ static void *pool_main(void *arg)
         pthread_mutex_unlock(&p->mu);
 
         ctl_api_dispatch(ctx, &job->req, &job->resp);
+        /* A route must leave its connection idle; one that did not (a
+         * failed statement inside a transaction it never closed) would
+         * make every later request on this worker fail with 25P02. */
+        PGconn *c = ctx->db.conn;
+        if (c && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE) {
+            ML_ERROR("pool", "%s %s left a database transaction open; rolled back",
+                     job->req.method, job->req.path);
+            PQclear(PQexec(c, "ROLLBACK"));
+        }
 
         pthread_mutex_lock(&p->mu);
         job->next = p->done;

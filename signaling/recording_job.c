@@ -13,7 +13,8 @@
  * row stays `processing` meanwhile and goes to `failed` with the reason
  * after the last attempt. Raw files are never deleted or modified here.
  * Shutdown (rec_tool_cancel_all) kills a running ffmpeg: the job returns
- * CTL_JOB_INTERRUPTED, the row stays `processing`, and the job is queued
+ * CTL_JOB_INTERRUPTED, the row stays `processing` (unless that interruption
+ * ends the job, ctl_job_interrupt_is_final: then `failed`), and the job is queued
  * again at once without using up an attempt.
  */
 #include "signaling/recording.h"
@@ -145,6 +146,8 @@ int sig_rec_process_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errl
         return CTL_JOB_OK; /* done already, or failed and not retried */
     if (rec_tool_cancelled()) {
         snprintf(err, errlen, "recording %lld: not started, shutting down", id);
+        if (ctl_job_interrupt_is_final(job))
+            mark_failed(ctx, id, "processing interrupted by node shutdowns too often");
         return CTL_JOB_INTERRUPTED;
     }
     ctl_jobs_extend_lease(ctx, job, cfg->recording_process_timeout_s * 3 + 60, err, errlen);
@@ -172,6 +175,9 @@ int sig_rec_process_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errl
              * queued again (the next start, or another node, runs it). */
             ML_INFO("rec", "recording %lld: processing interrupted by shutdown", id);
             rc = CTL_JOB_INTERRUPTED;
+            /* The job ends here (jobs.h): do not leave the row processing. */
+            if (ctl_job_interrupt_is_final(job))
+                mark_failed(ctx, id, "processing interrupted by node shutdowns too often");
             goto done;
         }
         mark_failed(ctx, id, err);

@@ -753,18 +753,24 @@ test('--die-with-parent: mlfakepay stops when the process that started it is kil
   const sh = spawn('sh', ['-c', `'${fakepayBin()}' --listen 127.0.0.1:0 --secret-key sk_test_parentdeath --die-with-parent & echo "pid $!"; wait`],
     { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
+  let pid = 0;
   sh.stdout.on('data', (d) => { out += d; });
-  const deadline = Date.now() + 20000;
-  while (!/listening on/.test(out) && Date.now() < deadline) await sleep(50);
-  assert.match(out, /listening on/);
-  const pid = Number(out.match(/pid (\d+)/)[1]);
-  assert.ok(fs.existsSync(`/proc/${pid}`));
-  sh.kill('SIGKILL');
-  const gone = Date.now() + 10000;
-  // A zombie until reaped by init counts as gone: look at its state.
-  const alive = () => {
-    try { return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')); } catch { return false; }
-  };
-  while (alive() && Date.now() < gone) await sleep(50);
-  assert.ok(!alive(), 'mlfakepay still running after its parent was killed');
+  try {
+    const deadline = Date.now() + 20000;
+    while (!/listening on/.test(out) && Date.now() < deadline) await sleep(50);
+    assert.match(out, /listening on/);
+    pid = Number(out.match(/pid (\d+)/)[1]);
+    assert.ok(fs.existsSync(`/proc/${pid}`));
+    sh.kill('SIGKILL');
+    const gone = Date.now() + 10000;
+    // A zombie until reaped by init counts as gone: look at its state.
+    const alive = () => {
+      try { return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')); } catch { return false; }
+    };
+    while (alive() && Date.now() < gone) await sleep(50);
+    assert.ok(!alive(), 'mlfakepay still running after its parent was killed');
+  } finally {
+    sh.kill('SIGKILL');
+    if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
 });

@@ -37,10 +37,10 @@ function sleepers() {
 
 // A daemon whose ffmpeg is the slow wrapper, and a 2 s recording left
 // `processing` (room `room`); returns the daemon and the recording id.
-async function processingRecording(room) {
+async function processingRecording(room, config = {}) {
   fs.writeFileSync(slowFfmpeg, `#!/bin/sh\necho $$ >> '${started}'\nsleep ${SLEEP_S}\nexec ffmpeg "$@"\n`, { mode: 0o755 });
   fs.rmSync(started, { force: true });
-  const d = await A.startAuthDaemon({ recording_ffmpeg: slowFfmpeg });
+  const d = await A.startAuthDaemon({ recording_ffmpeg: slowFfmpeg, ...config });
   const dir = path.join(work, `raw-${room}`);
   fs.mkdirSync(dir);
   const s = await mlrec(['synth', dir, '--duration', '2']);
@@ -98,9 +98,11 @@ test('SIGTERM during processing: ffmpeg killed, prompt exit, the next start fini
 // times: one more interruption counts as an attempt, and with no attempts
 // left the job ends failed instead of cycling through restarts for ever.
 test('a job interrupted too often spends attempts, then fails', { timeout: 300000 }, async () => {
-  const { d, id } = await processingRecording('7002');
-  const jobId = await d.sql(`INSERT INTO jobs (kind, payload, dedupe_key, interruptions, max_attempts)
-    VALUES ('recording.process', '{"recording_id": ${id}}', 'recording:${id}', 5, 2) RETURNING id`);
+  // No max_attempts of its own (as the recorder enqueues it): the
+  // configured job_max_attempts (2 here) applies.
+  const { d, id } = await processingRecording('7002', { job_max_attempts: 2 });
+  const jobId = await d.sql(`INSERT INTO jobs (kind, payload, dedupe_key, interruptions)
+    VALUES ('recording.process', '{"recording_id": ${id}}', 'recording:${id}', 5) RETURNING id`);
   await slowStarted();
   await d.stop({ timeoutMs: 90000 });
   let job = JSON.parse(await d.sql(`SELECT row_to_json(j) FROM jobs j WHERE id = ${jobId}`));
@@ -108,11 +110,12 @@ test('a job interrupted too often spends attempts, then fails', { timeout: 30000
   assert.strictEqual(job.attempts, 1, 'the sixth interruption counted as an attempt');
   assert.strictEqual(job.interruptions, 6);
   assert.match(job.last_error, /interrupted 6 times: counted as an attempt/);
+  assert.strictEqual(await d.sql(`SELECT status FROM recordings WHERE id = ${id}`), 'processing');
 
   // Second and last attempt, interrupted too: failed, not queued again.
   fs.rmSync(started, { force: true });
   const d3 = await startDaemon({ port: d.port, config: { ...d.config, redis_url: '', smtp_url: '',
-    recording_ffmpeg: slowFfmpeg, job_poll_ms: 100 } });
+    recording_ffmpeg: slowFfmpeg, job_poll_ms: 100, job_max_attempts: 2 } });
   await slowStarted();
   await d3.stop({ timeoutMs: 90000 });
   job = JSON.parse(await d.sql(`SELECT row_to_json(j) FROM jobs j WHERE id = ${jobId}`));
@@ -120,4 +123,8 @@ test('a job interrupted too often spends attempts, then fails', { timeout: 30000
   assert.strictEqual(job.attempts, 2);
   assert.strictEqual(job.interruptions, 7);
   assert.match(d3.logs(), /interrupted by shutdown 7 times, no attempts left: failed/);
+  // ... and the recording is settled, not left processing for ever.
+  const row = JSON.parse(await d.sql(`SELECT row_to_json(r) FROM recordings r WHERE id = ${id}`));
+  assert.strictEqual(row.status, 'failed');
+  assert.match(row.failure_reason, /interrupted by node shutdowns too often/);
 });

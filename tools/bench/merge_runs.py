@@ -41,8 +41,10 @@ def steady_state(reps, samples_path):
     if len(cpu) < 4 or not all(len(tl) >= 4 for tl in lines):
         return None
     start, end = 0.0, float("inf")
-    for q, tl in zip(reps, lines):
-        want = q.get("peers", {}).get("connected", 0)
+    for tl in lines:
+        # the most peers it ever had connected at once (one that dropped
+        # later would keep the final count from being reached)
+        want = max(c for _, _, c in tl)
         ready = next((t for t, _, c in tl if c >= want), None)
         if ready is None or want == 0:
             return None
@@ -138,7 +140,8 @@ def main():
     dur = max(dur, r.get("duration_s", 0) or 0)
     r["server"] = {"cpu_s": ticks / 100.0, "rss_idle_kb": rss0, "rss_kb": rss1, "mlload_exit": rc,
                    "cpu_cores": ticks / 100.0 / dur}
-    if reps and os.environ.get("CPU_SAMPLES"):
+    # only with every part's report: the server served them all
+    if reps and not missing and os.environ.get("CPU_SAMPLES"):
         r["server"]["steady"] = steady_state(reps, os.environ["CPU_SAMPLES"])
     r.pop("timeline", None)  # per process, in the parts
     json.dump(r, open(out, "w"), indent=2)
