@@ -84,29 +84,22 @@ static void free_out(sig_conn *c)
     c->out_count = c->out_bytes = 0;
 }
 
-/* Queue a JSON text (taken: freed here). */
-static void send_text(sig_conn *c, char *text)
+/* Queue a copy of a JSON text of len bytes. */
+void sig__ws_send_copy(sig_conn *c, const char *text, size_t len)
 {
-    if (!text)
-        return;
-    size_t len = strlen(text);
     if (c->out_count >= OUT_MAX_MESSAGES || c->out_bytes + len > OUT_MAX_BYTES) {
         ML_WARN("ws", "peer %llu: client does not read its messages, disconnecting",
                 (unsigned long long)c->peer_id);
-        free(text);
         free_out(c);
         close_after_flush(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "slow consumer");
         return;
     }
     out_msg *m = malloc(sizeof *m + LWS_PRE + len);
-    if (!m) {
-        free(text);
+    if (!m)
         return;
-    }
     m->next = NULL;
     m->len = len;
     memcpy(m->data + LWS_PRE, text, len);
-    free(text);
     if (c->tail)
         c->tail->next = m;
     else
@@ -115,6 +108,15 @@ static void send_text(sig_conn *c, char *text)
     c->out_count++;
     c->out_bytes += len;
     lws_callback_on_writable(c->wsi);
+}
+
+/* Queue a JSON text (taken: freed here). */
+static void send_text(sig_conn *c, char *text)
+{
+    if (!text)
+        return;
+    sig__ws_send_copy(c, text, strlen(text));
+    free(text);
 }
 
 void sig__ws_send_error(sig_conn *c, const char *code, const char *message, const json_t *id)

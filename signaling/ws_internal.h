@@ -52,6 +52,9 @@ typedef struct sig_conn {
 
 /* ws.c */
 void sig__ws_send_fields(sig_conn *c, const char *type, const json_t *id, json_t *fields);
+/* Queue a copy of an already encoded message (one encoding for many
+ * recipients). */
+void sig__ws_send_copy(sig_conn *c, const char *text, size_t len);
 void sig__ws_send_error(sig_conn *c, const char *code, const char *message, const json_t *id);
 uint64_t sig__ws_remember_id(sig_conn *c, const json_t *id);
 /* Create the peer of c (room: in that room) and index it. 0 or -1. */

@@ -29,12 +29,19 @@ struct sig_room {
 
 static GHashTable *rooms; /* name -> sig_room */
 
+/* Encoded once, queued for every member but `except`: a room of N
+ * members costs one encoding per event, not N. */
 static void broadcast(sig_room *r, sig_conn *except, const char *type, json_t *fields)
 {
-    for (guint i = 0; i < r->members->len; i++) {
-        sig_conn *m = g_ptr_array_index(r->members, i);
-        if (m != except)
-            sig__ws_send_fields(m, type, NULL, fields ? json_incref(fields) : NULL);
+    char *text = sig_proto_build(type, NULL, fields);
+    if (text) {
+        size_t len = strlen(text);
+        for (guint i = 0; i < r->members->len; i++) {
+            sig_conn *m = g_ptr_array_index(r->members, i);
+            if (m != except)
+                sig__ws_send_copy(m, text, len);
+        }
+        free(text);
     }
     if (fields)
         json_decref(fields);
