@@ -31,7 +31,12 @@
 #include <string.h>
 #include <time.h>
 
-#define OUT_MAX_MESSAGES 512
+/* A client that does not read is cut off by bytes first: every join in a
+ * room is announced to every member (~100 bytes each), and the service
+ * thread writes one message per connection per writable callback, so a
+ * burst of several hundred joins can queue several hundred messages for a
+ * client that reads fine. The message count only bounds the bookkeeping. */
+#define OUT_MAX_MESSAGES 8192
 #define OUT_MAX_BYTES (4u * 1024 * 1024)
 
 /* One event from a media worker, copied. */
