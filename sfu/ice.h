@@ -4,8 +4,11 @@
  * one stream with one component (BUNDLE + rtcp-mux), trickle in both
  * directions, consent freshness (RFC 7675) and ICE restart.
  *
- * Everything runs on the GMainContext given to sfu_ice_create() (a media
- * worker's); callbacks fire on it too. Candidates travel as the SDP
+ * Everything runs on the thread that iterates the GMainContext given to
+ * sfu_ice_create() (a media worker's). When that thread has an ice_loop
+ * for it (sfu/ice_loop.h, the media workers and mlload do), the agent gets
+ * its own small context driven from there; callbacks then fire from inside
+ * the worker context's dispatch, on the same thread. Candidates travel as the SDP
  * attribute value without "a=" ("candidate:1 1 udp 2130706431 ...").
  *
  * sfu_ice_options is built once from the configuration (names resolved to

@@ -9,10 +9,15 @@ const { execFileSync } = require('child_process');
 const { startDaemon } = require('./lib/daemon');
 const { waitFor, sleep } = require('./lib/servers');
 
-function childPids(dataDir, pattern) {
+// Processes whose command line matches pattern and names dataDir; with
+// parent, only that process's children. (A process PostgreSQL has just
+// forked still shows the postmaster's command line until it sets its
+// title, so the postmaster is the one whose parent is the daemon.)
+function childPids(dataDir, pattern, parent) {
   let out = '';
   try {
-    out = execFileSync('pgrep', ['-f', `${pattern}.*${dataDir}`], { encoding: 'utf8' });
+    const args = parent ? ['-P', String(parent)] : [];
+    out = execFileSync('pgrep', [...args, '-f', `${pattern}.*${dataDir}`], { encoding: 'utf8' });
   } catch { return []; }
   return out.split('\n').filter(Boolean).map(Number);
 }
@@ -31,7 +36,7 @@ test('first run initialises a private cluster and Redis on unix sockets only', a
     assert.ok(fs.existsSync(path.join(dataDir, 'run', 'redis.sock')));
     assert.deepStrictEqual((await readyz(d)).body, { status: 'ready', database: 'ok', redis: 'ok' });
     // No TCP listener belongs to the embedded servers.
-    const pg = childPids(dataDir, 'postgres -D')[0];
+    const pg = childPids(dataDir, 'postgres -D', d.proc.pid)[0];
     const ss = execFileSync('ss', ['-ltnp'], { encoding: 'utf8' });
     assert.doesNotMatch(ss, new RegExp(`pid=${pg},`));
     // Migrations ran inside the embedded database.
@@ -48,17 +53,17 @@ test('a dead PostgreSQL or Redis fails /readyz and comes back by itself', async 
   const d = await startDaemon({ embedded: true });
   try {
     const dataDir = d.config.data_dir;
-    const [pg] = childPids(dataDir, 'postgres -D');
+    const [pg] = childPids(dataDir, 'postgres -D', d.proc.pid);
     assert.ok(pg, 'postgres child running');
     process.kill(pg, 'SIGKILL');
     const down = await readyz(d);
     assert.strictEqual(down.status, 503);
     assert.match(down.body.database, /PostgreSQL/);
     await waitFor(async () => (await readyz(d)).status === 200, 30000, 'PostgreSQL to be restarted');
-    const [pg2] = childPids(dataDir, 'postgres -D');
+    const [pg2] = childPids(dataDir, 'postgres -D', d.proc.pid);
     assert.ok(pg2 && pg2 !== pg);
 
-    const [rd] = childPids(dataDir, 'redis-server');
+    const [rd] = childPids(dataDir, 'redis-server', d.proc.pid);
     process.kill(rd, 'SIGKILL');
     await sleep(50);
     const rdown = await readyz(d);
@@ -75,7 +80,7 @@ test('a dead PostgreSQL or Redis fails /readyz and comes back by itself', async 
 test('SIGTERM stops the embedded servers; SIGKILL of the daemon does too', async () => {
   const d = await startDaemon({ embedded: true });
   const dataDir = d.config.data_dir;
-  assert.strictEqual(childPids(dataDir, 'postgres -D').length, 1);
+  assert.strictEqual(childPids(dataDir, 'postgres -D', d.proc.pid).length, 1);
   const res = await d.stop();
   assert.strictEqual(res.code, 0);
   assert.match(d.logs(), /stopped/);
