@@ -62,8 +62,7 @@ int auth__commit(PGconn *c)
 
 void auth__rollback(PGconn *c)
 {
-    if (PQtransactionStatus(c) != PQTRANS_IDLE)
-        PQclear(PQexec(c, "ROLLBACK"));
+    ctl_db_end_open_tx(c);
 }
 
 void auth__public_origin(const ml_config *cfg, char *out, size_t cap)

@@ -205,6 +205,14 @@ int ctl_db_exec(ctl_db *db, const char *sql, char *err, size_t errlen)
     return ok ? 0 : -1;
 }
 
+int ctl_db_end_open_tx(PGconn *c)
+{
+    if (!c || PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) == PQTRANS_IDLE)
+        return 0;
+    PQclear(PQexec(c, "ROLLBACK"));
+    return 1;
+}
+
 int ctl_db_ping(ctl_db *db, char *err, size_t errlen)
 {
     if (ctl_db_exec(db, "SELECT 1", err, errlen) == 0)

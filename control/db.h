@@ -31,6 +31,9 @@ int ctl_db_exec(ctl_db *db, const char *sql, char *err, size_t errlen);
 /* Cheap liveness check (SELECT 1), reconnecting first if needed. */
 int ctl_db_ping(ctl_db *db, char *err, size_t errlen);
 void ctl_db_close(ctl_db *db);
+/* Roll back whatever transaction c is in (open or failed), so that its
+ * next user starts clean. 1 when it did, 0 when c was idle or not connected. */
+int ctl_db_end_open_tx(PGconn *c);
 
 /* One-shot connection with a timeout; NULL + err on failure. No lock or
  * statement timeout (migrations may run long). */

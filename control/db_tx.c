@@ -114,8 +114,7 @@ static unsigned jitter_seed(int attempt)
 static int after_failure(PGconn *c, const char *what, int attempt, int max, const char *state,
                          const char *err)
 {
-    if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
-        PQclear(PQexec(c, "ROLLBACK"));
+    ctl_db_end_open_tx(c);
     if (!ctl_db_should_retry(state, attempt, max))
         return 0;
     int ms = ctl_db_retry_delay_ms(attempt, jitter_seed(attempt));

@@ -361,11 +361,8 @@ static void run_job(worker *w, PGresult *r)
     }
     json_decref(payload);
     /* A handler must leave the connection idle; repair it if it did not. */
-    PGconn *c = w->ctx.db.conn;
-    if (c && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE) {
+    if (ctl_db_end_open_tx(w->ctx.db.conn))
         ML_ERROR("jobs", "job %lld (%s): handler left a transaction open", job.id, job.kind);
-        PQclear(PQexec(c, "ROLLBACK"));
-    }
     char dberr[256];
     if (ctl_db_ensure(&w->ctx.db, dberr, sizeof dberr) != 0) {
         ML_WARN("jobs", "job %lld: outcome lost (%s); it runs again after its lease", job.id,

@@ -53,12 +53,9 @@ static void *pool_main(void *arg)
         /* A route must leave its connection idle; one that did not (a
          * failed statement inside a transaction it never closed) would
          * make every later request on this worker fail with 25P02. */
-        PGconn *c = ctx->db.conn;
-        if (c && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE) {
+        if (ctl_db_end_open_tx(ctx->db.conn))
             ML_ERROR("pool", "%s %s left a database transaction open; rolled back",
                      job->req.method, job->req.path);
-            PQclear(PQexec(c, "ROLLBACK"));
-        }
 
         pthread_mutex_lock(&p->mu);
         job->next = p->done;

@@ -58,6 +58,15 @@ static int mark_failed(ctl_ctx *ctx, long long id, const char *reason)
     return ok ? 0 : -1;
 }
 
+/* The node is shutting down: the job goes back to the queue, unless this
+ * interruption ends it (jobs.h), and then the row must not stay processing. */
+static int interrupted(ctl_ctx *ctx, const ctl_job *job, long long id)
+{
+    if (ctl_job_interrupt_is_final(job))
+        mark_failed(ctx, id, "processing interrupted by node shutdowns too often");
+    return CTL_JOB_INTERRUPTED;
+}
+
 static int mark_ready(ctl_ctx *ctx, long long id, const rec_process_result *res,
                       const rec_storage *st, const char *key, const char *thumb_key, uint64_t bytes,
                       char *err, size_t errlen)
@@ -146,9 +155,7 @@ int sig_rec_process_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errl
         return CTL_JOB_OK; /* done already, or failed and not retried */
     if (rec_tool_cancelled()) {
         snprintf(err, errlen, "recording %lld: not started, shutting down", id);
-        if (ctl_job_interrupt_is_final(job))
-            mark_failed(ctx, id, "processing interrupted by node shutdowns too often");
-        return CTL_JOB_INTERRUPTED;
+        return interrupted(ctx, job, id);
     }
     ctl_jobs_extend_lease(ctx, job, cfg->recording_process_timeout_s * 3 + 60, err, errlen);
 
@@ -174,10 +181,7 @@ int sig_rec_process_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errl
              * recording's fault. The row stays `processing` and the job is
              * queued again (the next start, or another node, runs it). */
             ML_INFO("rec", "recording %lld: processing interrupted by shutdown", id);
-            rc = CTL_JOB_INTERRUPTED;
-            /* The job ends here (jobs.h): do not leave the row processing. */
-            if (ctl_job_interrupt_is_final(job))
-                mark_failed(ctx, id, "processing interrupted by node shutdowns too often");
+            rc = interrupted(ctx, job, id);
             goto done;
         }
         mark_failed(ctx, id, err);

@@ -74,6 +74,18 @@ static double run(sfu_srtp *s, int fd, const struct sockaddr_in *to, size_t len,
     return (double)(sfu_now_us() - t0) * 1000.0 / n;
 }
 
+/* Fixed keys for a profile (both directions alike; bytes from the seeds). */
+static sfu_srtp_keys test_keys(sfu_srtp_profile profile, int key_seed, int salt_seed)
+{
+    sfu_srtp_keys k = {.profile = profile};
+    sfu_srtp_key_lengths(k.profile, &k.key_len, &k.salt_len);
+    for (size_t i = 0; i < k.key_len; i++)
+        k.local_key[i] = k.remote_key[i] = (uint8_t)(i + (size_t)key_seed);
+    for (size_t i = 0; i < k.salt_len; i++)
+        k.local_salt[i] = k.remote_salt[i] = (uint8_t)(i + (size_t)salt_seed);
+    return k;
+}
+
 static void pin_to(int cpu)
 {
     if (cpu < 0)
@@ -236,12 +248,7 @@ int main(int argc, char **argv)
     static const size_t sizes[] = {160, 1200};
     printf("%-26s %6s %12s %12s %12s\n", "profile", "bytes", "protect ns", "sendmsg ns", "both ns");
     for (size_t pi = 0; pi < 2; pi++) {
-        sfu_srtp_keys k = {.profile = profiles[pi]};
-        sfu_srtp_key_lengths(k.profile, &k.key_len, &k.salt_len);
-        for (size_t i = 0; i < k.key_len; i++)
-            k.local_key[i] = k.remote_key[i] = (uint8_t)(i + 1);
-        for (size_t i = 0; i < k.salt_len; i++)
-            k.local_salt[i] = k.remote_salt[i] = (uint8_t)(i + 7);
+        sfu_srtp_keys k = test_keys(profiles[pi], 1, 7);
         char err[256];
         for (size_t si = 0; si < 2; si++) {
             sfu_srtp *s = sfu_srtp_create(&k, err, sizeof err);
@@ -269,12 +276,7 @@ int main(int argc, char **argv)
     printf("%-26s %6s %16s %12s %12s\n", "profile", "bytes", "sender CPU ns", "wall ns",
            "delivered %");
     for (size_t si = 0; si < 2; si++) {
-        sfu_srtp_keys k = {.profile = SFU_SRTP_AEAD_AES_128_GCM};
-        sfu_srtp_key_lengths(k.profile, &k.key_len, &k.salt_len);
-        for (size_t i = 0; i < k.key_len; i++)
-            k.local_key[i] = k.remote_key[i] = (uint8_t)(i + 3);
-        for (size_t i = 0; i < k.salt_len; i++)
-            k.local_salt[i] = k.remote_salt[i] = (uint8_t)(i + 9);
+        sfu_srtp_keys k = test_keys(SFU_SRTP_AEAD_AES_128_GCM, 3, 9);
         char err[256];
         sfu_srtp *s = sfu_srtp_create(&k, err, sizeof err);
         fanout_result r;
