@@ -513,15 +513,21 @@ fail:
     return NULL;
 }
 
-void ctl_jobs_stop(ctl_jobs *j)
+void ctl_jobs_stop_claiming(ctl_jobs *j)
 {
-    if (!j)
+    if (!j || atomic_exchange(&j->stopping, 1))
         return;
-    atomic_store(&j->stopping, 1);
     if (j->stop_pipe[1] >= 0) {
         ssize_t wr = write(j->stop_pipe[1], "x", 1);
         (void)wr;
     }
+}
+
+void ctl_jobs_stop(ctl_jobs *j)
+{
+    if (!j)
+        return;
+    ctl_jobs_stop_claiming(j);
     for (int i = 0; i < j->n; i++) {
         pthread_join(j->threads[i], NULL);
         ctl_ctx_close(&j->workers[i].ctx);

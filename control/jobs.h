@@ -125,5 +125,10 @@ ctl_jobs *ctl_jobs_start(const ml_config *cfg, const char *database_url, const c
  * A job interrupted by a crash instead is reclaimed after its lease. NULL
  * is ok. */
 void ctl_jobs_stop(ctl_jobs *j);
+/* The first step of stopping, for the start of a shutdown: no worker claims
+ * a job any more (running handlers go on; ctl_jobs_stop waits for them).
+ * Done before cancelling running handlers, so that a job they put back in
+ * the queue is not claimed and interrupted again by another worker. */
+void ctl_jobs_stop_claiming(ctl_jobs *j);
 
 #endif

@@ -199,6 +199,7 @@ static int cmd_serve(ml_config *cfg)
     /* A recording.process job may be running ffmpeg for minutes: kill it
      * (and refuse new runs) so that the job workers stop promptly; the job
      * is queued again for the next start (recording_job.c). */
+    ctl_jobs_stop_claiming(jobs);
     rec_tool_cancel_all();
     sig_http_destroy();
     sig_rec_stop(); /* after the workers: closes what is left, queues processing */
