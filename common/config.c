@@ -56,6 +56,7 @@ static const ml_config_key keys[] = {
     INTK(ice_consent_timeout_ms, "30000", 5000, 600000, "A connected peer without consent (STUN) for this long is freed."),
     INTK(sctp_max_message_size, "262144", 1024, 16777216, "Largest data-channel message accepted and advertised."),
     INTK(room_max_participants, "100", 1, 100000, "Most participants in one room."),
+    INTK(room_roster_limit, "50", 0, 100000, "In a room with more members than this, mentees are told only about participants who may publish (mentors, mentees given the floor) plus the member count, instead of every join and leave; mentors always get the whole roster. 0 = always the whole roster."),
     BOOLK(room_join_tokens, "true", "Room joins must carry a room token (POST /api/v1/sessions/{id}/join) whose session id is the room name; false lets anyone join any room with any role (development only)."),
     INTK(access_token_ttl_s, "900", 30, 86400, "Lifetime of access tokens (JWT, HS256)."),
     INTK(refresh_token_ttl_s, "2592000", 300, 31536000, "Lifetime of a refresh token (each use rotates it)."),

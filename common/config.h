@@ -59,6 +59,7 @@ typedef struct ml_config {
     int ice_consent_timeout_ms;
     int sctp_max_message_size;
     int room_max_participants;
+    int room_roster_limit;
     int room_join_tokens;
     /* Accounts and access (auth) */
     int access_token_ttl_s;

@@ -433,6 +433,16 @@ int sig__ws_max_participants(void)
     return g.cfg.room_max_participants;
 }
 
+int sig__ws_roster_limit(void)
+{
+    return g.cfg.room_roster_limit;
+}
+
+struct lws_context *sig__ws_context(void)
+{
+    return g.ctx;
+}
+
 int sig__ws_room_tokens_required(void)
 {
     return g.cfg.room_join_tokens;

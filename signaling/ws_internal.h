@@ -48,6 +48,12 @@ typedef struct sig_conn {
     char role[8]; /* "mentor" / "mentee" */
     char name[72];
     int floor; /* a mentee that may publish */
+    /* Roster (docs/signaling.md, "Large rooms"): this member is told every
+     * join and leave (mentors always; mentees while the room is small). */
+    int roster_full;
+    /* Announced to members with the partial roster too (a mentor, a mentee
+     * once given the floor): its leave goes to everyone. */
+    int announced;
 } sig_conn;
 
 /* ws.c */
@@ -63,6 +69,9 @@ int sig__ws_attach_peer(sig_conn *c, sfu_router *room, int may_publish);
 json_t *sig__ws_ice_servers(uint64_t peer_id);
 sfu_peer_env *sig__ws_env(void);
 int sig__ws_max_participants(void);
+/* Config room_roster_limit (0: whole roster for everyone). */
+int sig__ws_roster_limit(void);
+struct lws_context *sig__ws_context(void);
 /* Whether room joins need a room token (config room_join_tokens). */
 int sig__ws_room_tokens_required(void);
 sig_conn *sig__ws_conn_by_peer(uint64_t peer_id);

@@ -25,21 +25,36 @@ struct sig_room {
     json_t *tracks;          /* track id -> track-added fields */
     uint64_t active_speaker; /* last active-speaker, 0 none */
     int recording;           /* the room is being recorded (last "recording" notice) */
+    /* Large room (more members than room_roster_limit): mentees hold the
+     * partial roster and get participant-count instead of every join. */
+    int large;
+    int count_sent;                   /* last participant-count sent, -1 none */
+    int64_t count_sent_us;            /* when (monotonic) */
+    int count_timer;                  /* count_sul is scheduled */
+    lws_sorted_usec_list_t count_sul; /* the trailing participant-count */
 };
+
+#define COUNT_INTERVAL_US 1000000 /* participant-count at most once a second */
 
 static GHashTable *rooms; /* name -> sig_room */
 
-/* Encoded once, queued for every member but `except`: a room of N
- * members costs one encoding per event, not N. */
-static void broadcast(sig_room *r, sig_conn *except, const char *type, json_t *fields)
+/* Who gets a room event: everyone, or only the members holding the whole
+ * roster, or only those holding the partial one. */
+typedef enum { TO_ALL, TO_FULL_ROSTER, TO_PARTIAL_ROSTER } audience;
+
+/* Encoded once, queued for every member of the audience but `except`: a
+ * room of N members costs one encoding per event, not N. */
+static void send_to(sig_room *r, sig_conn *except, audience to, const char *type, json_t *fields)
 {
     char *text = sig_proto_build(type, NULL, fields);
     if (text) {
         size_t len = strlen(text);
         for (guint i = 0; i < r->members->len; i++) {
             sig_conn *m = g_ptr_array_index(r->members, i);
-            if (m != except)
-                sig__ws_send_copy(m, text, len);
+            if (m == except || (to == TO_FULL_ROSTER && !m->roster_full) ||
+                (to == TO_PARTIAL_ROSTER && m->roster_full))
+                continue;
+            sig__ws_send_copy(m, text, len);
         }
         free(text);
     }
@@ -47,10 +62,105 @@ static void broadcast(sig_room *r, sig_conn *except, const char *type, json_t *f
         json_decref(fields);
 }
 
+static void broadcast(sig_room *r, sig_conn *except, const char *type, json_t *fields)
+{
+    send_to(r, except, TO_ALL, type, fields);
+}
+
+static int is_mentor(const sig_conn *c)
+{
+    return !strcmp(c->role, "mentor");
+}
+
 static json_t *participant_json(const sig_conn *c)
 {
     return json_pack("{s:I,s:s,s:s,s:b}", "id", (json_int_t)c->peer_id, "name", c->name, "role",
-                     c->role, "floor", !strcmp(c->role, "mentor") || c->floor);
+                     c->role, "floor", is_mentor(c) || c->floor);
+}
+
+/* The members `viewer` is told about: all others, or (partial) those that
+ * were announced to everyone (mentors, mentees given the floor). */
+static json_t *roster_json(const sig_room *r, const sig_conn *viewer, int full)
+{
+    json_t *parts = json_array();
+    for (guint i = 0; i < r->members->len; i++) {
+        const sig_conn *m = g_ptr_array_index(r->members, i);
+        if (m != viewer && (full || m->announced))
+            json_array_append_new(parts, participant_json(m));
+    }
+    return parts;
+}
+
+/* ---- large rooms -------------------------------------------------------- */
+
+static void send_count(sig_room *r)
+{
+    int n = (int)r->members->len;
+    if (!r->large || n == r->count_sent)
+        return;
+    r->count_sent = n;
+    r->count_sent_us = g_get_monotonic_time();
+    send_to(r, NULL, TO_PARTIAL_ROSTER, "participant-count", json_pack("{s:i}", "count", n));
+}
+
+static void count_due(lws_sorted_usec_list_t *sul)
+{
+    sig_room *r = lws_container_of(sul, sig_room, count_sul);
+    r->count_timer = 0;
+    send_count(r);
+}
+
+/* The member count changed: tell the partial-roster members at once, or
+ * at the end of the current second (a class start of hundreds of joins
+ * costs them one message a second, not one per join). */
+static void count_changed(sig_room *r)
+{
+    if (!r->large || r->count_timer)
+        return;
+    int64_t wait = r->count_sent_us + COUNT_INTERVAL_US - g_get_monotonic_time();
+    if (r->count_sent < 0 || wait <= 0) {
+        send_count(r);
+        return;
+    }
+    struct lws_context *ctx = sig__ws_context();
+    if (!ctx) {
+        send_count(r);
+        return;
+    }
+    r->count_timer = 1;
+    lws_sul_schedule(ctx, 0, &r->count_sul, count_due, (lws_usec_t)wait);
+}
+
+/* Switch the room between the whole roster for everyone and the partial
+ * one for mentees when its size (n members) crosses the limit: above
+ * room_roster_limit it becomes large, at half the limit or less it is
+ * small again (no back and forth around the limit). Members changing view
+ * get a `roster` that replaces what they knew. */
+static void roster_mode(sig_room *r, int n)
+{
+    int limit = sig__ws_roster_limit();
+    int large = r->large ? limit > 0 && n > limit / 2 : limit > 0 && n > limit;
+    if (large == r->large)
+        return;
+    r->large = large;
+    ML_INFO("ws", "room '%s' has %d members: mentees get the %s roster", r->name, n,
+            large ? "partial" : "whole");
+    for (guint i = 0; i < r->members->len; i++) {
+        sig_conn *m = g_ptr_array_index(r->members, i);
+        if (is_mentor(m) || m->roster_full == !large)
+            continue;
+        m->roster_full = !large;
+        sig__ws_send_fields(m, "roster", NULL,
+                            json_pack("{s:o,s:i,s:s}", "participants",
+                                      roster_json(r, m, m->roster_full), "count", n, "roster",
+                                      m->roster_full ? "full" : "partial"));
+    }
+    if (large)
+        r->count_sent = n; /* the roster messages carried it */
+    else if (r->count_timer) {
+        lws_sul_cancel(&r->count_sul);
+        r->count_timer = 0;
+    }
 }
 
 void sig__room_join(sig_conn *c, const sig_msg *m)
@@ -116,6 +226,7 @@ void sig__room_join(sig_conn *c, const sig_msg *m)
         }
         r->members = g_ptr_array_new();
         r->tracks = json_object();
+        r->count_sent = -1;
         g_hash_table_insert(rooms, r->name, r);
         created = 1;
     }
@@ -134,25 +245,30 @@ void sig__room_join(sig_conn *c, const sig_msg *m)
     snprintf(c->role, sizeof c->role, "%s", role);
     snprintf(c->name, sizeof c->name, "%s", m->name ? m->name : "");
     c->floor = 0;
-    json_t *parts = json_array();
-    for (guint i = 0; i < r->members->len; i++)
-        json_array_append_new(parts, participant_json(g_ptr_array_index(r->members, i)));
+    c->announced = mentor;
+    int n = (int)r->members->len + 1;
+    roster_mode(r, n); /* the others first: the joiner is not a member yet */
+    c->roster_full = mentor || !r->large;
+    json_t *parts = roster_json(r, c, c->roster_full);
     json_t *tracks = json_array();
     const char *k;
     json_t *v;
     json_object_foreach(r->tracks, k, v) json_array_append(tracks, v);
     g_ptr_array_add(r->members, c);
-    ML_INFO("ws", "peer %llu joined room '%s' as %s (%u members)", (unsigned long long)c->peer_id,
-            r->name, c->role, r->members->len);
+    ML_INFO("ws", "peer %llu joined room '%s' as %s (%d members)", (unsigned long long)c->peer_id,
+            r->name, c->role, n);
     sig__ws_send_fields(
         c, "joined", m->id,
-        json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:b}", "peer_id", (json_int_t)c->peer_id,
-                  "room", r->name, "mode", "room", "role", c->role, "name", c->name, "ice_servers",
-                  sig__ws_ice_servers(c->peer_id), "participants", parts, "tracks", tracks,
+        json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:o,s:i,s:s,s:o,s:o,s:b}", "peer_id",
+                  (json_int_t)c->peer_id, "room", r->name, "mode", "room", "role", c->role, "name",
+                  c->name, "ice_servers", sig__ws_ice_servers(c->peer_id), "participants", parts,
+                  "count", n, "roster", c->roster_full ? "full" : "partial", "tracks", tracks,
                   "active_speaker",
                   r->active_speaker ? json_integer((json_int_t)r->active_speaker) : json_null(),
                   "recording", r->recording));
-    broadcast(r, c, "participant-joined", json_pack("{s:o}", "participant", participant_json(c)));
+    send_to(r, c, c->announced ? TO_ALL : TO_FULL_ROSTER, "participant-joined",
+            json_pack("{s:o}", "participant", participant_json(c)));
+    count_changed(r);
 }
 
 void sig__room_leave(sig_conn *c)
@@ -176,14 +292,18 @@ void sig__room_leave(sig_conn *c)
     }
     if (r->active_speaker == c->peer_id)
         r->active_speaker = 0;
-    broadcast(r, NULL, "participant-left",
-              json_pack("{s:I}", "participant", (json_int_t)c->peer_id));
+    send_to(r, NULL, c->announced ? TO_ALL : TO_FULL_ROSTER, "participant-left",
+            json_pack("{s:I}", "participant", (json_int_t)c->peer_id));
+    roster_mode(r, (int)r->members->len);
+    count_changed(r);
 }
 
 void sig__room_release(sig_room *r)
 {
     if (!r || r->members->len > 0)
         return;
+    if (r->count_timer)
+        lws_sul_cancel(&r->count_sul);
     g_hash_table_remove(rooms, r->name);
     sig_rec_room_closed(r->router); /* destroyed after its recording taps, if any */
     g_ptr_array_free(r->members, TRUE);
@@ -255,7 +375,7 @@ static void room_mute(sig_conn *c, sig_room *r, const sig_msg *m)
                            m->id);
         return;
     }
-    int mentor = !strcmp(c->role, "mentor");
+    int mentor = is_mentor(c);
     if (owner != c && !mentor) {
         sig__ws_send_error(c, SIG_ERR_FORBIDDEN, "mute: only the mentor mutes other participants",
                            m->id);
@@ -301,7 +421,7 @@ void sig__room_message(sig_conn *c, const sig_msg *m)
         return;
     }
     case SIG_MSG_FLOOR: {
-        if (strcmp(c->role, "mentor") != 0) {
+        if (!is_mentor(c)) {
             sig__ws_send_error(c, SIG_ERR_FORBIDDEN, "floor: only a mentor gives the floor", m->id);
             return;
         }
@@ -314,6 +434,13 @@ void sig__room_message(sig_conn *c, const sig_msg *m)
         t->floor = m->flag;
         sfu_peer_set_floor(t->peer, m->flag);
         ack(c, m);
+        if (m->flag && !t->announced) {
+            /* From now on everyone knows this mentee (its tracks, its
+             * leave): members with the partial roster learn of it first. */
+            t->announced = 1;
+            send_to(r, NULL, TO_PARTIAL_ROSTER, "participant-joined",
+                    json_pack("{s:o}", "participant", participant_json(t)));
+        }
         broadcast(
             r, NULL, "floor",
             json_pack("{s:I,s:b}", "participant", (json_int_t)t->peer_id, "granted", m->flag));
@@ -352,7 +479,7 @@ void sig__room_notify(sig_conn *c, const char *text, int bcast)
     if (track && !strcmp(t, "track-added")) {
         json_object_set(r->tracks, track, o);
         const char *colon = strchr(track, ':');
-        if (!strcmp(c->role, "mentor") && colon)
+        if (is_mentor(c) && colon)
             sig_rec_track_published(r->router, r->name, c->peer_id, colon + 1);
     }
     else if (track && !strcmp(t, "track-removed"))

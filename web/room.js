@@ -33,7 +33,9 @@
     phase: 'idle', // idle, joined, connected, closed, failed
     peerId: null,
     errors: [],
-    participants: {},
+    participants: {}, // id -> {id, name, role, floor}: everyone, or in a large room (roster 'partial') those who may publish
+    roster: 'full',
+    count: 0, // members of the room, this client included
     tracks: {}, // track id -> info (published by others)
     layers: {}, // mid -> {rid: active} last told by the server
     floor: false,
@@ -164,8 +166,10 @@
     switch (m.type) {
       case 'candidate': pc.addIceCandidate({ candidate: m.candidate, sdpMid: m.sdpMid, sdpMLineIndex: m.sdpMLineIndex }).catch(() => {}); break;
       case 'end-of-candidates': break;
-      case 'participant-joined': state.participants[m.participant.id] = m.participant; break;
-      case 'participant-left': delete state.participants[m.participant]; break;
+      case 'participant-joined': state.participants[m.participant.id] = m.participant; if (state.roster === 'full') setCount(state.count + 1); break;
+      case 'participant-left': if (state.participants[m.participant] && state.roster === 'full') setCount(state.count - 1); delete state.participants[m.participant]; break;
+      case 'roster': setRoster(m); break;
+      case 'participant-count': setCount(m.count); break;
       case 'track-added': subscribe(m); break;
       case 'track-removed': unsubscribe(m.track); break;
       case 'layers': applyLayers(m); break;
@@ -181,6 +185,18 @@
       case 'error': state.errors.push(m.code + ': ' + m.message); log('error', m); break;
       default: break;
     }
+  }
+
+  function setCount(n) {
+    state.count = n;
+    if ($('count')) $('count').textContent = n + (n === 1 ? ' participant' : ' participants');
+  }
+  // A roster replaces what we knew (a room growing large or small again).
+  function setRoster(m) {
+    state.roster = m.roster;
+    state.participants = {};
+    for (const p of m.participants) state.participants[p.id] = p;
+    setCount(m.count);
   }
 
   function makeCanvasScreen() {
@@ -213,7 +229,7 @@
     state.recording = !!joined.recording;
     if (state.recording) state.recordingNotices.push({ state: 'on', at: Date.now(), joined: true });
     if ($('me')) $('me').textContent = `${opt.role} #${joined.peer_id}`;
-    for (const p of joined.participants) state.participants[p.id] = p;
+    setRoster(joined);
     setPhase('joined');
     pc = new RTCPeerConnection({ iceServers: joined.ice_servers, bundlePolicy: 'max-bundle' });
     window.roomPc = pc;

@@ -2,14 +2,16 @@
 // (l/m/h) + Opus + a canvas "screen share" (a second video track from
 // canvas.captureStream(): headless Chromium has no screen to capture) and
 // four mentees. Every mentee decodes the camera, receives the audio and the
-// screen share; a mentee given the floor is heard by the others.
+// screen share; a mentee given the floor is heard by the others. The room
+// runs with room_roster_limit 3, so its 5 members make it a large room: the
+// mentees' client keeps the partial roster (docs/signaling.md, "Large rooms").
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert');
 const { openRoom, assertFlowing, until, inboundOf, startRoomEnv, stopRoomEnv } = require('./lib/room');
 
 let browser, d;
-before(async () => ({ browser, d } = await startRoomEnv()));
+before(async () => ({ browser, d } = await startRoomEnv({ room_roster_limit: 3 })));
 after(() => stopRoomEnv(browser, d));
 
 test('room: mentor + 4 mentees, camera/audio/screen fan-out, floor', { timeout: 150000 }, async () => {
@@ -35,10 +37,22 @@ test('room: mentor + 4 mentees, camera/audio/screen fan-out, floor', { timeout: 
     await until(() => p.evaluate(() => window.roomState.activeSpeaker), 10000, 'active-speaker event')
       .then((id) => assert.strictEqual(id, mentorId));
 
+  // Large room: mentees know the mentor and the member count, the mentor
+  // knows everyone.
+  const roster = (p) => p.evaluate(() => ({ roster: window.roomState.roster, count: window.roomState.count,
+    ids: Object.keys(window.roomState.participants).map(Number).sort((a, b) => a - b) }));
+  const menteeIds = [];
+  for (const p of mentees) menteeIds.push(await p.evaluate(() => window.roomState.peerId));
+  await until(async () => (await roster(mentees[0])).count === 5, 5000, 'member count 5');
+  for (const p of mentees) assert.deepStrictEqual(await roster(p), { roster: 'partial', count: 5, ids: [mentorId] });
+  assert.deepStrictEqual(await roster(mentor), { roster: 'full', count: 5, ids: menteeIds.slice().sort((a, b) => a - b) });
+
   // Give mentee 0 the floor: its microphone reaches the others and the mentor.
-  const id0 = await mentees[0].evaluate(() => window.roomState.peerId);
+  const id0 = menteeIds[0];
   await mentor.evaluate((id) => window.room.floor(id, true), id0);
   const fromMentee = (t) => t.kind === 'audio' && t.participant === id0;
+  await until(async () => (await roster(mentees[1])).ids.includes(id0), 5000, 'mentee with the floor announced');
+  assert.deepStrictEqual((await roster(mentees[1])).ids, [mentorId, id0].sort((a, b) => a - b));
   for (const p of [mentor, mentees[1], mentees[2], mentees[3]])
     await assertFlowing(p, fromMentee, 'promoted mentee audio');
   const x = await inboundOf(mentees[0], fromMentee);
