@@ -54,6 +54,7 @@ typedef struct sig_conn {
     /* Announced to members with the partial roster too (a mentor, a mentee
      * once given the floor): its leave goes to everyone. */
     int announced;
+    int count_told; /* partial roster: the member count this member was last told */
 } sig_conn;
 
 /* ws.c */

@@ -28,8 +28,7 @@ struct sig_room {
     /* Large room (more members than room_roster_limit): mentees hold the
      * partial roster and get participant-count instead of every join. */
     int large;
-    int count_sent;                   /* last participant-count sent, -1 none */
-    int64_t count_sent_us;            /* when (monotonic) */
+    int64_t count_sent_us;            /* last participant-count or roster switch (monotonic) */
     int count_timer;                  /* count_sul is scheduled */
     lws_sorted_usec_list_t count_sul; /* the trailing participant-count */
 };
@@ -93,14 +92,32 @@ static json_t *roster_json(const sig_room *r, const sig_conn *viewer, int full)
 
 /* ---- large rooms -------------------------------------------------------- */
 
+/* Tell the partial-roster members whose count is out of date (each was
+ * told one in its joined or roster too), one encoding for all. */
 static void send_count(sig_room *r)
 {
     int n = (int)r->members->len;
-    if (!r->large || n == r->count_sent)
-        return;
-    r->count_sent = n;
-    r->count_sent_us = g_get_monotonic_time();
-    send_to(r, NULL, TO_PARTIAL_ROSTER, "participant-count", json_pack("{s:i}", "count", n));
+    char *text = NULL;
+    size_t len = 0;
+    for (guint i = 0; r->large && i < r->members->len; i++) {
+        sig_conn *m = g_ptr_array_index(r->members, i);
+        if (m->roster_full || m->count_told == n)
+            continue;
+        if (!text) {
+            json_t *f = json_pack("{s:i}", "count", n);
+            text = sig_proto_build("participant-count", NULL, f);
+            json_decref(f);
+            if (!text)
+                return;
+            len = strlen(text);
+        }
+        sig__ws_send_copy(m, text, len);
+        m->count_told = n;
+    }
+    if (text) {
+        free(text);
+        r->count_sent_us = g_get_monotonic_time();
+    }
 }
 
 static void count_due(lws_sorted_usec_list_t *sul)
@@ -118,7 +135,7 @@ static void count_changed(sig_room *r)
     if (!r->large || r->count_timer)
         return;
     int64_t wait = r->count_sent_us + COUNT_INTERVAL_US - g_get_monotonic_time();
-    if (r->count_sent < 0 || wait <= 0) {
+    if (wait <= 0) {
         send_count(r);
         return;
     }
@@ -150,13 +167,14 @@ static void roster_mode(sig_room *r, int n)
         if (is_mentor(m) || m->roster_full == !large)
             continue;
         m->roster_full = !large;
+        m->count_told = n;
         sig__ws_send_fields(m, "roster", NULL,
                             json_pack("{s:o,s:i,s:s}", "participants",
                                       roster_json(r, m, m->roster_full), "count", n, "roster",
                                       m->roster_full ? "full" : "partial"));
     }
     if (large)
-        r->count_sent = n; /* the roster messages carried it */
+        r->count_sent_us = g_get_monotonic_time(); /* the roster messages carried the count */
     else if (r->count_timer) {
         lws_sul_cancel(&r->count_sul);
         r->count_timer = 0;
@@ -226,7 +244,6 @@ void sig__room_join(sig_conn *c, const sig_msg *m)
         }
         r->members = g_ptr_array_new();
         r->tracks = json_object();
-        r->count_sent = -1;
         g_hash_table_insert(rooms, r->name, r);
         created = 1;
     }
@@ -249,6 +266,7 @@ void sig__room_join(sig_conn *c, const sig_msg *m)
     int n = (int)r->members->len + 1;
     roster_mode(r, n); /* the others first: the joiner is not a member yet */
     c->roster_full = mentor || !r->large;
+    c->count_told = n;
     json_t *parts = roster_json(r, c, c->roster_full);
     json_t *tracks = json_array();
     const char *k;
@@ -438,12 +456,20 @@ void sig__room_message(sig_conn *c, const sig_msg *m)
             /* From now on everyone knows this mentee (its tracks, its
              * leave): members with the partial roster learn of it first. */
             t->announced = 1;
-            send_to(r, NULL, TO_PARTIAL_ROSTER, "participant-joined",
+            send_to(r, t, TO_PARTIAL_ROSTER, "participant-joined",
                     json_pack("{s:o}", "participant", participant_json(t)));
         }
-        broadcast(
-            r, NULL, "floor",
-            json_pack("{s:I,s:b}", "participant", (json_int_t)t->peer_id, "granted", m->flag));
+        json_t *fl =
+            json_pack("{s:I,s:b}", "participant", (json_int_t)t->peer_id, "granted", m->flag);
+        if (t->announced) {
+            broadcast(r, NULL, "floor", fl);
+        } else {
+            /* Taking back a floor never given: not news to those who never
+             * heard of this mentee. */
+            if (!t->roster_full)
+                sig__ws_send_fields(t, "floor", NULL, json_deep_copy(fl));
+            send_to(r, NULL, TO_FULL_ROSTER, "floor", fl);
+        }
         return;
     }
     case SIG_MSG_MUTE:

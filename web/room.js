@@ -166,7 +166,11 @@
     switch (m.type) {
       case 'candidate': pc.addIceCandidate({ candidate: m.candidate, sdpMid: m.sdpMid, sdpMLineIndex: m.sdpMLineIndex }).catch(() => {}); break;
       case 'end-of-candidates': break;
-      case 'participant-joined': state.participants[m.participant.id] = m.participant; if (state.roster === 'full') setCount(state.count + 1); break;
+      case 'participant-joined':
+        if (m.participant.id === state.peerId) break;
+        if (state.roster === 'full' && !state.participants[m.participant.id]) setCount(state.count + 1);
+        state.participants[m.participant.id] = m.participant;
+        break;
       case 'participant-left': if (state.participants[m.participant] && state.roster === 'full') setCount(state.count - 1); delete state.participants[m.participant]; break;
       case 'roster': setRoster(m); break;
       case 'participant-count': setCount(m.count); break;

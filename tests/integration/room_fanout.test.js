@@ -43,8 +43,10 @@ test('room: mentor + 4 mentees, camera/audio/screen fan-out, floor', { timeout: 
     ids: Object.keys(window.roomState.participants).map(Number).sort((a, b) => a - b) }));
   const menteeIds = [];
   for (const p of mentees) menteeIds.push(await p.evaluate(() => window.roomState.peerId));
-  await until(async () => (await roster(mentees[0])).count === 5, 5000, 'member count 5');
-  for (const p of mentees) assert.deepStrictEqual(await roster(p), { roster: 'partial', count: 5, ids: [mentorId] });
+  for (const p of mentees) {
+    await until(async () => (await roster(p)).count === 5, 5000, 'member count 5');
+    assert.deepStrictEqual(await roster(p), { roster: 'partial', count: 5, ids: [mentorId] });
+  }
   assert.deepStrictEqual(await roster(mentor), { roster: 'full', count: 5, ids: menteeIds.slice().sort((a, b) => a - b) });
 
   // Give mentee 0 the floor: its microphone reaches the others and the mentor.

@@ -83,6 +83,26 @@ test('large room: partial roster for mentees, whole roster for mentors, back whe
   assert.strictEqual(ofType(await drain(a), 'participant-joined').length, 0);
   assert.deepStrictEqual(ofType(await drain(m), 'participant-joined').map((x) => x.participant.id), [e.id, f.id]);
 
+  // Everyone ends up with the right count, a joiner too: Y joins, X joins
+  // (told 9), Y leaves (8 again, as the others were last told).
+  const y = await join('mentee', 'Y');
+  const x = await join('mentee', 'X');
+  assert.strictEqual(x.joined.count, 9);
+  y.ws.close();
+  await m.next('participant-left');
+  await new Promise((r) => setTimeout(r, 1500)); // past the coalescing second
+  const lastCount = (c, start) => ofType(c.queue, 'participant-count').reduce((n, pc) => pc.count, start);
+  for (const [who, c, start] of [['X', x, 9], ['A', a, 7]]) {
+    await c.request({ type: 'ping', id: 'cnt' + who }, 'pong');
+    assert.strictEqual(lastCount(c, start), 8, `${who} holds the wrong count`);
+    c.queue.splice(0);
+  }
+  x.ws.close();
+  await m.next('participant-left');
+  for (let n = 0; (await a.next('participant-count', 3000)).count !== 7; n++) assert.ok(n < 4);
+  await drain(m);
+  await drain(a);
+
   // The floor: mentees learn of E (then the grant); E stays known, so its
   // leave reaches them; F's leave does not (only the new count).
   await m.request({ type: 'floor', id: 'g', participant: e.id, grant: true }, 'ack');
@@ -91,6 +111,13 @@ test('large room: partial roster for mentees, whole roster for mentors, back whe
   assert.deepStrictEqual(types, ['participant-joined', 'floor']);
   assert.deepStrictEqual(ofType(got, 'participant-joined')[0].participant, { id: e.id, name: 'E', role: 'mentee', floor: true });
   assert.strictEqual(ofType(await drain(m), 'participant-joined').length, 0, 'the mentor knew E already');
+  assert.strictEqual(ofType(await drain(e), 'participant-joined').length, 0, 'E is not announced to itself');
+  // Taking back a floor never given is not news to the partial rosters.
+  await drain(f);
+  await m.request({ type: 'floor', id: 'r', participant: f.id, grant: false }, 'ack');
+  assert.strictEqual(ofType(await drain(a), 'floor').length, 0);
+  assert.strictEqual(ofType(await drain(f), 'floor').length, 1);
+  assert.strictEqual(ofType(await drain(m), 'floor').length, 1);
   // A joiner now sees the mentor and the mentee with the floor.
   const g = await join('mentee', 'G');
   assert.deepStrictEqual(ids(g.joined.participants), ids([m, e]));
