@@ -30,6 +30,12 @@
 #define SFU_PEER_TWCC_MAX 256
 #define SFU_PEER_MAX_TEMPORAL 3 /* temporal layers metered per simulcast layer */
 
+/* One viewer's subscription to a published track (router.c). */
+typedef struct sfu_fwd {
+    struct sfu_peer *v;
+    struct sfu_peer_track *c; /* &v->tracks[k] */
+} sfu_fwd;
+
 /* Echo state of one offered m-line. */
 typedef struct sfu_peer_track {
     char mid[SFU_SDP_MID_LEN];
@@ -66,6 +72,11 @@ typedef struct sfu_peer_track {
     uint32_t sr_rtp[SFU_CONSUMER_MAX_LAYERS];      /* publisher's last SR: RTP time ... */
     uint64_t sr_us[SFU_CONSUMER_MAX_LAYERS];       /* ... and when it arrived (0 none) */
     bool muted;                                    /* server-side mute: not forwarded while set */
+    /* The subscriptions to it, rebuilt when the room's generation moved
+     * on (router.c): a packet goes straight to its viewers. Owned. */
+    sfu_fwd *fwd;
+    int n_fwd, fwd_cap;
+    uint32_t fwd_gen; /* 0: never built */
     /* CONSUME: the published track we send, and how. */
     uint64_t src_peer;
     char src_mid[SFU_SDP_MID_LEN];

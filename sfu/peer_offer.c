@@ -72,6 +72,7 @@ int sfu__peer_tracks_reserve(sfu_peer *p, int n)
     memset(t + p->tracks_cap, 0, (size_t)(n - p->tracks_cap) * sizeof *t);
     p->tracks = t;
     p->tracks_cap = n;
+    sfu__router_changed(p->router); /* forwarding lists point into tracks */
     return 0;
 }
 
@@ -111,6 +112,7 @@ static void apply_result(sfu_peer *p, const sfu_neg_result *r)
     p->dc_mline = -1;
     p->has_media = 0;
     p->n_tracks = r->media_count;
+    sfu__router_changed(p->router); /* tracks and their SSRCs change below */
     for (int i = 0; i < r->media_count; i++) {
         const sfu_neg_media *m = &r->media[i];
         sfu_peer_track *t = &p->tracks[i];

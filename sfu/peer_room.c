@@ -48,6 +48,7 @@ void sfu__peer_room_local(sfu_peer *p, const sfu_sdp_media *m, int i, const char
                           sfu_neg_local *l)
 {
     sfu_peer_track *t = &p->tracks[i];
+    sfu__router_changed(p->router); /* role and binding are set below */
     int client_sends = m->direction == SFU_SDP_DIR_SENDONLY || m->direction == SFU_SDP_DIR_SENDRECV;
     if (client_sends) {
         l->action[i] = p->may_publish ? SFU_NEG_RECV : SFU_NEG_REJECT;
@@ -267,6 +268,10 @@ void sfu__peer_room_track_free(sfu_peer_track *t)
     }
     sfu_rtx_buffer_destroy(t->rtxbuf);
     t->rtxbuf = NULL;
+    free(t->fwd);
+    t->fwd = NULL;
+    t->n_fwd = t->fwd_cap = 0;
+    t->fwd_gen = 0;
 }
 
 void sfu__peer_room_free(sfu_peer *p)

@@ -40,6 +40,7 @@ struct sfu_router {
     uint32_t dominant; /* peer id announced, 0 none */
     uint64_t last_speaker_us;
     sfu__router_taps *taps; /* recording taps (router_tap.c), NULL when none */
+    uint32_t gen;           /* sfu__router_changed(); never 0 */
 };
 
 static void tick_cb(void *data);
@@ -59,6 +60,7 @@ sfu_router *sfu_router_create(sfu_workers *ws, const char *name)
     sfu_timer_init(&r->tick, tick_cb, r);
     snprintf(r->name, sizeof r->name, "%s", name);
     r->peers = g_ptr_array_new();
+    r->gen = 1;
     return r;
 }
 
@@ -83,9 +85,16 @@ void sfu_router_destroy(sfu_router *r)
         ML_WARN("room", "room %s: workers stopping, not freed", r->name);
 }
 
+void sfu__router_changed(sfu_router *r)
+{
+    if (r && ++r->gen == 0)
+        r->gen = 1;
+}
+
 void sfu__router_add(sfu_router *r, sfu_peer *p)
 {
     g_ptr_array_add(r->peers, p);
+    sfu__router_changed(r);
     if (!sfu_timer_armed(&r->tick))
         sfu_worker_timer_arm(r->worker, &r->tick, TICK_MS);
     if (!r->speaker)
@@ -97,6 +106,7 @@ void sfu__router_add(sfu_router *r, sfu_peer *p)
 void sfu__router_remove(sfu_router *r, sfu_peer *p)
 {
     g_ptr_array_remove(r->peers, p);
+    sfu__router_changed(r);
     if (r->speaker)
         sfu_speaker_remove(r->speaker, (uint32_t)p->id);
     if (r->dominant == (uint32_t)p->id)
@@ -471,6 +481,7 @@ void sfu__router_set_layer_pref(sfu_router *r, sfu_peer *v, int k, int pin, int 
 
 void sfu__router_after_negotiation(sfu_router *r, sfu_peer *p)
 {
+    sfu__router_changed(r);
     for (int i = 0; i < p->n_tracks; i++) {
         sfu_peer_track *t = &p->tracks[i];
         int live = t->role == SFU_TRACK_PRODUCE && t->echo;
@@ -624,6 +635,37 @@ static void send_to(sfu_peer *v, sfu_peer_track *c, const sfu_peer_track *t, con
     }
 }
 
+/* The viewers of published track t (of pub), in the room's member order:
+ * the list is what the loop over every member's every track used to find
+ * per packet (role, source peer and mid, an SSRC to send with). */
+static void build_fwd(sfu_router *r, sfu_peer *pub, sfu_peer_track *t)
+{
+    t->n_fwd = 0;
+    for (guint i = 0; i < r->peers->len; i++) {
+        sfu_peer *v = g_ptr_array_index(r->peers, i);
+        if (v == pub)
+            continue;
+        for (int k = 0; k < v->n_tracks; k++) {
+            sfu_peer_track *c = &v->tracks[k];
+            if (c->role != SFU_TRACK_CONSUME || c->src_peer != pub->id ||
+                strcmp(c->src_mid, t->mid) != 0 || !c->local_ssrc)
+                continue;
+            if (t->n_fwd == t->fwd_cap) {
+                int cap = t->fwd_cap ? t->fwd_cap * 2 : 8;
+                sfu_fwd *n = realloc(t->fwd, (size_t)cap * sizeof *n);
+                if (!n) {
+                    t->fwd_gen = 0; /* out of memory: these viewers now, all at the next packet */
+                    return;
+                }
+                t->fwd = n;
+                t->fwd_cap = cap;
+            }
+            t->fwd[t->n_fwd++] = (sfu_fwd){.v = v, .c = c};
+        }
+    }
+    t->fwd_gen = r->gen;
+}
+
 void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint8_t *pkt,
                         size_t len, const sfu_rtp_packet *rp)
 {
@@ -680,32 +722,36 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
         .now_us = now,
     };
     int switched = 0;
-    for (guint i = 0; i < r->peers->len; i++) {
-        sfu_peer *v = g_ptr_array_index(r->peers, i);
-        if (v == pub || !v->srtp)
-            continue;
-        for (int k = 0; k < v->n_tracks; k++) {
-            sfu_peer_track *c = &v->tracks[k];
-            if (c->role != SFU_TRACK_CONSUME || c->src_peer != pub->id ||
-                strcmp(c->src_mid, t->mid) != 0 || !c->local_ssrc)
-                continue;
-            if (v->stalled && t->kind == SFU_SDP_KIND_VIDEO) {
-                v->st.drop_stalled++;
-                continue;
-            }
-            sfu_consumer_out o;
-            uint64_t shed = c->cons.dropped_temporal;
-            if (!sfu_consumer_process(&c->cons, &in, &o)) {
-                if (c->cons.dropped_temporal != shed)
-                    v->st.drop_temporal++;
-                if (sfu_consumer_wants_keyframe(&c->cons))
-                    pli_layer(pub, t, c->cons.target);
-                continue;
-            }
-            if (o.switched)
-                switched = 1;
-            send_to(v, c, t, pkt, len, rp, is_vp8 ? &d : NULL, &o, &tw, now);
+    if (t->fwd_gen != r->gen)
+        build_fwd(r, pub, t);
+    const sfu_fwd *f = t->fwd;
+    for (int i = 0; i < t->n_fwd; i++) {
+        sfu_peer *v = f[i].v;
+        sfu_peer_track *c = f[i].c;
+        if (i + 1 < t->n_fwd) {
+            /* The next viewer's state is cold in a large room: fetch it
+             * while this one is sent. */
+            __builtin_prefetch(f[i + 1].v);
+            __builtin_prefetch(&f[i + 1].c->cons);
         }
+        if (!v->srtp)
+            continue;
+        if (v->stalled && t->kind == SFU_SDP_KIND_VIDEO) {
+            v->st.drop_stalled++;
+            continue;
+        }
+        sfu_consumer_out o;
+        uint64_t shed = c->cons.dropped_temporal;
+        if (!sfu_consumer_process(&c->cons, &in, &o)) {
+            if (c->cons.dropped_temporal != shed)
+                v->st.drop_temporal++;
+            if (sfu_consumer_wants_keyframe(&c->cons))
+                pli_layer(pub, t, c->cons.target);
+            continue;
+        }
+        if (o.switched)
+            switched = 1;
+        send_to(v, c, t, pkt, len, rp, is_vp8 ? &d : NULL, &o, &tw, now);
     }
     if (switched)
         sfu__router_update_layers(r);

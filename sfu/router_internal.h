@@ -7,6 +7,10 @@
 
 /* Membership. */
 void sfu__router_add(sfu_router *r, sfu_peer *p);
+/* Something that decides who receives what changed (a member, a track's
+ * role, binding, SSRC, or the tracks array itself): the forwarding lists
+ * are rebuilt at their next packet. Call before returning to the loop. */
+void sfu__router_changed(sfu_router *r);
 void sfu__router_remove(sfu_router *r, sfu_peer *p);
 
 /* A publisher's RTP packet of producer track `track`, layer `layer`
