@@ -5,7 +5,8 @@
  * leads its own process group and the whole group is killed, so a wrapper
  * script and the ffmpeg it started go together. A process-wide cancel pipe
  * (rec_tool_cancel_all, at shutdown) is polled too: writing it kills every
- * running program at once and refuses new ones. ffprobe's JSON is read
+ * running program at once and refuses new ones. A program also gets
+ * SIGKILL when the daemon dies without a shutdown (PR_SET_PDEATHSIG). ffprobe's JSON is read
  * with jansson.
  */
 #include "recorder/tool.h"
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -133,12 +135,19 @@ int rec_tool_run(char *const argv[], int timeout_s, char **out, char *err, size_
         snprintf(err, errlen, "%s: pipe: %s", argv[0], strerror(errno));
         goto fail;
     }
+    pid_t parent = getpid();
     pid = fork();
     if (pid < 0) {
         snprintf(err, errlen, "%s: fork: %s", argv[0], strerror(errno));
         goto fail;
     }
     if (pid == 0) {
+        /* Dies with the daemon, even a SIGKILLed one (the signal follows
+         * the forking thread, which waits for the program below; it is
+         * kept across exec). A wrapper's own children are not covered. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127); /* the daemon died before the line above */
         setpgid(0, 0); /* its own group: a timeout or shutdown kills all it started */
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0)

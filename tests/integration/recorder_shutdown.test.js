@@ -128,3 +128,23 @@ test('a job interrupted too often spends attempts, then fails', { timeout: 30000
   assert.strictEqual(row.status, 'failed');
   assert.match(row.failure_reason, /interrupted by node shutdowns too often/);
 });
+
+// A SIGKILLed daemon cannot stop its programs: the kernel does
+// (PR_SET_PDEATHSIG), so no ffmpeg keeps running without a daemon.
+test('SIGKILL during processing: the program the daemon started dies with it', { timeout: 300000 }, async () => {
+  const { d, id } = await processingRecording('7003');
+  await d.sql(`INSERT INTO jobs (kind, payload, dedupe_key) VALUES ('recording.process', '{"recording_id": ${id}}', 'recording:${id}')`);
+  await slowStarted();
+  const wrapper = Number(fs.readFileSync(started, 'utf8').trim().split('\n')[0]);
+  const alive = (pid) => {
+    try { return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0] !== 'Z'; } catch { return false; }
+  };
+  assert.ok(alive(wrapper), 'the wrapper runs');
+  try {
+    await d.stop({ signal: 'SIGKILL' });
+    await waitFor(() => !alive(wrapper), 10000, 'the program to die with the daemon');
+  } finally {
+    // The wrapper's own child (sleep) is not covered: end it here.
+    for (const pid of sleepers()) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  }
+});
