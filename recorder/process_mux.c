@@ -7,6 +7,7 @@
  * Frames are written through av_interleaved_write_frame in time order.
  */
 #include "recorder/process_internal.h"
+#include "recorder/tool.h"
 
 #include <libavformat/avformat.h>
 #include <libavutil/channel_layout.h>
@@ -99,6 +100,10 @@ int rec__mux_webm(const char *path, const rec__frames *audio, int channels,
     }
     size_t ia = 0, iv = 0;
     while (ia < audio->n || iv < video->n) {
+        if (((ia + iv) & 1023) == 0 && rec_tool_cancelled()) {
+            snprintf(err, errlen, "writing %s: cancelled (shutting down)", path);
+            goto fail;
+        }
         bool take_audio = iv >= video->n || (ia < audio->n && audio->v[ia].t_us <= video->v[iv].t_us);
         const rec__frame *f = take_audio ? &audio->v[ia++] : &video->v[iv++];
         if ((rc = write_frame(oc, take_audio ? as : vs, pkt, f, t0_us)) < 0) {

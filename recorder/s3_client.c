@@ -2,11 +2,15 @@
  * S3 uploads over libcurl; see s3.h. One curl easy handle per request
  * (uploads are rare and large, connection reuse does not matter here).
  * Request bodies are read from the file with pread through a read
- * callback, so a retry restarts the body at its beginning.
+ * callback, so a retry restarts the body at its beginning. A shutdown
+ * (rec_tool_cancel_all) aborts a transfer in progress and refuses further
+ * attempts, except the AbortMultipartUpload that cleans up after it (one
+ * attempt, 5 s).
  */
 #include "recorder/s3.h"
 #include "common/hex.h"
 #include "recorder/s3_sign.h"
+#include "recorder/tool.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -53,7 +57,18 @@ typedef struct req {
     body *b; /* NULL: no body */
     char md5_b64[32];
     char sha256[65];
+    bool cleanup; /* AbortMultipartUpload: still sent when shutting down */
 } req;
+
+/* Progress callback: a non-zero answer aborts the transfer. */
+static int cancel_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt;
+    (void)dn;
+    (void)ut;
+    (void)un;
+    return !((const req *)arg)->cleanup && rec_tool_cancelled();
+}
 
 static size_t read_cb(char *buf, size_t size, size_t n, void *arg)
 {
@@ -162,8 +177,18 @@ static int perform(const rec_s3_config *c, req *q, long *status, resp *r,
     snprintf(sigv4, sizeof sigv4, "aws:amz:%s:s3", c->region);
     int attempts = c->max_attempts > 0 ? c->max_attempts : 1;
     long delay = c->backoff_ms > 0 ? c->backoff_ms : 100;
+    long timeout = c->timeout_s > 0 ? c->timeout_s : 60;
+    if (q->cleanup && rec_tool_cancelled()) {
+        attempts = 1; /* shutting down: one quick try */
+        timeout = 5;
+    }
     int rc = -1;
     for (int a = 1; a <= attempts; a++) {
+        if (!q->cleanup && rec_tool_cancelled()) {
+            snprintf(err, errlen, "%s %s: cancelled (shutting down) before attempt %d of %d",
+                     q->method, q->url, a, attempts);
+            return -1;
+        }
         if (a > 1) {
             sleep_ms(delay);
             delay *= 2;
@@ -197,7 +222,10 @@ static int perform(const rec_s3_config *c, req *q, long *status, resp *r,
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)(c->timeout_s > 0 ? c->timeout_s : 60));
+        curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout);
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, cancel_cb);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, q);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
@@ -223,7 +251,9 @@ static int perform(const rec_s3_config *c, req *q, long *status, resp *r,
         curl_slist_free_all(hdrs);
         if (cc != CURLE_OK) {
             snprintf(err, errlen, "%s %s: %s (attempt %d of %d)", q->method, q->url,
-                     curl_easy_strerror(cc), a, attempts);
+                     cc == CURLE_ABORTED_BY_CALLBACK ? "cancelled (shutting down)"
+                                                     : curl_easy_strerror(cc),
+                     a, attempts);
             if (!transient_curl(cc))
                 return -1;
             continue;
@@ -315,7 +345,7 @@ fail:
 static void abort_upload(const rec_s3_config *c, const char *base, const char *upload_id)
 {
     char eid[512], e[256];
-    req q = {.method = "DELETE"};
+    req q = {.method = "DELETE", .cleanup = true};
     resp r = {0};
     long status;
     rec_s3_sha256_hex("", 0, q.sha256);

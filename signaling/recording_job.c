@@ -103,6 +103,12 @@ static int store(ctl_ctx *ctx, const ctl_job *job, long long id, const rec_stora
         return CTL_JOB_OK;
     one_line(e);
     snprintf(err, errlen, "storage: %s", e);
+    if (rec_tool_cancelled()) {
+        /* A shutdown aborted the upload: the processing is done again at
+         * the next run (raw files are the source of truth). */
+        ML_INFO("rec", "recording %lld: upload interrupted by shutdown", id);
+        return interrupted(ctx, job, id);
+    }
     if (job->attempt >= job->max_attempts) {
         mark_failed(ctx, id, err);
         return CTL_JOB_PERMANENT;

@@ -10,6 +10,7 @@ const { test, after } = require('node:test');
 const assert = require('node:assert');
 const fs = require('fs');
 const path = require('path');
+const net = require('net');
 const { mlrec } = require('./lib/mlrec');
 const { tmpDir, waitFor } = require('./lib/servers');
 const { startDaemon, SANITIZED } = require('./lib/daemon');
@@ -146,5 +147,34 @@ test('SIGKILL during processing: the program the daemon started dies with it', {
   } finally {
     // The wrapper's own child (sleep) is not covered: end it here.
     for (const pid of sleepers()) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  }
+});
+
+// An S3 that accepts the connection and never answers: the upload would
+// wait for its timeout (60 s, then retries). SIGTERM aborts it at once,
+// the job goes back to the queue and the row stays processing.
+test('SIGTERM during an S3 upload: aborted at once, the job queued again', { timeout: 300000 }, async () => {
+  const conns = [];
+  const hole = net.createServer((c) => { conns.push(c); c.on('error', () => {}); });
+  await new Promise((r) => hole.listen(0, '127.0.0.1', r));
+  try {
+    const { d, id } = await processingRecording('7004', {
+      recording_ffmpeg: 'ffmpeg', s3_endpoint: `http://127.0.0.1:${hole.address().port}`, s3_bucket: 'rec',
+      s3_access_key: 'k', s3_secret_key: 's', s3_path_style: true });
+    const jobId = await d.sql(`INSERT INTO jobs (kind, payload, dedupe_key) VALUES ('recording.process', '{"recording_id": ${id}}', 'recording:${id}') RETURNING id`);
+    await waitFor(() => conns.length > 0, 120000, 'the upload to start');
+    const t0 = Date.now();
+    await d.stop({ timeoutMs: 30000 }); // fails the test unless it exits 0 after SIGTERM
+    const took = Date.now() - t0;
+    assert.ok(took < 10000, `shutdown took ${took} ms during an upload`);
+    const job = JSON.parse(await d.sql(`SELECT row_to_json(j) FROM jobs j WHERE id = ${jobId}`));
+    assert.strictEqual(job.state, 'queued');
+    assert.strictEqual(job.attempts, 0, 'an interrupted upload does not use up an attempt');
+    assert.strictEqual(job.interruptions, 1);
+    assert.match(job.last_error, /cancelled \(shutting down\)/);
+    assert.strictEqual(await d.sql(`SELECT status FROM recordings WHERE id = ${id}`), 'processing');
+  } finally {
+    for (const c of conns) c.destroy();
+    hole.close();
   }
 });
