@@ -57,17 +57,37 @@ typedef struct req {
     body *b; /* NULL: no body */
     char md5_b64[32];
     char sha256[65];
-    bool cleanup; /* AbortMultipartUpload: still sent when shutting down */
+    bool cleanup;          /* AbortMultipartUpload: still sent when shutting down */
+    int64_t cancel_seen_s; /* cleanup: when the shutdown was first seen (monotonic s), 0 */
 } req;
 
-/* Progress callback: a non-zero answer aborts the transfer. */
+#define CLEANUP_GRACE_S 5 /* a cleanup request's time once shutting down */
+#define MAX_BACKOFF_MS 30000
+
+static int64_t mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+/* Progress callback (also called about once a second while waiting for an
+ * answer): a non-zero answer aborts the transfer. Shutting down aborts a
+ * request at once, a cleanup request after CLEANUP_GRACE_S. */
 static int cancel_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
     (void)dt;
     (void)dn;
     (void)ut;
     (void)un;
-    return !((const req *)arg)->cleanup && rec_tool_cancelled();
+    req *q = arg;
+    if (!rec_tool_cancelled())
+        return 0;
+    if (!q->cleanup)
+        return 1;
+    if (!q->cancel_seen_s)
+        q->cancel_seen_s = mono_s();
+    return mono_s() - q->cancel_seen_s > CLEANUP_GRACE_S;
 }
 
 static size_t read_cb(char *buf, size_t size, size_t n, void *arg)
@@ -159,13 +179,6 @@ static bool transient_curl(CURLcode rc)
            rc != CURLE_READ_ERROR;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 /*
  * Send one request with retries. On return *status is the last HTTP
  * status (0 when none). Returns 0 for a 2xx answer, else -1 + err.
@@ -178,22 +191,23 @@ static int perform(const rec_s3_config *c, req *q, long *status, resp *r,
     int attempts = c->max_attempts > 0 ? c->max_attempts : 1;
     long delay = c->backoff_ms > 0 ? c->backoff_ms : 100;
     long timeout = c->timeout_s > 0 ? c->timeout_s : 60;
-    if (q->cleanup && rec_tool_cancelled()) {
-        attempts = 1; /* shutting down: one quick try */
-        timeout = 5;
-    }
     int rc = -1;
     for (int a = 1; a <= attempts; a++) {
-        if (!q->cleanup && rec_tool_cancelled()) {
-            snprintf(err, errlen, "%s %s: cancelled (shutting down) before attempt %d of %d",
-                     q->method, q->url, a, attempts);
-            return -1;
-        }
-        if (a > 1) {
-            sleep_ms(delay);
-            delay *= 2;
+        if (a > 1 && !rec_tool_cancelled()) {
+            rec_tool_sleep_ms(delay); /* back-off; a shutdown cuts it short */
+            delay = delay * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : delay * 2;
             if (stats)
                 stats->retries++;
+        }
+        if (rec_tool_cancelled()) {
+            /* Shutting down: nothing more, but one quick try of a cleanup. */
+            if (!q->cleanup || q->cancel_seen_s) {
+                snprintf(err, errlen, "%s %s: cancelled (shutting down) before attempt %d of %d",
+                         q->method, q->url, a, attempts);
+                return -1;
+            }
+            q->cancel_seen_s = mono_s();
+            timeout = CLEANUP_GRACE_S;
         }
         if (stats)
             stats->requests++;

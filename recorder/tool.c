@@ -68,6 +68,23 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+bool rec_tool_sleep_ms(long ms)
+{
+    pthread_once(&cancel_once, cancel_init);
+    long long end = now_ms() + ms;
+    for (;;) {
+        if (rec_tool_cancelled())
+            return false;
+        long long left = end - now_ms();
+        if (left <= 0)
+            return true;
+        struct pollfd p = {cancel_fd[0], POLLIN, 0};
+        if (poll(&p, cancel_fd[0] >= 0 ? 1 : 0, (int)(left > 1000 ? 1000 : left)) < 0 &&
+            errno != EINTR)
+            return !rec_tool_cancelled();
+    }
+}
+
 /* Keep the last ERR_TAIL bytes of stderr. */
 static void tail_append(char *tail, size_t *tlen, const char *p, size_t n)
 {
@@ -149,13 +166,18 @@ int rec_tool_run(char *const argv[], int timeout_s, char **out, char *err, size_
         if (getppid() != parent)
             _exit(127); /* the daemon died before the line above */
         setpgid(0, 0); /* its own group: a timeout or shutdown kills all it started */
+        sigset_t none; /* the daemon's threads block SIGTERM/SIGINT: not the program */
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0)
             dup2(devnull, 0);
         dup2(po[1], 1);
         dup2(pe[1], 2);
         execvp(argv[0], argv);
-        dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+        static const char msg[] = "cannot run the program (execvp failed)\n";
+        ssize_t w = write(2, msg, sizeof msg - 1); /* nothing but syscalls after fork */
+        (void)w;
         _exit(127);
     }
     setpgid(pid, pid); /* also here: no window before the child's own call */

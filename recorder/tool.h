@@ -28,6 +28,10 @@ void rec_tool_cancel_all(void);
  * not the program's fault). */
 bool rec_tool_cancelled(void);
 
+/* Sleep ms milliseconds unless rec_tool_cancel_all runs (then at once).
+ * Returns true when it slept the whole time. */
+bool rec_tool_sleep_ms(long ms);
+
 /* ffprobe's summary of a media file. */
 typedef struct rec_probe {
     double duration_s;
