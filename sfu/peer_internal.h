@@ -76,7 +76,7 @@ typedef struct sfu_peer_track {
      * on (router.c): a packet goes straight to its viewers. Owned. */
     sfu_fwd *fwd;
     int n_fwd, fwd_cap;
-    uint32_t fwd_gen; /* 0: never built */
+    uint64_t fwd_gen; /* 0: never built */
     /* CONSUME: the published track we send, and how. */
     uint64_t src_peer;
     char src_mid[SFU_SDP_MID_LEN];

@@ -40,7 +40,7 @@ struct sfu_router {
     uint32_t dominant; /* peer id announced, 0 none */
     uint64_t last_speaker_us;
     sfu__router_taps *taps; /* recording taps (router_tap.c), NULL when none */
-    uint32_t gen;           /* sfu__router_changed(); never 0 */
+    uint64_t gen;           /* sfu__router_changed(); never 0 */
 };
 
 static void tick_cb(void *data);

@@ -6,7 +6,7 @@
  * layers): sfu/ice.c queues each datagram here with the selected socket's
  * file descriptor and the remote address, and the queue is written with
  * sendmmsg(2) once per main-loop iteration of the thread's GMainContext
- * (or at once when it is full), one call per socket.
+ * (or at once when it is full), one call per destination.
  *
  * A queue belongs to one thread and one GMainContext; it is freed when its
  * thread exits. Everything here is single-threaded.
@@ -29,6 +29,10 @@ typedef struct sfu_udp_dest {
     int fd;
     struct sockaddr_storage addr;
     socklen_t addr_len;
+    /* Its datagrams in the queue (udp_batch.c): first and last slot, valid
+     * while qgen is the queue's current generation. */
+    int qhead, qtail;
+    uint32_t qgen;
 } sfu_udp_dest;
 
 typedef struct sfu_udp_batch sfu_udp_batch;
