@@ -666,6 +666,29 @@ static void build_fwd(sfu_router *r, sfu_peer *pub, sfu_peer_track *t)
     t->fwd_gen = r->gen;
 }
 
+#ifdef __SANITIZE_ADDRESS__
+/* A change that forgot sfu__router_changed() leaves a list that differs
+ * from a fresh scan: abort, so the test that did it fails at once. */
+static void check_fwd(sfu_router *r, sfu_peer *pub, sfu_peer_track *t)
+{
+    if (t->fwd_gen != r->gen)
+        return; /* out of memory while building: rebuilt next time */
+    int n = t->n_fwd;
+    sfu_fwd *saved = n ? malloc((size_t)n * sizeof *saved) : NULL;
+    if (n && !saved)
+        return;
+    if (n)
+        memcpy(saved, t->fwd, (size_t)n * sizeof *saved);
+    build_fwd(r, pub, t);
+    if (t->n_fwd != n || (n && memcmp(saved, t->fwd, (size_t)n * sizeof *saved) != 0)) {
+        ML_ERROR("room", "room %s: stale forwarding list of peer %llu track %s", r->name,
+                 (unsigned long long)pub->id, t->mid);
+        abort();
+    }
+    free(saved);
+}
+#endif
+
 void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint8_t *pkt,
                         size_t len, const sfu_rtp_packet *rp)
 {
@@ -724,6 +747,9 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
     int switched = 0;
     if (t->fwd_gen != r->gen)
         build_fwd(r, pub, t);
+#ifdef __SANITIZE_ADDRESS__
+    check_fwd(r, pub, t); /* sanitizer builds (the tests): the list is what a scan finds */
+#endif
     const sfu_fwd *f = t->fwd;
     for (int i = 0; i < t->n_fwd; i++) {
         sfu_peer *v = f[i].v;
