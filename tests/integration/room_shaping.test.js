@@ -53,9 +53,15 @@ test('room: ~300 kbit/s -> low layer and back; 5 % loss repaired by NACK/RTX', {
   await sleep(3000);
   const low2 = await height(mentee);
   const sh1 = await mentee.evaluate(() => window.room.serverStats());
-  console.log('shaped 300 kbit/s:', JSON.stringify({ tLow, height: low2.frameHeight, frames: [low.framesDecoded, low2.framesDecoded],
-    temporalDropped: sh1.counters.drop_temporal - sh0.counters.drop_temporal }));
-  assert.ok(low2.framesDecoded > low.framesDecoded, 'frames stopped on the low layer');
+  // What the server did for this viewer meanwhile (for a failure's report:
+  // stalled = its feedback stopped, rtx/pli = repair, packets = media sent).
+  const delta = (k) => (sh1.counters[k] || 0) - (sh0.counters[k] || 0);
+  const shaped = { tLow, height: low2.frameHeight, frames: [low.framesDecoded, low2.framesDecoded],
+    temporalDropped: delta('drop_temporal'), stalled: delta('drop_stalled'), rtpOut: delta('rtp_out'),
+    rtxOut: delta('rtx_out'), nackIn: delta('nack_in'), pliIn: delta('pli_in'),
+    lost: low2.packetsLost, keyframes: [low.keyFramesDecoded, low2.keyFramesDecoded], freezes: low2.freezeCount };
+  console.log('shaped 300 kbit/s:', JSON.stringify(shaped));
+  assert.ok(low2.framesDecoded > low.framesDecoded, 'frames stopped on the low layer: ' + JSON.stringify(shaped));
 
   nsx.clear();
   const t1 = Date.now();
