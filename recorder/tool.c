@@ -71,18 +71,12 @@ static long long now_ms(void)
 bool rec_tool_sleep_ms(long ms)
 {
     pthread_once(&cancel_once, cancel_init);
-    long long end = now_ms() + ms;
-    for (;;) {
-        if (rec_tool_cancelled())
-            return false;
-        long long left = end - now_ms();
-        if (left <= 0)
-            return true;
-        struct pollfd p = {cancel_fd[0], POLLIN, 0};
-        if (poll(&p, cancel_fd[0] >= 0 ? 1 : 0, (int)(left > 1000 ? 1000 : left)) < 0 &&
-            errno != EINTR)
-            return !rec_tool_cancelled();
-    }
+    long long end = now_ms() + ms, left;
+    /* The cancel pipe turns readable at the shutdown (and stays so). */
+    struct pollfd p = {cancel_fd[0], POLLIN, 0};
+    while (!rec_tool_cancelled() && (left = end - now_ms()) > 0)
+        (void)poll(&p, cancel_fd[0] >= 0 ? 1 : 0, (int)left); /* EINTR: look again */
+    return !rec_tool_cancelled();
 }
 
 /* Keep the last ERR_TAIL bytes of stderr. */
