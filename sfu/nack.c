@@ -240,16 +240,26 @@ static uint64_t retry_spacing(const sfu_nack *n)
     return n->cfg.rtt_us > n->cfg.min_retry_us ? n->cfg.rtt_us : n->cfg.min_retry_us;
 }
 
+/* How long a missing packet stays worth asking for: max_age, or three
+ * round trips on a slower path (the sender keeps its packets as long:
+ * libwebrtc holds them for max(1 s, 3 RTT)). */
+static uint64_t useful_age(const sfu_nack *n)
+{
+    uint64_t rtts = 3 * n->cfg.rtt_us;
+    return rtts > n->cfg.max_age_us ? rtts : n->cfg.max_age_us;
+}
+
 size_t sfu_nack_collect(sfu_nack *n, uint64_t now_us, uint16_t *out, size_t max)
 {
     uint64_t spacing = retry_spacing(n);
+    uint64_t max_age = useful_age(n);
     size_t k = 0;
     uint32_t w = 0; /* compaction: entries kept are moved down to w */
     for (uint32_t i = 0; i < n->count; i++) {
         nack_entry e = n->list[i];
         /* an answer to a NACK sent now arrives one RTT later: too late
          * once that passes the packet's useful age */
-        bool too_old = now_us - e.first_us + n->cfg.rtt_us > n->cfg.max_age_us;
+        bool too_old = now_us - e.first_us + n->cfg.rtt_us > max_age;
         bool due = e.retries == 0 || now_us - e.last_sent_us >= spacing;
         if (too_old || (due && e.retries >= n->cfg.max_retries)) {
             n->stats.lost++;
@@ -271,11 +281,12 @@ size_t sfu_nack_collect(sfu_nack *n, uint64_t now_us, uint16_t *out, size_t max)
 uint64_t sfu_nack_next_due_us(const sfu_nack *n)
 {
     uint64_t spacing = retry_spacing(n);
+    uint64_t max_age = useful_age(n);
     uint64_t best = UINT64_MAX;
     for (uint32_t i = 0; i < n->count; i++) {
         const nack_entry *e = &n->list[i];
         uint64_t t = e->retries == 0 ? e->first_us : e->last_sent_us + spacing;
-        uint64_t expire = e->first_us + n->cfg.max_age_us + 1;
+        uint64_t expire = e->first_us + max_age + 1;
         expire = expire > n->cfg.rtt_us ? expire - n->cfg.rtt_us : 0;
         if (expire < t)
             t = expire;

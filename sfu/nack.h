@@ -4,8 +4,9 @@
  * a bounded, sorted list of missing packets. Each missing packet is NACKed
  * (RFC 4585 generic NACK) when first noticed, then again every RTT until it
  * arrives (late or as RTX, RFC 4588), has been asked for max_retries times,
- * or is so old that an answer (one RTT away) would come after max_age_us;
- * it is then "lost for good". When too many
+ * or is so old that an answer (one RTT away) would come after its useful
+ * age (max_age_us, or three RTTs when that is longer: a sender keeps its
+ * packets that long); it is then "lost for good". When too many
  * packets are missing at once (a burst longer than the list, or a jump in
  * sequence numbers) the list is dropped and a keyframe is asked for instead.
  *
@@ -24,7 +25,8 @@ typedef struct sfu_nack_config {
     uint32_t max_missing;  /* size of the missing list; default 512 */
     uint32_t window;       /* packets older than highest - window are ignored; default 1000 */
     uint32_t max_retries;  /* NACKs per packet before giving up; default 10 */
-    uint64_t max_age_us;   /* give up on a packet missing for this long; default 1 s */
+    uint64_t max_age_us;   /* give up on a packet missing for this long (or 3 RTTs
+                              if longer); default 1 s */
     uint64_t rtt_us;       /* initial RTT, the spacing of retries; default 100 ms */
     uint64_t min_retry_us; /* lower bound on retry spacing; default 10 ms */
 } sfu_nack_config;

@@ -324,7 +324,13 @@ void sfu__peer_room_on_nack(sfu_peer *p, const sfu_rtcp_fb *fb)
         int l =
             sfu_rtx_buffer_resend(t->rtxbuf, seqs[i], now, out, sizeof out - SFU_SRTP_MAX_OVERHEAD);
         if (l <= 0) {
-            p->st.rtx_refused++; /* too soon, over budget, or gone: bounded by sfu_rtx_buffer */
+            p->st.rtx_refused++; /* bounded by sfu_rtx_buffer */
+            if (l == SFU_RTX_TOO_SOON)
+                p->st.rtx_too_soon++;
+            else if (l == SFU_RTX_OVER_BUDGET)
+                p->st.rtx_over_budget++;
+            else
+                p->st.rtx_gone++;
             continue;
         }
         size_t plen = (size_t)l;

@@ -57,6 +57,16 @@ struct sfu_rtx_buffer {
     sfu_rtx_buffer_stats stats;
 };
 
+/* How long a packet stays worth resending: max_age, or three round trips
+ * on a slower path (a link whose queue holds half a second of media
+ * reports NACKs ~0.5 s after the loss and the resend needs as long again;
+ * the decoder waits for it, or for a keyframe that costs far more). */
+static uint64_t useful_age(const sfu_rtx_buffer *b)
+{
+    uint64_t rtts = 3 * b->rtt_us;
+    return rtts > b->cfg.max_age_us ? rtts : b->cfg.max_age_us;
+}
+
 void sfu_rtx_buffer_config_default(sfu_rtx_buffer_config *c)
 {
     c->capacity = 512;
@@ -202,7 +212,7 @@ int sfu_rtx_buffer_store(sfu_rtx_buffer *b, const uint8_t *pkt, size_t len, uint
         b->lap_us = now_us;
         b->lap_pos = b->wpos;
     } else if (b->wpos - b->lap_pos >= b->ring_mask + 1) { /* a whole lap written */
-        if (now_us - b->lap_us < b->cfg.max_age_us && b->ring_mask + 1 < b->ring_cap) {
+        if (now_us - b->lap_us < useful_age(b) && b->ring_mask + 1 < b->ring_cap) {
             grow(b);
             off = b->wpos & b->ring_mask;
         }
@@ -258,13 +268,14 @@ int sfu_rtx_buffer_resend(sfu_rtx_buffer *b, uint16_t seq, uint64_t now_us, uint
 {
     b->stats.requests++;
     rtx_slot *s = find(b, seq);
-    if (!s || now_us - s->sent_us > b->cfg.max_age_us) {
+    uint64_t max_age = useful_age(b);
+    if (!s || now_us - s->sent_us > max_age) {
         b->stats.missing++;
         return SFU_RTX_MISSING;
     }
     /* The resend reaches the viewer half an RTT from now: past the
      * packet's useful age it would only waste the budget. */
-    if (b->rtt_us && now_us - s->sent_us + b->rtt_us / 2 > b->cfg.max_age_us) {
+    if (b->rtt_us && now_us - s->sent_us + b->rtt_us / 2 > max_age) {
         b->stats.missing++;
         b->stats.too_late++;
         return SFU_RTX_MISSING;

@@ -8,7 +8,10 @@
  * as the original packet when no RTX stream was negotiated.
  *
  * A packet is not resent when it would reach the viewer (half an RTT
- * after the resend) older than max_age.
+ * after the resend) older than its useful age: max_age, or three RTTs
+ * when that is longer (a viewer behind a deep queue NACKs late and waits
+ * as long again for the resend; its decoder is stuck until the packet or
+ * a keyframe arrives).
  *
  * Retransmission is rate-limited so a viewer flooding NACKs cannot amplify
  * traffic: one packet is resent at most once per max(RTT, min interval),
@@ -17,8 +20,8 @@
  * packet cap per 100 ms. Refusals are counted.
  *
  * The byte ring starts small (initial_ring_bytes) and doubles, up to
- * ring_bytes, whenever a lap of it was written in less than max_age: it
- * holds max_age of the stream's own bitrate instead of the worst case
+ * ring_bytes, whenever a lap of it was written in less than the useful
+ * age: it holds that much of the stream's own bitrate instead of the worst case
  * (a 180p viewer keeps 32 KiB, a 2.5 Mbit/s one grows to 256 KiB in its
  * first second). A doubling allocates and moves the packets still held;
  * it happens at most log2(ring_bytes / initial_ring_bytes) times per
@@ -41,16 +44,17 @@
 #define SFU_RTX_RING_INITIAL (32u * 1024u)
 
 typedef struct sfu_rtx_buffer_config {
-    uint32_t capacity;        /* packets kept; power of two; default 512 */
-    uint32_t slot_size;       /* bytes per slot (longest packet); default 1500 */
-    uint64_t min_interval_us; /* per-packet resend spacing floor; default 10 ms */
-    uint64_t max_age_us;      /* never resend packets sent longer ago; default 1 s */
-    uint32_t budget_percent;  /* resend bytes allowed per byte sent; default 50 */
-    uint32_t budget_burst;    /* token bucket size in bytes; default 64000 */
-    uint32_t max_per_100ms;   /* resends per 100 ms window; default 100 */
-    uint32_t ring_bytes;      /* packet bytes kept (rounded up to a power of two, at
-                                 most capacity x slot_size); default 256 KiB:
-                                 ~0.8 s of 2.5 Mbit/s video */
+    uint32_t capacity;           /* packets kept; power of two; default 512 */
+    uint32_t slot_size;          /* bytes per slot (longest packet); default 1500 */
+    uint64_t min_interval_us;    /* per-packet resend spacing floor; default 10 ms */
+    uint64_t max_age_us;         /* never resend packets sent longer ago (or 3 RTTs
+                                    if longer); default 1 s */
+    uint32_t budget_percent;     /* resend bytes allowed per byte sent; default 50 */
+    uint32_t budget_burst;       /* token bucket size in bytes; default 64000 */
+    uint32_t max_per_100ms;      /* resends per 100 ms window; default 100 */
+    uint32_t ring_bytes;         /* packet bytes kept (rounded up to a power of two, at
+                                    most capacity x slot_size); default 256 KiB:
+                                    ~0.8 s of 2.5 Mbit/s video */
     uint32_t initial_ring_bytes; /* ring allocated at creation (power of two, at
                                     most ring_bytes); default 32 KiB */
 } sfu_rtx_buffer_config;
@@ -61,7 +65,7 @@ typedef struct sfu_rtx_buffer_stats {
     uint64_t resent;       /* packets resent */
     uint64_t resent_bytes; /* bytes resent (RTX packet lengths) */
     uint64_t missing;      /* refused: not (or no longer) in the buffer, or too old */
-    uint64_t too_late;     /* ... of which: would arrive (half an RTT) past max_age */
+    uint64_t too_late;     /* ... of which: would arrive (half an RTT) past the useful age */
     uint64_t too_soon;     /* refused: same packet resent less than an RTT ago */
     uint64_t over_budget;  /* refused: byte budget or packet cap exhausted */
     uint32_t ring_bytes;   /* current size of the byte ring */

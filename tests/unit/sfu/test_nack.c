@@ -94,6 +94,39 @@ TEST(nack_gives_up_after_max_age)
     sfu_nack_destroy(n);
 }
 
+/* Behind a deep queue (RTT 500 ms) a packet stays worth asking for three
+ * round trips (1.5 s), the time its sender keeps it. */
+TEST(nack_slow_path_asks_for_three_rtts)
+{
+    sfu_nack *n = sfu_nack_create(NULL);
+    REQUIRE(n);
+    uint16_t out[4];
+    sfu_nack_set_rtt(n, 500 * MS);
+    sfu_nack_on_packet(n, 1, 0, false);
+    sfu_nack_on_packet(n, 3, 0, false);
+    size_t total = 0;
+    for (uint64_t t = 0; t <= 2500 * MS; t += 10 * MS)
+        total += sfu_nack_collect(n, t, out, 4);
+    /* 0, 500 ms and 1 s (answer at 1.5 s: the useful age's edge; a 1 s
+     * max age alone would stop after 500 ms); not at 1.5 s */
+    CHECK_UINT_EQ(total, 3);
+    sfu_nack_destroy(n);
+    n = sfu_nack_create(NULL);
+    REQUIRE(n);
+    sfu_nack_set_rtt(n, 400 * MS); /* 3 RTTs = 1.2 s */
+    sfu_nack_on_packet(n, 1, 0, false);
+    sfu_nack_on_packet(n, 3, 0, false);
+    total = 0;
+    for (uint64_t t = 0; t <= 2500 * MS; t += 10 * MS)
+        total += sfu_nack_collect(n, t, out, 4);
+    /* 0, 400 and 800 ms (answer at 1.2 s: in time) */
+    CHECK_UINT_EQ(total, 3);
+    sfu_nack_stats st;
+    sfu_nack_get_stats(n, &st);
+    CHECK_UINT_EQ(st.lost, 1);
+    sfu_nack_destroy(n);
+}
+
 TEST(nack_reordering_clears_entry_and_handles_wrap)
 {
     sfu_nack *n = sfu_nack_create(NULL);

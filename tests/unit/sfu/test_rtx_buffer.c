@@ -219,16 +219,43 @@ TEST(rtx_buffer_refuses_resends_that_would_arrive_too_late)
     uint8_t pkt[200], out[300];
     size_t len = make_pkt(pkt, 9, 30);
     sfu_rtx_buffer_store(b, pkt, len, 0);
-    sfu_rtx_buffer_set_rtt(b, 400 * MS);
-    /* 750 ms old + 200 ms on the way = 950 ms: still useful */
+    sfu_rtx_buffer_set_rtt(b, 300 * MS); /* 3 RTTs = 0.9 s: max age rules */
+    /* 750 ms old + 150 ms on the way = 900 ms: still useful */
     CHECK(sfu_rtx_buffer_resend(b, 9, 750 * MS, out, sizeof out) > 0);
-    /* 850 ms old + 200 ms = 1.05 s: too late, although still stored */
-    CHECK_INT_EQ(sfu_rtx_buffer_resend(b, 9, 1250 * MS - 400 * MS, out, sizeof out),
-                 SFU_RTX_MISSING);
+    /* 900 ms old + 150 ms = 1.05 s: too late, although still stored */
+    CHECK_INT_EQ(sfu_rtx_buffer_resend(b, 9, 900 * MS, out, sizeof out), SFU_RTX_MISSING);
     sfu_rtx_buffer_stats st;
     sfu_rtx_buffer_get_stats(b, &st);
     CHECK_UINT_EQ(st.too_late, 1);
     CHECK_UINT_EQ(st.resent, 1);
+    sfu_rtx_buffer_destroy(b);
+}
+
+/* Behind a deep queue (RTT 600 ms) NACKs come ~0.6 s after the loss and
+ * the viewer re-asks for a while: a packet stays worth resending for three
+ * round trips (1.8 s), not just max_age. */
+TEST(rtx_buffer_keeps_resending_for_three_rtts_on_a_slow_path)
+{
+    sfu_rtx_buffer *b = sfu_rtx_buffer_create(NULL);
+    REQUIRE(b);
+    uint8_t pkt[200], out[300];
+    for (uint16_t s = 1; s <= 4; s++) {
+        size_t len = make_pkt(pkt, s, 30);
+        sfu_rtx_buffer_store(b, pkt, len, s * MS);
+    }
+    /* no RTT known: 1.2 s old is past max age */
+    CHECK_INT_EQ(sfu_rtx_buffer_resend(b, 1, 1201 * MS, out, sizeof out), SFU_RTX_MISSING);
+    sfu_rtx_buffer_set_rtt(b, 600 * MS);
+    /* 1.2 s old + 300 ms on the way = 1.5 s < 1.8 s */
+    CHECK(sfu_rtx_buffer_resend(b, 2, 1202 * MS, out, sizeof out) > 0);
+    /* 1.45 s + 300 ms = 1.75 s: still in time; 1.55 s + 300 ms: too late */
+    CHECK(sfu_rtx_buffer_resend(b, 3, 1453 * MS, out, sizeof out) > 0);
+    CHECK_INT_EQ(sfu_rtx_buffer_resend(b, 4, 1554 * MS, out, sizeof out), SFU_RTX_MISSING);
+    sfu_rtx_buffer_stats st;
+    sfu_rtx_buffer_get_stats(b, &st);
+    CHECK_UINT_EQ(st.resent, 2);
+    CHECK_UINT_EQ(st.too_late, 1);
+    CHECK_UINT_EQ(st.missing, 2);
     sfu_rtx_buffer_destroy(b);
 }
 
