@@ -73,6 +73,8 @@ void sfu__peer_room_local(sfu_peer *p, const sfu_sdp_media *m, int i, const char
             sfu_rtx_buffer_destroy(t->rtxbuf);
         t->rtxbuf = NULL;
     }
+    if (t->role == SFU_TRACK_PRODUCE)
+        sfu__peer_room_track_free(t); /* its forwarding list and upstream NACK state */
     t->role = SFU_TRACK_CONSUME;
     snprintf(l->track[i].stream_id, sizeof l->track[i].stream_id, "ml-%llu",
              (unsigned long long)t->src_peer);
