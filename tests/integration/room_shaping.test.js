@@ -50,6 +50,8 @@ test('room: ~300 kbit/s -> low layer and back; 5 % loss repaired by NACK/RTX', {
   const low = await until(async () => { const s = await height(mentee); return s && s.frameHeight <= 200 ? s : null; },
     40000, 'low layer at 300 kbit/s');
   const tLow = Date.now() - t0;
+  const shLow = await mentee.evaluate(() => window.room.serverStats());
+  const tShLow = Date.now();
   await sleep(3000);
   // Frames must go on at the low layer. A loss burst on the shaped link can
   // freeze the decoder until repair or a keyframe arrives (seen: 6 lost,
@@ -61,6 +63,8 @@ test('room: ~300 kbit/s -> low layer and back; 5 % loss repaired by NACK/RTX', {
       10000, 'frames on the low layer again').catch(() => low2);
   }
   const sh1 = await mentee.evaluate(() => window.room.serverStats());
+  // what the viewer was sent on the low layer (media, repair and RTCP)
+  const kbitLow = Math.round((sh1.counters.bytes_out - shLow.counters.bytes_out) * 8 / (Date.now() - tShLow));
   // What the server did for this viewer meanwhile (for a failure's report:
   // stalled = its feedback stopped, rtx/pli = repair, packets = media sent).
   const delta = (k) => (sh1.counters[k] || 0) - (sh0.counters[k] || 0);
@@ -68,7 +72,7 @@ test('room: ~300 kbit/s -> low layer and back; 5 % loss repaired by NACK/RTX', {
     temporalDropped: delta('drop_temporal'), stalled: delta('drop_stalled'), rtpOut: delta('rtp_out'),
     rtxOut: delta('rtx_out'), nackIn: delta('nack_in'), pliIn: delta('pli_in'),
     rtxRefused: [delta('rtx_gone'), delta('rtx_too_soon'), delta('rtx_over_budget')], rttUs: sh1.counters.rtt_us,
-    pliRefused: delta('pli_refused'), bweBps: sh1.counters.bwe_bps,
+    pliRefused: delta('pli_refused'), bweBps: sh1.counters.bwe_bps, kbitLow,
     lost: low2.packetsLost, keyframes: [low.keyFramesDecoded, low2.keyFramesDecoded], freezes: low2.freezeCount };
   console.log('shaped 300 kbit/s:', JSON.stringify(shaped));
   assert.ok(low2.framesDecoded > low.framesDecoded, 'frames stopped on the low layer: ' + JSON.stringify(shaped));
