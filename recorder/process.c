@@ -133,9 +133,11 @@ static int transcode(const rec_process_opts *o, rec_process_result *r, const cha
         n += 8;
     }
     if (r->has_audio) {
-        char *a[] = {"-c:a", "aac", "-b:a", "128k"};
+        /* a gap between two connections of the publisher becomes silence
+         * (the AAC track would otherwise close it up and drift from the video) */
+        char *a[] = {"-af", "aresample=async=1", "-c:a", "aac", "-b:a", "128k"};
         memcpy(args + n, a, sizeof a);
-        n += 4;
+        n += 6;
     }
     char *m[] = {"-movflags", "+faststart", "-f", "mp4"};
     memcpy(args + n, m, sizeof m);
@@ -183,13 +185,120 @@ static void trim_leading(rec__frames *f, int64_t t)
     f->n -= k;
 }
 
+/* The tracks of one publisher connection. */
+typedef struct rec__segment {
+    unsigned long long peer; /* from the track id "<peer>:<mid>"; 0 when it has none */
+    uint64_t start_wall_us;  /* its earliest file */
+    rec__track *ta, *tv;
+} rec__segment;
+
+static rec__segment *segment_of(rec__segment *segs, size_t *n, const rec__track *t)
+{
+    unsigned long long peer = 0;
+    char colon = 0;
+    if (sscanf(t->info.track_id, "%llu%c", &peer, &colon) != 2 || colon != ':')
+        peer = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (segs[i].peer == peer) {
+            if (t->info.start_wall_us < segs[i].start_wall_us)
+                segs[i].start_wall_us = t->info.start_wall_us;
+            return &segs[i];
+        }
+    rec__segment *g = &segs[(*n)++]; /* at most one per track */
+    memset(g, 0, sizeof *g);
+    g->peer = peer;
+    g->start_wall_us = t->info.start_wall_us;
+    return g;
+}
+
+static int cmp_segment(const void *a, const void *b)
+{
+    const rec__segment *x = a, *y = b;
+    if (x->start_wall_us != y->start_wall_us)
+        return x->start_wall_us < y->start_wall_us ? -1 : 1;
+    return x->peer < y->peer ? -1 : x->peer > y->peer;
+}
+
+/* Move the frames of src behind those of dst: frames that start before
+ * dst's last frame ends (two connections overlapping) are dropped, and
+ * video resumes at a keyframe. Counts what was dropped in rep (skipped,
+ * not muxed). src is left empty; -1 on out of memory. */
+static int append_frames(rec__frames *dst, rec__frames *src, bool video, rec_track_report *rep)
+{
+    int64_t end = INT64_MIN;
+    if (dst->n) {
+        const rec__frame *l = &dst->v[dst->n - 1];
+        end = l->t_us + (l->duration_us > 0 ? l->duration_us : 1);
+    }
+    bool need_key = video && dst->n > 0;
+    int rc = 0;
+    for (size_t i = 0; i < src->n; i++) {
+        rec__frame *f = &src->v[i];
+        if (rc == 0 && f->t_us >= end && !(need_key && !f->key)) {
+            need_key = false;
+            if (dst->n == dst->cap) {
+                size_t nc = dst->cap ? dst->cap * 2 : 256;
+                rec__frame *nv = realloc(dst->v, nc * sizeof *nv);
+                if (nv) {
+                    dst->v = nv;
+                    dst->cap = nc;
+                }
+            }
+            if (dst->n < dst->cap) {
+                dst->v[dst->n++] = *f; /* dst owns the bytes now */
+                f->data = NULL;
+                continue;
+            }
+            rc = -1;
+        }
+        free(f->data);
+        f->data = NULL;
+        if (rc == 0 && rep->frames > 0) {
+            rep->frames--;
+            rep->skipped_frames++;
+        }
+    }
+    src->n = 0;
+    rec__frames_free(src);
+    return rc;
+}
+
+/* Add one connection's report of a kind to the session's. */
+static void add_report(rec_track_report *sum, const rec_track_report *seg, bool first)
+{
+    if (first) {
+        *sum = *seg;
+        return;
+    }
+    sum->records += seg->records;
+    sum->rtp_packets += seg->rtp_packets;
+    sum->duplicates += seg->duplicates;
+    sum->lost += seg->lost;
+    sum->malformed += seg->malformed;
+    sum->bad_records += seg->bad_records;
+    sum->drops += seg->drops;
+    sum->torn_tail = sum->torn_tail || seg->torn_tail;
+    sum->clean_end = sum->clean_end && seg->clean_end;
+    sum->frames += seg->frames;
+    sum->skipped_frames += seg->skipped_frames;
+    if (seg->layers > sum->layers)
+        sum->layers = seg->layers;
+    sum->layer_switches += seg->layer_switches;
+    snprintf(sum->layer_rid, sizeof sum->layer_rid, "%s", seg->layer_rid);
+    sum->sr_aligned = sum->sr_aligned && seg->sr_aligned;
+    if (seg->width > sum->width || seg->height > sum->height) {
+        sum->width = seg->width;
+        sum->height = seg->height;
+    }
+}
+
 int rec_process_session(const char *dir, const char *out_dir, const rec_process_opts *o,
                         rec_process_result *r, char *err, size_t errlen)
 {
     char *names[MAX_TRACKS];
     rec__track tracks[MAX_TRACKS];
     rec__frames audio = {0}, video = {0}, layers[REC_MAX_LAYERS * 2];
-    rec__track *ta = NULL, *tv = NULL;
+    int channels = 0;
     int n = 0, loaded = 0, rc = -1;
     memset(r, 0, sizeof *r);
     memset(layers, 0, sizeof layers);
@@ -203,39 +312,68 @@ int rec_process_session(const char *dir, const char *out_dir, const rec_process_
     for (; loaded < n; loaded++)
         if (rec__track_load(&tracks[loaded], names[loaded], err, errlen) != 0)
             goto fail;
+    /* One segment per publisher connection (the peer id of its tracks; a
+     * mentor who reloads the page comes back as a new peer): its first
+     * Opus and first VP8 track, timed on their own clocks, then joined in
+     * the order they started. */
+    rec__segment segs[MAX_TRACKS];
+    size_t nseg = 0;
     for (int i = 0; i < n; i++) {
         rec__track *t = &tracks[i];
         bool vp8 = !strcasecmp(t->info.codec, "VP8"), opus = !strcasecmp(t->info.codec, "opus");
-        if (t->info.kind == REC_KIND_VIDEO && vp8 && !tv)
-            tv = t;
-        else if (t->info.kind == REC_KIND_AUDIO && opus && !ta)
-            ta = t;
+        rec__segment *g = segment_of(segs, &nseg, t);
+        if (t->info.kind == REC_KIND_VIDEO && vp8 && !g->tv)
+            g->tv = t;
+        else if (t->info.kind == REC_KIND_AUDIO && opus && !g->ta)
+            g->ta = t;
         else
             r->ignored_tracks++;
     }
-    if (tv && tv->nstreams > REC_MAX_LAYERS * 2) {
-        snprintf(err, errlen, "%s: too many SSRCs (%zu)", tv->path, tv->nstreams);
-        goto fail;
+    qsort(segs, nseg, sizeof segs[0], cmp_segment);
+    for (size_t g = 0; g < nseg; g++) {
+        rec__track *ta = segs[g].ta, *tv = segs[g].tv;
+        if (!ta && !tv)
+            continue; /* only tracks we do not mux */
+        if (tv && tv->nstreams > REC_MAX_LAYERS * 2) {
+            snprintf(err, errlen, "%s: too many SSRCs (%zu)", tv->path, tv->nstreams);
+            goto fail;
+        }
+        if (ta && !channels)
+            channels = ta->info.channels;
+        rec__track *chosen[2];
+        size_t nc = 0;
+        if (ta)
+            chosen[nc++] = ta;
+        if (tv)
+            chosen[nc++] = tv;
+        int64_t offset = 0;
+        bool has_offset = rec__clock_offset(chosen, nc, &offset);
+        for (size_t i = 0; i < nc; i++)
+            rec__track_clock(chosen[i], has_offset, offset);
+        rec__frames sa = {0}, sv = {0};
+        rec_track_report ra, rv;
+        memset(&ra, 0, sizeof ra);
+        memset(&rv, 0, sizeof rv);
+        int bad = (ta && rec__opus_frames(ta, offset, &sa, &ra) != 0) ||
+                  (tv && (rec__vp8_frames(tv, offset, layers, &rv) != 0 ||
+                          rec__simulcast_select(tv, layers, &sv, &rv) != 0));
+        for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++)
+            rec__frames_free(&layers[i]);
+        if (ta)
+            fill_report(&ra, ta);
+        if (tv)
+            fill_report(&rv, tv);
+        if (bad || append_frames(&audio, &sa, false, &ra) != 0 ||
+            append_frames(&video, &sv, true, &rv) != 0) {
+            rec__frames_free(&sa);
+            rec__frames_free(&sv);
+            goto oom;
+        }
+        if (ta)
+            add_report(&r->audio, &ra, r->audio_segments++ == 0);
+        if (tv)
+            add_report(&r->video, &rv, r->video_segments++ == 0);
     }
-    rec__track *chosen[2];
-    size_t nc = 0;
-    if (ta)
-        chosen[nc++] = ta;
-    if (tv)
-        chosen[nc++] = tv;
-    int64_t offset = 0;
-    bool has_offset = rec__clock_offset(chosen, nc, &offset);
-    for (size_t i = 0; i < nc; i++)
-        rec__track_clock(chosen[i], has_offset, offset);
-    if (ta && rec__opus_frames(ta, offset, &audio, &r->audio) != 0)
-        goto oom;
-    if (tv && (rec__vp8_frames(tv, offset, layers, &r->video) != 0 ||
-               rec__simulcast_select(tv, layers, &video, &r->video) != 0))
-        goto oom;
-    if (ta)
-        fill_report(&r->audio, ta);
-    if (tv)
-        fill_report(&r->video, tv);
     r->has_audio = audio.n > 0;
     r->has_video = video.n > 0;
     if (!r->has_audio && !r->has_video) {
@@ -258,7 +396,7 @@ int rec_process_session(const char *dir, const char *out_dir, const rec_process_
     char part[1100];
     snprintf(r->webm_path, sizeof r->webm_path, "%s/recording.webm", out_dir);
     snprintf(part, sizeof part, "%s.part", r->webm_path);
-    if (rec__mux_webm(part, &audio, ta ? ta->info.channels : 2, &video, t0, err, errlen) != 0 ||
+    if (rec__mux_webm(part, &audio, channels ? channels : 2, &video, t0, err, errlen) != 0 ||
         rename(part, r->webm_path) != 0) {
         unlink(part);
         r->webm_path[0] = '\0';
@@ -312,25 +450,27 @@ static json_t *track_json(const rec_track_report *t)
                      "path", t->path, "codec", t->codec, "records", (json_int_t)t->records,
                      "rtp_packets", (json_int_t)t->rtp_packets, "duplicates",
                      (json_int_t)t->duplicates, "lost", (json_int_t)t->lost, "malformed",
-                     (json_int_t)t->malformed, "bad_records", (json_int_t)t->bad_records,
-                     "drops", (json_int_t)t->drops, "torn_tail", t->torn_tail, "clean_end",
-                     t->clean_end, "frames", (json_int_t)t->frames, "skipped_frames",
+                     (json_int_t)t->malformed, "bad_records", (json_int_t)t->bad_records, "drops",
+                     (json_int_t)t->drops, "torn_tail", t->torn_tail, "clean_end", t->clean_end,
+                     "frames", (json_int_t)t->frames, "skipped_frames",
                      (json_int_t)t->skipped_frames, "layers", (int)t->layers, "layer_switches",
-                     (int)t->layer_switches, "layer_rid", t->layer_rid, "sr_aligned",
-                     t->sr_aligned, "start_offset_s", (double)t->start_offset_us / 1e6, "width",
-                     (int)t->width, "height", (int)t->height);
+                     (int)t->layer_switches, "layer_rid", t->layer_rid, "sr_aligned", t->sr_aligned,
+                     "start_offset_s", (double)t->start_offset_us / 1e6, "width", (int)t->width,
+                     "height", (int)t->height);
 }
 
 char *rec_process_result_json(const rec_process_result *r)
 {
-    json_t *o = json_pack("{s:f, s:f, s:s, s:I, s:s, s:I, s:s, s:I, s:i}", "duration_s",
-                          r->duration_s, "av_start_diff_s", r->probe_av_start_diff_s, "webm",
-                          r->webm_path, "webm_bytes", (json_int_t)r->webm_bytes, "mp4",
-                          r->mp4_path, "mp4_bytes", (json_int_t)r->mp4_bytes, "thumbnail",
-                          r->thumb_path, "thumbnail_bytes", (json_int_t)r->thumb_bytes,
-                          "ignored_tracks", (int)r->ignored_tracks);
+    json_t *o =
+        json_pack("{s:f, s:f, s:s, s:I, s:s, s:I, s:s, s:I, s:i}", "duration_s", r->duration_s,
+                  "av_start_diff_s", r->probe_av_start_diff_s, "webm", r->webm_path, "webm_bytes",
+                  (json_int_t)r->webm_bytes, "mp4", r->mp4_path, "mp4_bytes",
+                  (json_int_t)r->mp4_bytes, "thumbnail", r->thumb_path, "thumbnail_bytes",
+                  (json_int_t)r->thumb_bytes, "ignored_tracks", (int)r->ignored_tracks);
     if (!o)
         return NULL;
+    json_object_set_new(o, "audio_segments", json_integer(r->audio_segments));
+    json_object_set_new(o, "video_segments", json_integer(r->video_segments));
     if (r->has_audio)
         json_object_set_new(o, "audio", track_json(&r->audio));
     if (r->has_video)

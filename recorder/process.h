@@ -44,7 +44,10 @@ typedef struct rec_track_report {
 typedef struct rec_process_result {
     bool has_audio, has_video;
     rec_track_report audio, video;
-    unsigned ignored_tracks; /* further audio/video tracks (only one of each is muxed) */
+    unsigned ignored_tracks; /* further audio/video tracks of a connection (only its
+                                first of each kind is muxed: a screen share is not) */
+    unsigned audio_segments, video_segments; /* publisher connections joined one after
+                                                the other (a rejoin adds one) */
     double duration_s;            /* of the final file (MP4, else WebM), from ffprobe */
     double probe_av_start_diff_s; /* |audio start - video start| in the WebM, from ffprobe */
     uint64_t webm_bytes, mp4_bytes, thumb_bytes;

@@ -45,6 +45,7 @@ typedef struct evlist {
 } evlist;
 
 static uint32_t rng_state = 12345;
+static int64_t start_shift_us; /* opts.start_s: both wall clocks move */
 
 static uint32_t rnd(void)
 {
@@ -89,12 +90,12 @@ static int cmp_ev(const void *a, const void *b)
 
 static int64_t local_us(int64_t sender_us)
 {
-    return W0_US + CLOCK_SKEW_US + sender_us;
+    return W0_US + start_shift_us + CLOCK_SKEW_US + sender_us;
 }
 
 static int add_sr(evlist *l, uint32_t ssrc, uint32_t ts0, uint32_t clock, int64_t s_us)
 {
-    int64_t wall = W0_US + s_us;
+    int64_t wall = W0_US + start_shift_us + s_us;
     uint64_t secs = (uint64_t)(wall / 1000000 + NTP_UNIX_OFFSET_S);
     uint64_t frac = ((uint64_t)(wall % 1000000) << 32) / 1000000;
     rec_sr sr = {ssrc, secs << 32 | frac, ts0 + (uint32_t)(s_us * clock / 1000000), 0, 0};
@@ -191,12 +192,18 @@ static int video_layer(const rec_synth_opts *o, const layer_spec *ls, evlist *l,
             while (left) {
                 size_t chunk = left > MAX_PAYLOAD ? MAX_PAYLOAD : left;
                 uint8_t pay[MAX_PAYLOAD + SFU_VP8_DESC_MAX], pkt[1500];
-                sfu_vp8_desc d = {.start = part == 0, .has_picture_id = true, .picture_id_15 = true,
+                sfu_vp8_desc d = {.start = part == 0,
+                                  .has_picture_id = true,
+                                  .picture_id_15 = true,
                                   .picture_id = (uint16_t)(i & 0x7fff)};
                 int dl = sfu_vp8_write_desc(pay, sizeof pay, &d);
                 memcpy(pay + dl, fb + off, chunk);
-                sfu_rtp_packet p = {.marker = chunk == left, .payload_type = 96, .seq = seq++,
-                                    .timestamp = ts, .ssrc = ls->ssrc, .payload = pay,
+                sfu_rtp_packet p = {.marker = chunk == left,
+                                    .payload_type = 96,
+                                    .seq = seq++,
+                                    .timestamp = ts,
+                                    .ssrc = ls->ssrc,
+                                    .payload = pay,
                                     .payload_len = (size_t)dl + chunk};
                 int n = sfu_rtp_write(pkt, sizeof pkt, &p);
                 int64_t arr = local_us(capture) + NET_US + o->video_delay_ms * 1000ll +
@@ -268,8 +275,12 @@ static int audio_track(const rec_synth_opts *o, evlist *l, rec_synth_result *res
         if (n < 0)
             goto fail;
         int64_t capture = (int64_t)k * 20000;
-        sfu_rtp_packet p = {.marker = k == 0, .payload_type = 111, .seq = seq++,
-                            .timestamp = ts0 + (uint32_t)k * 960, .ssrc = ssrc, .payload = op,
+        sfu_rtp_packet p = {.marker = k == 0,
+                            .payload_type = 111,
+                            .seq = seq++,
+                            .timestamp = ts0 + (uint32_t)k * 960,
+                            .ssrc = ssrc,
+                            .payload = op,
                             .payload_len = (size_t)n};
         int pn = sfu_rtp_write(pkt, sizeof pkt, &p);
         int64_t arr = local_us(capture) + NET_US + rnd() % 4000;
@@ -309,7 +320,7 @@ static void base_info(rec_file_info *info, uint8_t kind)
 {
     memset(info, 0, sizeof *info);
     info->kind = kind;
-    info->start_wall_us = (uint64_t)(W0_US + CLOCK_SKEW_US);
+    info->start_wall_us = (uint64_t)(W0_US + start_shift_us + CLOCK_SKEW_US);
     info->start_mono_us = MONO0_US;
     snprintf(info->room_id, sizeof info->room_id, "synthetic-room");
     snprintf(info->session_id, sizeof info->session_id, "synthetic-session");
@@ -323,6 +334,7 @@ int rec_synth_session(const char *dir, const rec_synth_opts *o, rec_synth_result
     memset(res, 0, sizeof *res);
     err[0] = '\0';
     rng_state = 12345;
+    start_shift_us = (int64_t)(o->start_s * 1e6);
     int nframes = (int)(o->duration_s * o->fps);
     if (!o->no_video) {
         rec_file_info info;
@@ -330,11 +342,14 @@ int rec_synth_session(const char *dir, const rec_synth_opts *o, rec_synth_result
         info.payload_type = 96;
         info.clock_rate = 90000;
         snprintf(info.codec, sizeof info.codec, "VP8");
-        snprintf(info.track_id, sizeof info.track_id, "camera");
+        if (o->peer)
+            snprintf(info.track_id, sizeof info.track_id, "%u:0", o->peer);
+        else
+            snprintf(info.track_id, sizeof info.track_id, "camera");
         layer_spec top = {o->width, o->height, 0, nframes, 0x71DE0001, 0xFFFF0000, 65500, true};
         if (o->simulcast) {
-            layer_spec low = {o->width / 2, o->height / 2, 0, nframes, 0x71DE0002, 0x12345678, 100,
-                              false};
+            layer_spec low = {o->width / 2, o->height / 2, 0,   nframes,
+                              0x71DE0002,   0x12345678,    100, false};
             int hs = (int)(o->high_start_s * o->fps);
             top.first_frame = hs;
             top.nframes = nframes - hs;
@@ -351,7 +366,10 @@ int rec_synth_session(const char *dir, const rec_synth_opts *o, rec_synth_result
             goto fail;
         for (size_t i = 0; i < v.n; i++)
             res->video_packets += v.v[i].type == REC_T_RTP;
-        snprintf(res->video_path, sizeof res->video_path, "%s/video.mlrec", dir);
+        if (o->peer)
+            snprintf(res->video_path, sizeof res->video_path, "%s/video-%u-0.mlrec", dir, o->peer);
+        else
+            snprintf(res->video_path, sizeof res->video_path, "%s/video.mlrec", dir);
         if (write_file(res->video_path, &info, &v, err, errlen) != 0)
             goto fail;
     }
@@ -362,14 +380,20 @@ int rec_synth_session(const char *dir, const rec_synth_opts *o, rec_synth_result
         info.clock_rate = 48000;
         info.channels = 2;
         snprintf(info.codec, sizeof info.codec, "opus");
-        snprintf(info.track_id, sizeof info.track_id, "microphone");
+        if (o->peer)
+            snprintf(info.track_id, sizeof info.track_id, "%u:1", o->peer);
+        else
+            snprintf(info.track_id, sizeof info.track_id, "microphone");
         info.layer_count = 1;
         info.layers[0] = (rec_layer){0xA0D10001, ""};
         if (audio_track(o, &a, res, err, errlen) != 0)
             goto fail;
         for (size_t i = 0; i < a.n; i++)
             res->audio_packets += a.v[i].type == REC_T_RTP;
-        snprintf(res->audio_path, sizeof res->audio_path, "%s/audio.mlrec", dir);
+        if (o->peer)
+            snprintf(res->audio_path, sizeof res->audio_path, "%s/audio-%u-1.mlrec", dir, o->peer);
+        else
+            snprintf(res->audio_path, sizeof res->audio_path, "%s/audio.mlrec", dir);
         if (write_file(res->audio_path, &info, &a, err, errlen) != 0)
             goto fail;
     }

@@ -16,31 +16,34 @@
 #include <stdint.h>
 
 typedef struct rec_synth_opts {
-    double duration_s;      /* media length (default 3) */
-    int width, height;      /* top video layer (default 320x240) */
-    int fps;                /* default 30 */
-    int keyframe_interval;  /* frames (default 30) */
-    bool simulcast;         /* add a half-size layer "l"; the top layer "h" starts at high_start_s */
+    double duration_s;     /* media length (default 3) */
+    int width, height;     /* top video layer (default 320x240) */
+    int fps;               /* default 30 */
+    int keyframe_interval; /* frames (default 30) */
+    bool simulcast;        /* add a half-size layer "l"; the top layer "h" starts at high_start_s */
     double high_start_s;
-    int video_delay_ms;     /* extra arrival delay of video vs audio (encoder latency) */
-    bool sender_reports;    /* one SR per second per stream */
-    bool impair;            /* reorder, duplicate and lose one packet per track */
+    int video_delay_ms;  /* extra arrival delay of video vs audio (encoder latency) */
+    bool sender_reports; /* one SR per second per stream */
+    bool impair;         /* reorder, duplicate and lose one packet per track */
     bool no_audio, no_video;
+    double start_s; /* start this long after the default start (a later connection) */
+    unsigned peer;  /* nonzero: name files and tracks as the live recorder does for this
+                       peer id (video-<peer>-0.mlrec, audio-<peer>-1.mlrec) */
 } rec_synth_opts;
 
 typedef struct rec_synth_result {
-    unsigned video_frames, audio_frames;         /* encoded */
-    unsigned video_packets, audio_packets;       /* written (duplicates included) */
-    unsigned lost_video_frame;                   /* index of the frame that lost a packet */
-    unsigned video_frames_expected;              /* of the top layer, after loss recovery */
+    unsigned video_frames, audio_frames;   /* encoded */
+    unsigned video_packets, audio_packets; /* written (duplicates included) */
+    unsigned lost_video_frame;             /* index of the frame that lost a packet */
+    unsigned video_frames_expected;        /* of the top layer, after loss recovery */
     char audio_path[1024], video_path[1024];
 } rec_synth_result;
 
 /* Fill opts with the defaults above (SRs on, no impairment). */
 void rec_synth_defaults(rec_synth_opts *o);
 /*
- * Write audio.mlrec and video.mlrec into dir (must exist). Returns 0 or -1
- * + err.
+ * Write audio.mlrec and video.mlrec (or the peer's names) into dir (must
+ * exist). Returns 0 or -1 + err.
  */
 int rec_synth_session(const char *dir, const rec_synth_opts *o, rec_synth_result *res, char *err,
                       size_t errlen);

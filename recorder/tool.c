@@ -159,8 +159,8 @@ int rec_tool_run(char *const argv[], int timeout_s, char **out, char *err, size_
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127); /* the daemon died before the line above */
-        setpgid(0, 0); /* its own group: a timeout or shutdown kills all it started */
-        sigset_t none; /* the daemon's threads block SIGTERM/SIGINT: not the program */
+        setpgid(0, 0);  /* its own group: a timeout or shutdown kills all it started */
+        sigset_t none;  /* the daemon's threads block SIGTERM/SIGINT: not the program */
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         int devnull = open("/dev/null", O_RDONLY);
@@ -275,8 +275,15 @@ int rec_probe_file(const char *ffprobe, const char *path, int timeout_s, rec_pro
                    size_t errlen)
 {
     memset(p, 0, sizeof *p);
-    char *argv[] = {(char *)(ffprobe ? ffprobe : "ffprobe"), "-v", "error", "-show_streams",
-                    "-show_format", "-of", "json", (char *)path, NULL};
+    char *argv[] = {(char *)(ffprobe ? ffprobe : "ffprobe"),
+                    "-v",
+                    "error",
+                    "-show_streams",
+                    "-show_format",
+                    "-of",
+                    "json",
+                    (char *)path,
+                    NULL};
     char *out = NULL;
     json_t *root = NULL;
     if (rec_tool_run(argv, timeout_s, &out, err, errlen) != 0)
@@ -297,10 +304,14 @@ int rec_probe_file(const char *ffprobe, const char *path, int timeout_s, rec_pro
         if (type && !strcmp(type, "audio") && !p->has_audio) {
             p->has_audio = true;
             p->audio_start_s = num_field(s, "start_time", 0);
+            p->audio_duration_s = num_field(s, "duration", 0);
+            p->audio_frames = (uint64_t)num_field(s, "nb_frames", 0);
+            p->audio_rate = (int)num_field(s, "sample_rate", 0);
             snprintf(p->audio_codec, sizeof p->audio_codec, "%s", codec ? codec : "");
         } else if (type && !strcmp(type, "video") && !p->has_video) {
             p->has_video = true;
             p->video_start_s = num_field(s, "start_time", 0);
+            p->video_duration_s = num_field(s, "duration", 0);
             p->width = (int)num_field(s, "width", 0);
             p->height = (int)num_field(s, "height", 0);
             snprintf(p->video_codec, sizeof p->video_codec, "%s", codec ? codec : "");

@@ -9,6 +9,7 @@
 #define ML_RECORDER_TOOL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 /*
@@ -37,6 +38,9 @@ typedef struct rec_probe {
     double duration_s;
     bool has_audio, has_video;
     double audio_start_s, video_start_s;
+    double audio_duration_s, video_duration_s; /* per stream (MP4); 0 when not given (WebM) */
+    uint64_t audio_frames;                     /* coded audio frames (MP4); 0 when not given */
+    int audio_rate;                            /* samples per second */
     int width, height;
     char audio_codec[32], video_codec[32];
 } rec_probe;

@@ -171,6 +171,85 @@ TEST(simulcast_follows_top_layer_from_its_first_keyframe)
     rm_rf(dir);
 }
 
+/* A mentor who reloads the page comes back as a new peer: both connections
+ * are in the recording, one after the other, the gap between them silent
+ * (audio and video stay in step after it), and the second connection's
+ * screen-share-like extra video track is counted as ignored. */
+TEST(a_rejoin_is_joined_after_the_first_connection)
+{
+    char dir[64], out[128], err[1024];
+    mkdir_tmp(dir, sizeof dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    rec_synth_opts so;
+    rec_synth_result s1, s2;
+    rec_synth_defaults(&so);
+    so.peer = 9;
+    REQUIRE(rec_synth_session(dir, &so, &s1, err, sizeof err) == 0);
+    /* peer 10 starts 5 s later (a 2 s gap); its names sort before peer 9's */
+    so.peer = 10;
+    so.start_s = 5;
+    REQUIRE(rec_synth_session(dir, &so, &s2, err, sizeof err) == 0);
+    rec_process_opts po = {.mp4 = true, .timeout_s = 120};
+    rec_process_result r;
+    if (rec_process_session(dir, out, &po, &r, err, sizeof err) != 0)
+        th_fail(__FILE__, __LINE__, "process: %s", err);
+    CHECK_INT_EQ(r.audio_segments, 2);
+    CHECK_INT_EQ(r.video_segments, 2);
+    CHECK_INT_EQ(r.ignored_tracks, 0);
+    CHECK_INT_EQ(r.video.frames, s1.video_frames + s2.video_frames);
+    CHECK_INT_EQ(r.audio.frames, s1.audio_frames + s2.audio_frames);
+    CHECK_INT_EQ(r.video.rtp_packets, s1.video_packets + s2.video_packets);
+    CHECK(strstr(r.video.path, "video-9-0.mlrec") != NULL); /* the first connection's */
+    rec_probe pm;
+    REQUIRE(rec_probe_file(NULL, r.mp4_path, 60, &pm, err, sizeof err) == 0);
+    printf("# rejoin: mp4 %.3f s, audio %.3f s from %.3f, video %.3f s from %.3f\n", pm.duration_s,
+           pm.audio_duration_s, pm.audio_start_s, pm.video_duration_s, pm.video_start_s);
+    /* 3 s + 2 s gap + 3 s */
+    CHECK(fabs(pm.duration_s - 8.0) < 0.5);
+    /* the samples, not just the timestamps, span the gap (AAC: 1024 per frame) */
+    REQUIRE(pm.audio_rate > 0);
+    double audio_s = (double)pm.audio_frames * 1024 / pm.audio_rate;
+    printf("# rejoin: %llu AAC frames = %.3f s of audio\n", (unsigned long long)pm.audio_frames,
+           audio_s);
+    CHECK(fabs(audio_s - pm.video_duration_s) < 0.25);
+    CHECK(fabs(pm.audio_duration_s - pm.video_duration_s) < 0.25);
+    CHECK(fabs(pm.audio_start_s - pm.video_start_s) < 0.1);
+    rm_rf(dir);
+}
+
+/* Two connections that overlap (the new one joined before the old one
+ * timed out): the later one's frames are muxed only from where the first
+ * ends, video from its next keyframe. */
+TEST(overlapping_connections_do_not_mux_frames_twice)
+{
+    char dir[64], out[128], err[1024];
+    mkdir_tmp(dir, sizeof dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    rec_synth_opts so;
+    rec_synth_result s1, s2;
+    rec_synth_defaults(&so);
+    so.peer = 3;
+    REQUIRE(rec_synth_session(dir, &so, &s1, err, sizeof err) == 0);
+    so.peer = 4;
+    so.start_s = 2; /* one second of overlap */
+    REQUIRE(rec_synth_session(dir, &so, &s2, err, sizeof err) == 0);
+    rec_process_opts po = {.timeout_s = 120};
+    rec_process_result r;
+    if (rec_process_session(dir, out, &po, &r, err, sizeof err) != 0)
+        th_fail(__FILE__, __LINE__, "process: %s", err);
+    CHECK_INT_EQ(r.video_segments, 2);
+    /* the second connection's video resumes at its keyframe 1 s in (one
+     * every 30 frames), audio right after the first connection's end */
+    CHECK_INT_EQ(r.video.frames, s1.video_frames + s2.video_frames - 30);
+    CHECK_INT_EQ(r.video.skipped_frames, 30);
+    CHECK(r.audio.frames >= s1.audio_frames + s2.audio_frames - 51 &&
+          r.audio.frames <= s1.audio_frames + s2.audio_frames - 49);
+    rec_probe pw;
+    REQUIRE(rec_probe_file(NULL, r.webm_path, 60, &pw, err, sizeof err) == 0);
+    CHECK(fabs(pw.duration_s - 5.0) < 0.5);
+    rm_rf(dir);
+}
+
 TEST(bad_inputs_and_failing_ffmpeg_give_reasons_and_keep_raw_files)
 {
     char dir[64], out[128], err[1024], path[256];
