@@ -25,6 +25,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: mlrec info FILE...\n"
             "       mlrec synth DIR [--duration S] [--simulcast] [--impair] [--no-sr]\n"
+            "                 [--peer N] [--start S]   (files of connection N, S s later)\n"
             "                       [--video-delay-ms N] [--no-audio] [--no-video]\n"
             "       mlrec process DIR --out OUT [--no-mp4] [--no-thumbnail]\n"
             "                       [--ffmpeg PROG] [--ffprobe PROG] [--timeout S]\n"
@@ -95,10 +96,14 @@ static int cmd_synth(int argc, char **argv)
             o.no_audio = true;
         else if (!strcmp(argv[i], "--no-video"))
             o.no_video = true;
+        else if (!strcmp(argv[i], "--peer") && i + 1 < argc)
+            o.peer = (unsigned)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--start") && i + 1 < argc)
+            o.start_s = atof(argv[++i]);
         else
             return usage();
     }
-    if (o.duration_s <= 0 || o.duration_s > 3600)
+    if (o.duration_s <= 0 || o.duration_s > 3600 || o.start_s < 0 || o.start_s > 86400)
         return usage();
     rec_synth_result r;
     char err[512];
