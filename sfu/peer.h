@@ -90,7 +90,7 @@ typedef struct sfu_peer_stats {
     uint64_t rr_out;        /* room mode: receiver reports sent to this publisher */
     uint64_t rtt_us;        /* room mode: smoothed RTT from report blocks (0 unknown) */
     uint64_t rtx_refused;   /* room mode: NACKed packets not resent (the sum of the three below) */
-    uint64_t rtx_gone;      /* ... no longer held, or too old to be of use when it arrives */
+    uint64_t rtx_gone;      /* ... no longer held, too old when it would arrive, or unsendable */
     uint64_t rtx_too_soon;  /* ... resent less than an RTT ago */
     uint64_t rtx_over_budget; /* ... over the viewer's resend byte/packet budget */
     uint64_t pli_refused;     /* room mode: keyframe requests refused by flood control */

@@ -60,13 +60,13 @@ typedef struct sfu_peer_track {
     uint32_t layer_ssrc[SFU_CONSUMER_MAX_LAYERS];
     uint16_t layer_height[SFU_CONSUMER_MAX_LAYERS];
     uint64_t layer_seen_us[SFU_CONSUMER_MAX_LAYERS]; /* last media packet of each layer */
-    sfu_keyframe kf[SFU_CONSUMER_MAX_LAYERS]; /* keyframe request aggregation */
-    sfu_nack *nack[SFU_CONSUMER_MAX_LAYERS];  /* upstream loss (video), owned */
+    sfu_keyframe kf[SFU_CONSUMER_MAX_LAYERS];        /* keyframe request aggregation */
+    sfu_nack *nack[SFU_CONSUMER_MAX_LAYERS];         /* upstream loss (video), owned */
     uint8_t ext_audio_level;
     sfu_rate_meter meter[SFU_CONSUMER_MAX_LAYERS]; /* bitrate of each layer */
     /* bitrate of each temporal layer (VP8 TID 0, 1, 2+) of each layer */
     sfu_rate_meter tmeter[SFU_CONSUMER_MAX_LAYERS][SFU_PEER_MAX_TEMPORAL];
-    uint8_t active_mask;                           /* layers the browser was last told to encode */
+    uint8_t active_mask; /* layers the browser was last told to encode */
     char stream[SFU_SDP_ID_LEN];
     sfu_rtcp_receiver rr[SFU_CONSUMER_MAX_LAYERS]; /* receiver reports about each layer */
     uint32_t sr_rtp[SFU_CONSUMER_MAX_LAYERS];      /* publisher's last SR: RTP time ... */
@@ -84,6 +84,8 @@ typedef struct sfu_peer_track {
     int max_height; /* 0 none */
     sfu_consumer cons;
     sfu_rtx_buffer *rtxbuf; /* video: answers the viewer's NACKs, owned */
+    uint16_t rtx_seq_next;  /* where a replaced rtxbuf's RTX numbering left off ... */
+    bool rtx_seq_known;     /* ... (the RTX SSRC stays, so the numbering goes on) */
     sfu_layer_select ls;    /* automatic layer choice from the estimate */
     sfu_rtcp_sender sr;     /* sender reports for the stream we send */
     uint32_t rr_highest;    /* highest seq in the viewer's last report block about it */

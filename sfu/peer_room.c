@@ -44,6 +44,18 @@ static int find_binding(const char *bindings, const char *mid, uint64_t *peer, c
     return -1;
 }
 
+/* Free the viewer's retransmission buffer, remembering where its RTX
+ * numbering left off for the next one on the same RTX SSRC. */
+static void drop_rtxbuf(sfu_peer_track *t)
+{
+    if (!t->rtxbuf)
+        return;
+    t->rtx_seq_next = sfu_rtx_buffer_next_rtx_seq(t->rtxbuf);
+    t->rtx_seq_known = true;
+    sfu_rtx_buffer_destroy(t->rtxbuf);
+    t->rtxbuf = NULL;
+}
+
 void sfu__peer_room_local(sfu_peer *p, const sfu_sdp_media *m, int i, const char *bindings,
                           sfu_neg_local *l)
 {
@@ -69,9 +81,7 @@ void sfu__peer_room_local(sfu_peer *p, const sfu_sdp_media *m, int i, const char
          * on the upper layers (then step the resolution down) */
         sfu_layer_select_config lcfg = {.min_temporal_upper = 1};
         sfu_layer_select_init(&t->ls, &lcfg);
-        if (t->rtxbuf)
-            sfu_rtx_buffer_destroy(t->rtxbuf);
-        t->rtxbuf = NULL;
+        drop_rtxbuf(t);
     }
     if (t->role == SFU_TRACK_PRODUCE)
         sfu__peer_room_track_free(t); /* its forwarding list and upstream NACK state */
@@ -126,7 +136,8 @@ void sfu__peer_room_apply(sfu_peer *p, const sfu_neg_result *r)
                 t->rtxbuf = sfu_rtx_buffer_create(NULL);
                 if (t->rtxbuf && t->rtx_pt >= 0 && t->local_rtx_ssrc)
                     sfu_rtx_buffer_set_rtx(t->rtxbuf, (uint8_t)t->rtx_pt, t->local_rtx_ssrc,
-                                           (uint16_t)g_random_int());
+                                           t->rtx_seq_known ? t->rtx_seq_next
+                                                            : (uint16_t)g_random_int());
             }
         } else {
             t->echo = 0;
@@ -268,8 +279,7 @@ void sfu__peer_room_track_free(sfu_peer_track *t)
         sfu_nack_destroy(t->nack[k]);
         t->nack[k] = NULL;
     }
-    sfu_rtx_buffer_destroy(t->rtxbuf);
-    t->rtxbuf = NULL;
+    drop_rtxbuf(t);
     free(t->fwd);
     t->fwd = NULL;
     t->n_fwd = t->fwd_cap = 0;

@@ -9,11 +9,12 @@
  * would straddle the end of the ring starts at the beginning instead.
  * Memory follows the bitrate (about 300 KB for 1 s of 2.5 Mbit/s) instead
  * of capacity x longest packet, and the ring doubles (up to its cap) when
- * a lap of it took less than max_age to write: a doubling moves each held
- * packet from pos & old_mask to pos & new_mask (a packet never straddles
- * either ring's end, since it did not straddle the smaller one), and drops
- * the slots whose bytes were already overwritten. Per-slot metadata records the send time and
- * the last resend for the per-packet spacing; a byte token bucket and a
+ * a lap of it took less than the useful age (max_age or 3 RTTs) to
+ * write: a doubling moves each held packet from pos & old_mask to
+ * pos & new_mask (a packet never straddles either ring's end, since it
+ * did not straddle the smaller one), and drops the slots whose bytes were
+ * already overwritten. Per-slot metadata records the send time and the
+ * last resend for the per-packet spacing; a byte token bucket and a
  * 100 ms packet counter bound the total resend rate.
  */
 #include "sfu/rtx_buffer.h"
@@ -165,6 +166,11 @@ void sfu_rtx_buffer_set_rtx(sfu_rtx_buffer *b, uint8_t rtx_pt, uint32_t rtx_ssrc
     b->rtx_pt = rtx_pt & 0x7f;
     b->rtx_ssrc = rtx_ssrc;
     b->rtx_seq = first_seq;
+}
+
+uint16_t sfu_rtx_buffer_next_rtx_seq(const sfu_rtx_buffer *b)
+{
+    return b->rtx_seq;
 }
 
 void sfu_rtx_buffer_set_rtt(sfu_rtx_buffer *b, uint64_t rtt_us)

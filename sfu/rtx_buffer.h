@@ -22,8 +22,8 @@
  * The byte ring starts small (initial_ring_bytes) and doubles, up to
  * ring_bytes, whenever a lap of it was written in less than the useful
  * age: it holds that much of the stream's own bitrate instead of the worst case
- * (a 180p viewer keeps 32 KiB, a 2.5 Mbit/s one grows to 256 KiB in its
- * first second). A doubling allocates and moves the packets still held;
+ * (a 180p viewer keeps 32 KiB, 64 KiB behind a 0.6 s RTT; a 2.5 Mbit/s
+ * one grows to 256 KiB in its first second). A doubling allocates and moves the packets still held;
  * it happens at most log2(ring_bytes / initial_ring_bytes) times per
  * stream, never per packet in steady state (a failed allocation keeps
  * the current ring).
@@ -101,6 +101,11 @@ void sfu_rtx_buffer_destroy(sfu_rtx_buffer *b);
  */
 void sfu_rtx_buffer_set_rtx(sfu_rtx_buffer *b, uint8_t rtx_pt, uint32_t rtx_ssrc,
                             uint16_t first_seq);
+
+/* The sequence number the next RTX packet will carry (to go on from it
+ * when the buffer is replaced while the RTX SSRC and SRTP session stay:
+ * a number reused under the same SRTP index would repeat a keystream). */
+uint16_t sfu_rtx_buffer_next_rtx_seq(const sfu_rtx_buffer *b);
 
 /* Update the RTT used for per-packet spacing (0 is ignored). */
 void sfu_rtx_buffer_set_rtt(sfu_rtx_buffer *b, uint64_t rtt_us);

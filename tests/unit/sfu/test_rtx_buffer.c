@@ -73,6 +73,8 @@ TEST(rtx_buffer_builds_rtx_packet)
     len = make_pkt(pkt, 1236, 50);
     sfu_rtx_buffer_store(b, pkt, len, 0);
     CHECK_INT_EQ(sfu_rtx_buffer_resend(b, 1236, 20 * MS, out, 20), SFU_RTX_ERROR);
+    /* A buffer replacing this one on the same RTX SSRC goes on from 502. */
+    CHECK_INT_EQ(sfu_rtx_buffer_next_rtx_seq(b), 502);
     sfu_rtx_buffer_destroy(b);
 }
 
