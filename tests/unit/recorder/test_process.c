@@ -171,28 +171,37 @@ TEST(simulcast_follows_top_layer_from_its_first_keyframe)
     rm_rf(dir);
 }
 
-/* A mentor who reloads the page comes back as a new peer: both connections
- * are in the recording, one after the other, the gap between them silent
- * (audio and video stay in step after it), and the second connection's
- * screen-share-like extra video track is counted as ignored. */
-TEST(a_rejoin_is_joined_after_the_first_connection)
+/* Synthetic raw files of two connections of one publisher (peer ids p1
+ * then p2, the second starting start2_s later), processed into dir/out. */
+static void two_connections(char *dir, size_t dircap, unsigned p1, unsigned p2, double start2_s,
+                            bool mp4, rec_synth_result *s1, rec_synth_result *s2,
+                            rec_process_result *r)
 {
-    char dir[64], out[128], err[1024];
-    mkdir_tmp(dir, sizeof dir);
+    char out[128], err[1024];
+    mkdir_tmp(dir, dircap);
     snprintf(out, sizeof out, "%s/out", dir);
     rec_synth_opts so;
-    rec_synth_result s1, s2;
     rec_synth_defaults(&so);
-    so.peer = 9;
-    REQUIRE(rec_synth_session(dir, &so, &s1, err, sizeof err) == 0);
-    /* peer 10 starts 5 s later (a 2 s gap); its names sort before peer 9's */
-    so.peer = 10;
-    so.start_s = 5;
-    REQUIRE(rec_synth_session(dir, &so, &s2, err, sizeof err) == 0);
-    rec_process_opts po = {.mp4 = true, .timeout_s = 120};
-    rec_process_result r;
-    if (rec_process_session(dir, out, &po, &r, err, sizeof err) != 0)
+    so.peer = p1;
+    REQUIRE(rec_synth_session(dir, &so, s1, err, sizeof err) == 0);
+    so.peer = p2;
+    so.start_s = start2_s;
+    REQUIRE(rec_synth_session(dir, &so, s2, err, sizeof err) == 0);
+    rec_process_opts po = {.mp4 = mp4, .timeout_s = 120};
+    if (rec_process_session(dir, out, &po, r, err, sizeof err) != 0)
         th_fail(__FILE__, __LINE__, "process: %s", err);
+}
+
+/* A mentor who reloads the page comes back as a new peer: both connections
+ * are in the recording, one after the other, and the gap between them is
+ * silent (audio and video stay in step after it). */
+TEST(a_rejoin_is_joined_after_the_first_connection)
+{
+    char dir[64], err[1024];
+    rec_synth_result s1, s2;
+    rec_process_result r;
+    /* peer 10 starts 5 s later (a 2 s gap); its names sort before peer 9's */
+    two_connections(dir, sizeof dir, 9, 10, 5, true, &s1, &s2, &r);
     CHECK_INT_EQ(r.audio_segments, 2);
     CHECK_INT_EQ(r.video_segments, 2);
     CHECK_INT_EQ(r.ignored_tracks, 0);
@@ -222,21 +231,10 @@ TEST(a_rejoin_is_joined_after_the_first_connection)
  * ends, video from its next keyframe. */
 TEST(overlapping_connections_do_not_mux_frames_twice)
 {
-    char dir[64], out[128], err[1024];
-    mkdir_tmp(dir, sizeof dir);
-    snprintf(out, sizeof out, "%s/out", dir);
-    rec_synth_opts so;
+    char dir[64], err[1024];
     rec_synth_result s1, s2;
-    rec_synth_defaults(&so);
-    so.peer = 3;
-    REQUIRE(rec_synth_session(dir, &so, &s1, err, sizeof err) == 0);
-    so.peer = 4;
-    so.start_s = 2; /* one second of overlap */
-    REQUIRE(rec_synth_session(dir, &so, &s2, err, sizeof err) == 0);
-    rec_process_opts po = {.timeout_s = 120};
     rec_process_result r;
-    if (rec_process_session(dir, out, &po, &r, err, sizeof err) != 0)
-        th_fail(__FILE__, __LINE__, "process: %s", err);
+    two_connections(dir, sizeof dir, 3, 4, 2, false, &s1, &s2, &r); /* 1 s of overlap */
     CHECK_INT_EQ(r.video_segments, 2);
     /* the second connection's video resumes at its keyframe 1 s in (one
      * every 30 frames), audio right after the first connection's end */
