@@ -26,6 +26,33 @@ void sfu_consumer_resume(sfu_consumer *c, bool keyframe)
     c->resume_key = keyframe;
 }
 
+void sfu_consumer_get_mark(const sfu_consumer *c, sfu_consumer_mark *m)
+{
+    *m = (sfu_consumer_mark){.started = c->started,
+                             .have_pid = c->have_pid,
+                             .have_tl0 = c->have_tl0,
+                             .last_seq = c->last_seq,
+                             .last_pid = c->last_pid,
+                             .last_tl0 = c->last_tl0,
+                             .last_ts = c->last_ts,
+                             .last_us = c->last_us};
+}
+
+void sfu_consumer_continue(sfu_consumer *c, const sfu_consumer_mark *m, bool keyframe)
+{
+    if (!m->started)
+        return;
+    c->started = true;
+    c->have_pid = m->have_pid;
+    c->have_tl0 = m->have_tl0;
+    c->last_seq = m->last_seq;
+    c->last_pid = m->last_pid;
+    c->last_tl0 = m->last_tl0;
+    c->last_ts = m->last_ts;
+    c->last_us = m->last_us;
+    sfu_consumer_resume(c, keyframe);
+}
+
 void sfu_consumer_set_temporal(sfu_consumer *c, int tid)
 {
     c->tid_target = (int8_t)(tid < 0 || tid > 3 ? -1 : tid);

@@ -105,6 +105,28 @@ void sfu_consumer_set_target(sfu_consumer *c, int target);
  * time of the pause. */
 void sfu_consumer_resume(sfu_consumer *c, bool keyframe);
 
+/* Where a consumer's output numbering stands (sequence number, timestamp,
+ * PictureID, TL0PICIDX of the last packet forwarded). When a viewer's
+ * m-line is bound to another source it keeps its SSRC, and so its SRTP
+ * stream: the new source's packets must go on from there (a number used
+ * again would repeat an SRTP index, and the browser would drop packets
+ * behind its replay window as replays). */
+typedef struct sfu_consumer_mark {
+    bool started, have_pid, have_tl0;
+    uint16_t last_seq, last_pid;
+    uint8_t last_tl0;
+    uint32_t last_ts;
+    uint64_t last_us;
+} sfu_consumer_mark;
+
+void sfu_consumer_get_mark(const sfu_consumer *c, sfu_consumer_mark *m);
+
+/* Go on from m (a freshly initialized consumer, nothing forwarded yet):
+ * the first packet forwarded (with keyframe: the first keyframe start)
+ * follows m's last one, as after sfu_consumer_resume(). No-op when m never
+ * started. */
+void sfu_consumer_continue(sfu_consumer *c, const sfu_consumer_mark *m, bool keyframe);
+
 /* Limit the temporal layers forwarded: TIDs above tid are dropped (-1 or
  * >= 3: all). Applied at picture boundaries (see above). */
 void sfu_consumer_set_temporal(sfu_consumer *c, int tid);

@@ -83,12 +83,13 @@ typedef struct sfu_peer_track {
     int pin;        /* -1 automatic */
     int max_height; /* 0 none */
     sfu_consumer cons;
-    sfu_rtx_buffer *rtxbuf; /* video: answers the viewer's NACKs, owned */
-    uint16_t rtx_seq_next;  /* where a replaced rtxbuf's RTX numbering left off ... */
-    bool rtx_seq_known;     /* ... (the RTX SSRC stays, so the numbering goes on) */
-    sfu_layer_select ls;    /* automatic layer choice from the estimate */
-    sfu_rtcp_sender sr;     /* sender reports for the stream we send */
-    uint32_t rr_highest;    /* highest seq in the viewer's last report block about it */
+    sfu_consumer_mark cons_mark; /* where the output left off before a new binding */
+    sfu_rtx_buffer *rtxbuf;      /* video: answers the viewer's NACKs, owned */
+    uint16_t rtx_seq_next;       /* where a replaced rtxbuf's RTX numbering left off ... */
+    bool rtx_seq_known;          /* ... (the RTX SSRC stays, so the numbering goes on) */
+    sfu_layer_select ls;         /* automatic layer choice from the estimate */
+    sfu_rtcp_sender sr;          /* sender reports for the stream we send */
+    uint32_t rr_highest;         /* highest seq in the viewer's last report block about it */
 } sfu_peer_track;
 
 enum { SFU_TRACK_ECHO = 0, SFU_TRACK_PRODUCE, SFU_TRACK_CONSUME, SFU_TRACK_NONE };

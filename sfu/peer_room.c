@@ -76,6 +76,8 @@ void sfu__peer_room_local(sfu_peer *p, const sfu_sdp_media *m, int i, const char
         snprintf(t->src_mid, sizeof t->src_mid, "%s", src_mid);
         t->pin = -1;
         t->max_height = 0;
+        if (t->cons.started) /* the new source goes on from here (same SSRC) */
+            sfu_consumer_get_mark(&t->cons, &t->cons_mark);
         memset(&t->cons, 0, sizeof t->cons); /* started after the answer */
         /* shed temporal layers first, but not below half the frame rate
          * on the upper layers (then step the resolution down) */

@@ -497,6 +497,8 @@ void sfu__router_after_negotiation(sfu_router *r, sfu_peer *p)
             int sim = src && src->n_layers > 1;
             sfu_consumer_init(&t->cons, sim, t->kind == SFU_SDP_KIND_AUDIO ? 48000 : 90000,
                               src ? target_for(t, src) : 0);
+            sfu_consumer_continue(&t->cons, &t->cons_mark, t->kind == SFU_SDP_KIND_VIDEO);
+            t->cons_mark.started = false;
             if (src)
                 sfu__router_keyframe_request(r, p, i);
         }
@@ -541,10 +543,10 @@ void sfu__router_withdraw(sfu_router *r, sfu_peer *p)
  * found once per packet so that each viewer's copy is rewritten in place
  * without parsing it again. */
 typedef struct twcc_pos {
-    size_t off;  /* offset of the element's data */
-    size_t len;  /* its data length */
-    size_t hdr;  /* element header size (1 or 2) */
-    int count;   /* elements with that id (more than one is malformed) */
+    size_t off; /* offset of the element's data */
+    size_t len; /* its data length */
+    size_t hdr; /* element header size (1 or 2) */
+    int count;  /* elements with that id (more than one is malformed) */
 } twcc_pos;
 
 /* Turn extension elements the viewer must not see (the publisher's mid,

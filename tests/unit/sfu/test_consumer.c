@@ -301,3 +301,43 @@ TEST(consumer_resume_after_mute_has_no_gap)
     CHECK_UINT_EQ(o.seq, 11);
     CHECK(!sfu_consumer_wants_keyframe(&c));
 }
+
+/* A viewer's m-line bound to another source keeps its SSRC: the new
+ * source's packets go on from the old output numbering (simulcast: from
+ * the target layer's keyframe), timestamps advanced by the wall-clock gap. */
+TEST(consumer_continues_numbering_for_a_new_source)
+{
+    sfu_consumer c;
+    sfu_consumer_out o;
+    sfu_consumer_mark m;
+    sfu_consumer_init(&c, true, 90000, 1);
+    sfu_consumer_in in = pkt(1, 3000, 900000, 1, 70, 9, 1000000);
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    in = pkt(1, 3001, 903000, 0, 71, 9, 1033000);
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    sfu_consumer_get_mark(&c, &m);
+    CHECK(m.started);
+    CHECK_UINT_EQ(m.last_seq, 3001);
+    /* the new source numbers from 100; 0.5 s later */
+    sfu_consumer_init(&c, true, 90000, 1);
+    sfu_consumer_continue(&c, &m, true);
+    CHECK(sfu_consumer_wants_keyframe(&c));
+    in = pkt(1, 100, 5000, 0, 5, 1, 1533000);
+    CHECK_INT_EQ(sfu_consumer_process(&c, &in, &o), 0); /* not a keyframe */
+    in = pkt(1, 101, 8000, 1, 6, 1, 1566000);
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    CHECK_UINT_EQ(o.seq, 3002);
+    CHECK_UINT_EQ(o.ts, 903000u + 533000u * 90u / 1000u); /* 533 ms at 90 kHz */
+    CHECK_UINT_EQ(o.pid, 72);
+    CHECK_UINT_EQ(o.tl0, 10);
+    in = pkt(1, 102, 11000, 0, 7, 1, 1599000);
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    CHECK_UINT_EQ(o.seq, 3003);
+    /* a mark that never started changes nothing */
+    sfu_consumer_init(&c, false, 48000, 0);
+    sfu_consumer_get_mark(&c, &m);
+    sfu_consumer_continue(&c, &m, false);
+    in = (sfu_consumer_in){.layer = 0, .seq = 7, .ts = 960};
+    REQUIRE(sfu_consumer_process(&c, &in, &o) == 1);
+    CHECK_UINT_EQ(o.seq, 7);
+}
