@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_TRACKS 16
+#define MAX_TRACKS 256 /* raw files of one session: a flaky mentor reconnects many times */
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -286,8 +286,8 @@ static void add_report(rec_track_report *sum, const rec_track_report *seg, bool 
     sum->layer_switches += seg->layer_switches;
     snprintf(sum->layer_rid, sizeof sum->layer_rid, "%s", seg->layer_rid);
     sum->sr_aligned = sum->sr_aligned && seg->sr_aligned;
-    if (seg->width > sum->width || seg->height > sum->height) {
-        sum->width = seg->width;
+    if ((uint32_t)seg->width * seg->height > (uint32_t)sum->width * sum->height) {
+        sum->width = seg->width; /* the MP4 is scaled to the largest picture */
         sum->height = seg->height;
     }
 }
@@ -295,16 +295,21 @@ static void add_report(rec_track_report *sum, const rec_track_report *seg, bool 
 int rec_process_session(const char *dir, const char *out_dir, const rec_process_opts *o,
                         rec_process_result *r, char *err, size_t errlen)
 {
-    char *names[MAX_TRACKS];
-    rec__track tracks[MAX_TRACKS];
+    char **names = calloc(MAX_TRACKS, sizeof *names);
+    rec__track *tracks = calloc(MAX_TRACKS, sizeof *tracks);
+    rec__segment *segs = calloc(MAX_TRACKS, sizeof *segs);
     rec__frames audio = {0}, video = {0}, layers[REC_MAX_LAYERS * 2];
     int channels = 0;
     int n = 0, loaded = 0, rc = -1;
     memset(r, 0, sizeof *r);
     memset(layers, 0, sizeof layers);
+    if (!names || !tracks || !segs)
+        goto oom;
     n = list_raw(dir, names, MAX_TRACKS, err, errlen);
-    if (n < 0)
-        return -1;
+    if (n < 0) {
+        n = 0;
+        goto fail;
+    }
     if (n == 0) {
         snprintf(err, errlen, "%s: no raw recording files (*.mlrec)", dir);
         goto fail;
@@ -316,7 +321,6 @@ int rec_process_session(const char *dir, const char *out_dir, const rec_process_
      * mentor who reloads the page comes back as a new peer): its first
      * Opus and first VP8 track, timed on their own clocks, then joined in
      * the order they started. */
-    rec__segment segs[MAX_TRACKS];
     size_t nseg = 0;
     for (int i = 0; i < n; i++) {
         rec__track *t = &tracks[i];
@@ -363,6 +367,12 @@ int rec_process_session(const char *dir, const char *out_dir, const rec_process_
             fill_report(&ra, ta);
         if (tv)
             fill_report(&rv, tv);
+        /* The daemon's recordings (align_start): the audio heard before the
+         * first video keyframe (the tap asks for one when it starts) is
+         * dropped so both start together -- at the session's start only;
+         * a later connection's early audio plays over the still picture. */
+        if (!bad && o->align_start && audio.n == 0 && video.n == 0 && sa.n && sv.n)
+            trim_leading(&sa, sv.v[0].t_us);
         if (bad || append_frames(&audio, &sa, false, &ra) != 0 ||
             append_frames(&video, &sv, true, &rv) != 0) {
             rec__frames_free(&sa);
@@ -380,8 +390,6 @@ int rec_process_session(const char *dir, const char *out_dir, const rec_process_
         snprintf(err, errlen, "%s: no usable audio or video (VP8/Opus) in %d raw file(s)", dir, n);
         goto fail;
     }
-    if (o->align_start && r->has_audio && r->has_video)
-        trim_leading(&audio, video.v[0].t_us);
     int64_t t0 = INT64_MAX;
     if (r->has_audio && audio.v[0].t_us < t0)
         t0 = audio.v[0].t_us;
@@ -440,6 +448,9 @@ done:
         rec__track_free(&tracks[i]);
     for (int i = 0; i < n; i++)
         free(names[i]);
+    free(names);
+    free(tracks);
+    free(segs);
     return rc;
 }
 

@@ -248,6 +248,67 @@ TEST(overlapping_connections_do_not_mux_frames_twice)
     rm_rf(dir);
 }
 
+/* The daemon's start alignment (audio before the first video keyframe is
+ * dropped) applies to the session's start only: a first connection with
+ * audio alone keeps all of it, and so does the next one. */
+TEST(start_alignment_keeps_an_audio_only_first_connection)
+{
+    char dir[64], out[128], err[1024];
+    mkdir_tmp(dir, sizeof dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    rec_synth_opts so;
+    rec_synth_result s1, s2;
+    rec_synth_defaults(&so);
+    so.peer = 1;
+    so.no_video = true; /* camera off */
+    REQUIRE(rec_synth_session(dir, &so, &s1, err, sizeof err) == 0);
+    so.peer = 2;
+    so.no_video = false;
+    so.start_s = 4;
+    REQUIRE(rec_synth_session(dir, &so, &s2, err, sizeof err) == 0);
+    rec_process_opts po = {.align_start = true, .timeout_s = 120};
+    rec_process_result r;
+    if (rec_process_session(dir, out, &po, &r, err, sizeof err) != 0)
+        th_fail(__FILE__, __LINE__, "process: %s", err);
+    CHECK_INT_EQ(r.audio_segments, 2);
+    CHECK_INT_EQ(r.video_segments, 1);
+    CHECK_INT_EQ(r.audio.frames, s1.audio_frames + s2.audio_frames);
+    /* the session starts with the first connection's audio, the picture 4 s later */
+    CHECK_INT_EQ(r.audio.start_offset_us, 0);
+    CHECK(llabs(r.video.start_offset_us - 4000000) < 300000);
+    rec_probe pw;
+    REQUIRE(rec_probe_file(NULL, r.webm_path, 60, &pw, err, sizeof err) == 0);
+    CHECK(fabs(pw.duration_s - 7.0) < 0.5);
+    rm_rf(dir);
+}
+
+/* A mentor on a flaky link: 12 connections (24 raw files) in one session. */
+TEST(many_connections_are_all_joined)
+{
+    char dir[64], out[128], err[1024];
+    mkdir_tmp(dir, sizeof dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    rec_synth_opts so;
+    rec_synth_result sr;
+    rec_synth_defaults(&so);
+    so.duration_s = 1;
+    unsigned frames = 0;
+    for (unsigned k = 0; k < 12; k++) {
+        so.peer = 100 + k;
+        so.start_s = 1.5 * k;
+        REQUIRE(rec_synth_session(dir, &so, &sr, err, sizeof err) == 0);
+        frames += sr.video_frames;
+    }
+    rec_process_opts po = {.timeout_s = 120};
+    rec_process_result r;
+    if (rec_process_session(dir, out, &po, &r, err, sizeof err) != 0)
+        th_fail(__FILE__, __LINE__, "process: %s", err);
+    CHECK_INT_EQ(r.video_segments, 12);
+    CHECK_INT_EQ(r.audio_segments, 12);
+    CHECK_INT_EQ(r.video.frames, frames);
+    rm_rf(dir);
+}
+
 TEST(bad_inputs_and_failing_ffmpeg_give_reasons_and_keep_raw_files)
 {
     char dir[64], out[128], err[1024], path[256];
