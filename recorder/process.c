@@ -236,19 +236,8 @@ static int append_frames(rec__frames *dst, rec__frames *src, bool video, rec_tra
         rec__frame *f = &src->v[i];
         if (rc == 0 && f->t_us >= end && !(need_key && !f->key)) {
             need_key = false;
-            if (dst->n == dst->cap) {
-                size_t nc = dst->cap ? dst->cap * 2 : 256;
-                rec__frame *nv = realloc(dst->v, nc * sizeof *nv);
-                if (nv) {
-                    dst->v = nv;
-                    dst->cap = nc;
-                }
-            }
-            if (dst->n < dst->cap) {
-                dst->v[dst->n++] = *f; /* dst owns the bytes now */
-                f->data = NULL;
+            if (rec__frames_take(dst, f) == 0)
                 continue;
-            }
             rc = -1;
         }
         free(f->data);

@@ -18,9 +18,9 @@
 #include <stdint.h>
 
 typedef struct rec__pkt {
-    int64_t ext_seq;      /* sequence number extended over wrap-around */
-    int64_t ext_ts;       /* RTP timestamp extended over wrap-around */
-    int64_t arrival_us;   /* local wall-clock time of arrival (Unix µs) */
+    int64_t ext_seq;    /* sequence number extended over wrap-around */
+    int64_t ext_ts;     /* RTP timestamp extended over wrap-around */
+    int64_t arrival_us; /* local wall-clock time of arrival (Unix µs) */
     bool marker;
     const uint8_t *payload; /* into the file mapping */
     size_t payload_len;
@@ -82,10 +82,13 @@ bool rec__clock_offset(rec__track *const *tracks, size_t n, int64_t *offset_us);
 /* Choose SR or arrival mapping for each stream of t (SR needs has_offset). */
 void rec__track_clock(rec__track *t, bool has_offset, int64_t offset_us);
 /* Local wall-clock time (µs) of an extended RTP timestamp of stream s. */
-int64_t rec__stream_time(const rec__track *t, const rec__stream *s, int64_t ext_ts, int64_t offset_us);
+int64_t rec__stream_time(const rec__track *t, const rec__stream *s, int64_t ext_ts,
+                         int64_t offset_us);
 
 /* Append a copy of a frame (data is copied). 0 or -1. */
 int rec__frames_push(rec__frames *f, const rec__frame *fr);
+/* Append *fr itself: f owns its bytes afterwards (fr->data is cleared). */
+int rec__frames_take(rec__frames *f, rec__frame *fr);
 void rec__frames_free(rec__frames *f);
 
 /* VP8: depacketize every stream of t into frames (per stream, in order). */

@@ -245,7 +245,8 @@ void rec__track_clock(rec__track *t, bool has_offset, int64_t offset_us)
     }
 }
 
-int64_t rec__stream_time(const rec__track *t, const rec__stream *s, int64_t ext_ts, int64_t offset_us)
+int64_t rec__stream_time(const rec__track *t, const rec__stream *s, int64_t ext_ts,
+                         int64_t offset_us)
 {
     uint32_t clock = t->info.clock_rate;
     if (!s->use_sr)
@@ -260,7 +261,7 @@ int64_t rec__stream_time(const rec__track *t, const rec__stream *s, int64_t ext_
     return best->ntp_us + ts_to_us(ext_ts - best->ext_ts, clock) + offset_us;
 }
 
-int rec__frames_push(rec__frames *f, const rec__frame *fr)
+int rec__frames_take(rec__frames *f, rec__frame *fr)
 {
     if (f->n == f->cap) {
         size_t nc = f->cap ? f->cap * 2 : 256;
@@ -270,14 +271,22 @@ int rec__frames_push(rec__frames *f, const rec__frame *fr)
         f->v = nv;
         f->cap = nc;
     }
-    rec__frame *d = &f->v[f->n];
-    *d = *fr;
-    d->data = malloc(fr->len ? fr->len : 1);
-    if (!d->data)
-        return -1;
-    memcpy(d->data, fr->data, fr->len);
-    f->n++;
+    f->v[f->n++] = *fr;
+    fr->data = NULL;
     return 0;
+}
+
+int rec__frames_push(rec__frames *f, const rec__frame *fr)
+{
+    rec__frame c = *fr;
+    c.data = malloc(fr->len ? fr->len : 1);
+    if (!c.data)
+        return -1;
+    memcpy(c.data, fr->data, fr->len);
+    if (rec__frames_take(f, &c) == 0)
+        return 0;
+    free(c.data);
+    return -1;
 }
 
 void rec__frames_free(rec__frames *f)

@@ -166,16 +166,8 @@ int rec__simulcast_select(const rec__track *t, rec__frames *per_stream, rec__fra
         /* Keep time strictly increasing across switches. */
         if (out->n && f->t_us <= out->v[out->n - 1].t_us)
             f->t_us = out->v[out->n - 1].t_us + 1000;
-        if (out->n == out->cap) {
-            size_t nc = out->cap ? out->cap * 2 : 256;
-            rec__frame *nv = realloc(out->v, nc * sizeof *nv);
-            if (!nv)
-                goto fail;
-            out->v = nv;
-            out->cap = nc;
-        }
-        out->v[out->n++] = *f;
-        f->data = NULL;
+        if (rec__frames_take(out, f) != 0) /* f keeps its fields, out its bytes */
+            goto fail;
         if (f->width > rep->width || f->height > rep->height) {
             rep->width = f->width;
             rep->height = f->height;

@@ -316,6 +316,20 @@ void rec_synth_defaults(rec_synth_opts *o)
     o->sender_reports = true;
 }
 
+/* Track id and file of one kind: the live recorder's "<peer>:<mid>" and
+ * <kind>-<peer>-<mid>.mlrec for a peer, else the fixed names. */
+static void name_track(const rec_synth_opts *o, const char *dir, const char *kind, int mid,
+                       const char *fixed_id, rec_file_info *info, char *path, size_t cap)
+{
+    if (o->peer) {
+        snprintf(info->track_id, sizeof info->track_id, "%u:%d", o->peer, mid);
+        snprintf(path, cap, "%s/%s-%u-%d.mlrec", dir, kind, o->peer, mid);
+    } else {
+        snprintf(info->track_id, sizeof info->track_id, "%s", fixed_id);
+        snprintf(path, cap, "%s/%s.mlrec", dir, kind);
+    }
+}
+
 static void base_info(rec_file_info *info, uint8_t kind)
 {
     memset(info, 0, sizeof *info);
@@ -342,10 +356,7 @@ int rec_synth_session(const char *dir, const rec_synth_opts *o, rec_synth_result
         info.payload_type = 96;
         info.clock_rate = 90000;
         snprintf(info.codec, sizeof info.codec, "VP8");
-        if (o->peer)
-            snprintf(info.track_id, sizeof info.track_id, "%u:0", o->peer);
-        else
-            snprintf(info.track_id, sizeof info.track_id, "camera");
+        name_track(o, dir, "video", 0, "camera", &info, res->video_path, sizeof res->video_path);
         layer_spec top = {o->width, o->height, 0, nframes, 0x71DE0001, 0xFFFF0000, 65500, true};
         if (o->simulcast) {
             layer_spec low = {o->width / 2, o->height / 2, 0,   nframes,
@@ -366,10 +377,6 @@ int rec_synth_session(const char *dir, const rec_synth_opts *o, rec_synth_result
             goto fail;
         for (size_t i = 0; i < v.n; i++)
             res->video_packets += v.v[i].type == REC_T_RTP;
-        if (o->peer)
-            snprintf(res->video_path, sizeof res->video_path, "%s/video-%u-0.mlrec", dir, o->peer);
-        else
-            snprintf(res->video_path, sizeof res->video_path, "%s/video.mlrec", dir);
         if (write_file(res->video_path, &info, &v, err, errlen) != 0)
             goto fail;
     }
@@ -380,20 +387,14 @@ int rec_synth_session(const char *dir, const rec_synth_opts *o, rec_synth_result
         info.clock_rate = 48000;
         info.channels = 2;
         snprintf(info.codec, sizeof info.codec, "opus");
-        if (o->peer)
-            snprintf(info.track_id, sizeof info.track_id, "%u:1", o->peer);
-        else
-            snprintf(info.track_id, sizeof info.track_id, "microphone");
+        name_track(o, dir, "audio", 1, "microphone", &info, res->audio_path,
+                   sizeof res->audio_path);
         info.layer_count = 1;
         info.layers[0] = (rec_layer){0xA0D10001, ""};
         if (audio_track(o, &a, res, err, errlen) != 0)
             goto fail;
         for (size_t i = 0; i < a.n; i++)
             res->audio_packets += a.v[i].type == REC_T_RTP;
-        if (o->peer)
-            snprintf(res->audio_path, sizeof res->audio_path, "%s/audio-%u-1.mlrec", dir, o->peer);
-        else
-            snprintf(res->audio_path, sizeof res->audio_path, "%s/audio.mlrec", dir);
         if (write_file(res->audio_path, &info, &a, err, errlen) != 0)
             goto fail;
     }

@@ -21,10 +21,10 @@
  *
  * The byte ring starts small (initial_ring_bytes) and doubles, up to
  * ring_bytes, whenever a lap of it was written in less than the useful
- * age: it holds that much of the stream's own bitrate instead of the worst case
- * (a 180p viewer keeps 32 KiB, 64 KiB behind a 0.6 s RTT; a 2.5 Mbit/s
- * one grows to 256 KiB in its first second). A doubling allocates and moves the packets still held;
- * it happens at most log2(ring_bytes / initial_ring_bytes) times per
+ * age: it holds that much of the stream's own bitrate instead of the
+ * worst case (a 180p viewer keeps 32 KiB, 64 KiB behind a 0.6 s RTT; a
+ * 2.5 Mbit/s one grows to 256 KiB in its first second). A doubling
+ * allocates and moves the packets still held; it happens at most log2(ring_bytes / initial_ring_bytes) times per
  * stream, never per packet in steady state (a failed allocation keeps
  * the current ring).
  *

@@ -25,8 +25,8 @@ static int usage(void)
     fprintf(stderr,
             "usage: mlrec info FILE...\n"
             "       mlrec synth DIR [--duration S] [--simulcast] [--impair] [--no-sr]\n"
-            "                 [--peer N] [--start S]   (files of connection N, S s later)\n"
             "                       [--video-delay-ms N] [--no-audio] [--no-video]\n"
+            "                       [--peer N --start S] (connection N's files, S s later)\n"
             "       mlrec process DIR --out OUT [--no-mp4] [--no-thumbnail]\n"
             "                       [--ffmpeg PROG] [--ffprobe PROG] [--timeout S]\n"
             "       mlrec upload FILE KEY [--config FILE]\n"
@@ -50,9 +50,9 @@ static int cmd_info(int argc, char **argv)
         }
         json_t *layers = json_array();
         for (unsigned k = 0; k < info.layer_count; k++)
-            json_array_append_new(layers, json_pack("{s:I, s:s}", "ssrc",
-                                                    (json_int_t)info.layers[k].ssrc, "rid",
-                                                    info.layers[k].rid));
+            json_array_append_new(layers,
+                                  json_pack("{s:I, s:s}", "ssrc", (json_int_t)info.layers[k].ssrc,
+                                            "rid", info.layers[k].rid));
         json_t *o = json_pack(
             "{s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:I, "
             "s:b, s:b, s:I, s:I, s:I, s:I}",
@@ -61,11 +61,10 @@ static int cmd_info(int argc, char **argv)
             "channels", info.channels, "room_id", info.room_id, "session_id", info.session_id,
             "track_id", info.track_id, "start_wall_us", (json_int_t)info.start_wall_us, "layers",
             layers, "records", (json_int_t)st.records, "bytes", (json_int_t)st.bytes, "rtp",
-            (json_int_t)st.rtp, "sr", (json_int_t)st.sr, "bad_records",
-            (json_int_t)st.bad_records, "clean_end", st.clean_end, "torn_tail", st.torn_tail,
-            "torn_bytes", (json_int_t)st.torn_bytes, "skipped_bytes", (json_int_t)st.skipped_bytes,
-            "drops", (json_int_t)st.totals.drops, "first_bad_offset",
-            (json_int_t)st.first_bad_offset);
+            (json_int_t)st.rtp, "sr", (json_int_t)st.sr, "bad_records", (json_int_t)st.bad_records,
+            "clean_end", st.clean_end, "torn_tail", st.torn_tail, "torn_bytes",
+            (json_int_t)st.torn_bytes, "skipped_bytes", (json_int_t)st.skipped_bytes, "drops",
+            (json_int_t)st.totals.drops, "first_bad_offset", (json_int_t)st.first_bad_offset);
         char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
         if (s)
             printf("%s\n", s);
