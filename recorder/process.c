@@ -86,6 +86,30 @@ static uint64_t file_size(const char *path)
     return stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
 }
 
+/* A video track's frames: depacketized, the top simulcast layer followed. */
+static int video_frames(const rec__track *t, int64_t offset, rec__frames *layers, rec__frames *out,
+                        rec_track_report *rep)
+{
+    int rc = rec__vp8_frames(t, offset, layers, rep) != 0 ||
+                     rec__simulcast_select(t, layers, out, rep) != 0
+                 ? -1
+                 : 0;
+    for (size_t i = 0; i < REC_MAX_LAYERS * 2; i++)
+        rec__frames_free(&layers[i]);
+    return rc;
+}
+
+/* When a screen was shared (session clock, µs), for the MP4's layout. */
+typedef struct rec__span {
+    int64_t from, to;
+} rec__span;
+
+typedef struct rec__layout {
+    const rec__span *shares;
+    size_t nshares; /* 0: the camera alone */
+    int64_t t0, end;
+} rec__layout;
+
 /* Run ffmpeg with args writing to final via final.part; rename on success. */
 static int run_ffmpeg(const rec_process_opts *o, char **args, int nargs, const char *final,
                       char *err, size_t errlen)
@@ -116,21 +140,104 @@ static int run_ffmpeg(const rec_process_opts *o, char **args, int nargs, const c
     return 0;
 }
 
-static int transcode(const rec_process_opts *o, rec_process_result *r, const char *out_dir,
-                     char *err, size_t errlen)
+/* ffmpeg's expression "t is in one of the shares" (seconds from t0), or NULL. */
+static char *shares_expr(const rec__layout *lay)
 {
+    size_t cap = lay->nshares * 48 + 1, len = 0;
+    char *e = malloc(cap);
+    if (!e)
+        return NULL;
+    e[0] = '\0';
+    for (size_t i = 0; i < lay->nshares; i++)
+        len += (size_t)snprintf(e + len, cap - len, "%sbetween(t,%.3f,%.3f)", i ? "+" : "",
+                                (double)(lay->shares[i].from - lay->t0) / 1e6,
+                                (double)(lay->shares[i].to - lay->t0) / 1e6);
+    return e;
+}
+
+/* scale + pad filters fitting any picture into w x h (centred, black bars) */
+static void fit_filter(char *buf, size_t cap, int w, int h)
+{
+    snprintf(buf, cap,
+             "scale=%d:%d:force_original_aspect_ratio=decrease:force_divisible_by=2,"
+             "pad=%d:%d:(ow-iw)/2:(oh-ih)/2,setsar=1",
+             w, h, w, h);
+}
+
+/*
+ * The MP4's picture while a screen is shared: the screen fills the frame
+ * (scaled to fit, centred on black) and the camera sits in the bottom
+ * right corner, a quarter of the width wide at its own aspect ratio
+ * (cam_w x cam_h); at other times the camera fills the frame. A 30 fps
+ * black background of the session's length carries both, so the layout
+ * changes at the times the shares began and ended whatever either stream
+ * does (a still picture stays up during a gap).
+ */
+static char *compose_graph(const rec__layout *lay, int w, int h, int cam_w, int cam_h)
+{
+    char *on = shares_expr(lay), *g = NULL;
+    if (!on)
+        return NULL;
+    int pw = (w / 4) & ~1, margin = (w / 64) & ~1;
+    if (pw < 2)
+        pw = 2;
+    int ph = cam_w > 0 && cam_h > 0 ? (int)((long)pw * cam_h / cam_w) & ~1 : (pw * 9 / 16) & ~1;
+    if (ph < 2)
+        ph = 2;
+    double d = (double)(lay->end - lay->t0) / 1e6;
+    char fit[160], pip[160];
+    fit_filter(fit, sizeof fit, w, h);
+    fit_filter(pip, sizeof pip, pw, ph);
+    if (asprintf(&g,
+                 "color=c=black:s=%dx%d:r=30:d=%.3f[base];"
+                 "[0:v:0]split[c0][c1];[c0]%s[cam];[c1]%s[pip];[0:v:1]%s[scr];"
+                 "[base][cam]overlay=eof_action=repeat[b1];"
+                 "[b1][scr]overlay=eof_action=repeat:enable='%s'[b2];"
+                 "[b2][pip]overlay=x=W-w-%d:y=H-h-%d:eof_action=repeat:enable='%s',"
+                 "format=yuv420p[v]",
+                 w, h, d > 0.04 ? d : 0.04, fit, pip, fit, on, margin, margin, on) < 0)
+        g = NULL;
+    free(on);
+    return g;
+}
+
+static int transcode(const rec_process_opts *o, rec_process_result *r, const rec__layout *lay,
+                     const char *out_dir, char *err, size_t errlen)
+{
+    int w = r->video.width, h = r->video.height;
+    if (lay->nshares && (uint32_t)r->screen.width * r->screen.height > (uint32_t)w * h) {
+        w = r->screen.width; /* the larger picture, so the screen stays legible */
+        h = r->screen.height;
+    }
+    w = (w + 1) & ~1;
+    h = (h + 1) & ~1;
     char scale[64];
-    snprintf(scale, sizeof scale, "scale=%d:%d", (r->video.width + 1) & ~1,
-             (r->video.height + 1) & ~1);
+    snprintf(scale, sizeof scale, "scale=%d:%d", w, h);
+    char *graph = NULL;
+    if (r->has_video && lay->nshares &&
+        !(graph = compose_graph(lay, w < 16 ? 1280 : w, h < 16 ? 720 : h, r->video.width,
+                                r->video.height))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     snprintf(r->mp4_path, sizeof r->mp4_path, "%s/recording.mp4", out_dir);
     char *args[32];
     int n = 0;
     args[n++] = "-i";
     args[n++] = r->webm_path;
-    if (r->has_video) {
-        char *v[] = {"-vf", scale, "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"};
+    if (graph) {
+        char *v[] = {"-filter_complex", graph, "-map", "[v]", "-map", "0:a?"};
         memcpy(args + n, v, sizeof v);
-        n += 8;
+        n += 6;
+    } else if (r->has_video) {
+        char *v[] = {"-vf", scale};
+        memcpy(args + n, v, sizeof v);
+        n += 2;
+    }
+    if (r->has_video) {
+        char *v[] = {"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"};
+        memcpy(args + n, v, sizeof v);
+        n += 6;
     }
     if (r->has_audio) {
         /* a gap between two connections of the publisher becomes silence
@@ -143,7 +250,9 @@ static int transcode(const rec_process_opts *o, rec_process_result *r, const cha
     memcpy(args + n, m, sizeof m);
     n += 4;
     char e2[900];
-    if (run_ffmpeg(o, args, n, r->mp4_path, e2, sizeof e2) != 0) {
+    int rc = run_ffmpeg(o, args, n, r->mp4_path, e2, sizeof e2);
+    free(graph);
+    if (rc != 0) {
         snprintf(err, errlen, "MP4 transcode failed: %s", e2);
         r->mp4_path[0] = '\0';
         return -1;
@@ -190,7 +299,51 @@ typedef struct rec__segment {
     unsigned long long peer; /* from the track id "<peer>:<mid>"; 0 when it has none */
     uint64_t start_wall_us;  /* its earliest file */
     rec__track *ta, *tv;
+    rec__track *ts; /* its second video: a screen share */
 } rec__segment;
+
+/* The mid of a track id "<peer>:<mid>" as a number (-1 when not numeric). */
+static long mid_of(const rec__track *t)
+{
+    const char *c = strchr(t->info.track_id, ':');
+    char *end;
+    long m = c ? strtol(c + 1, &end, 10) : -1;
+    return c && end != c + 1 && *end == '\0' ? m : -1;
+}
+
+/* Which of two videos of a connection is its camera: the one whose file
+ * started first (a screen is shared once the camera is on), then the lower
+ * mid (the web client adds the camera's m-line first), then the name. */
+static bool camera_before(const rec__track *a, const rec__track *b)
+{
+    if (a->info.start_wall_us != b->info.start_wall_us)
+        return a->info.start_wall_us < b->info.start_wall_us;
+    long ma = mid_of(a), mb = mid_of(b);
+    if (ma != mb)
+        return (unsigned long)ma < (unsigned long)mb; /* -1 (no number) last */
+    return strcmp(a->path, b->path) < 0;
+}
+
+/* Place a VP8 video track of g: camera, screen, or one too many (returned). */
+static rec__track *place_video(rec__segment *g, rec__track *t)
+{
+    rec__track *out = NULL;
+    if (!g->tv) {
+        g->tv = t;
+    } else if (camera_before(t, g->tv)) {
+        out = g->ts;
+        g->ts = g->tv;
+        g->tv = t;
+    } else if (!g->ts) {
+        g->ts = t;
+    } else if (camera_before(t, g->ts)) {
+        out = g->ts;
+        g->ts = t;
+    } else {
+        out = t;
+    }
+    return out;
+}
 
 static rec__segment *segment_of(rec__segment *segs, size_t *n, const rec__track *t)
 {
@@ -287,12 +440,14 @@ int rec_process_session(const char *dir, const char *out_dir, const rec_process_
     char **names = calloc(MAX_TRACKS, sizeof *names);
     rec__track *tracks = calloc(MAX_TRACKS, sizeof *tracks);
     rec__segment *segs = calloc(MAX_TRACKS, sizeof *segs);
-    rec__frames audio = {0}, video = {0}, layers[REC_MAX_LAYERS * 2];
+    rec__span *shares = calloc(MAX_TRACKS, sizeof *shares); /* at most one per connection */
+    size_t nshares = 0;
+    rec__frames audio = {0}, video = {0}, screen = {0}, layers[REC_MAX_LAYERS * 2];
     int channels = 0;
     int n = 0, loaded = 0, rc = -1;
     memset(r, 0, sizeof *r);
     memset(layers, 0, sizeof layers);
-    if (!names || !tracks || !segs)
+    if (!names || !tracks || !segs || !shares)
         goto oom;
     n = list_raw(dir, names, MAX_TRACKS, err, errlen);
     if (n < 0) {
@@ -315,66 +470,97 @@ int rec_process_session(const char *dir, const char *out_dir, const rec_process_
         rec__track *t = &tracks[i];
         bool vp8 = !strcasecmp(t->info.codec, "VP8"), opus = !strcasecmp(t->info.codec, "opus");
         rec__segment *g = segment_of(segs, &nseg, t);
-        if (t->info.kind == REC_KIND_VIDEO && vp8 && !g->tv)
-            g->tv = t;
-        else if (t->info.kind == REC_KIND_AUDIO && opus && !g->ta)
+        if (t->info.kind == REC_KIND_VIDEO && vp8) {
+            if (place_video(g, t))
+                r->ignored_tracks++;
+        } else if (t->info.kind == REC_KIND_AUDIO && opus && !g->ta) {
             g->ta = t;
-        else
+        } else {
             r->ignored_tracks++;
+        }
     }
     qsort(segs, nseg, sizeof segs[0], cmp_segment);
     for (size_t g = 0; g < nseg; g++) {
-        rec__track *ta = segs[g].ta, *tv = segs[g].tv;
+        rec__track *ta = segs[g].ta, *tv = segs[g].tv, *ts = segs[g].ts;
         if (!ta && !tv)
             continue; /* only tracks we do not mux */
-        if (tv && tv->nstreams > REC_MAX_LAYERS * 2) {
-            snprintf(err, errlen, "%s: too many SSRCs (%zu)", tv->path, tv->nstreams);
-            goto fail;
-        }
-        if (ta && !channels)
-            channels = ta->info.channels;
-        rec__track *chosen[2];
+        rec__track *chosen[3];
         size_t nc = 0;
         if (ta)
             chosen[nc++] = ta;
         if (tv)
             chosen[nc++] = tv;
+        if (ts)
+            chosen[nc++] = ts;
+        for (size_t i = 0; i < nc; i++)
+            if (chosen[i]->info.kind == REC_KIND_VIDEO &&
+                chosen[i]->nstreams > REC_MAX_LAYERS * 2) {
+                snprintf(err, errlen, "%s: too many SSRCs (%zu)", chosen[i]->path,
+                         chosen[i]->nstreams);
+                goto fail;
+            }
+        if (ta && !channels)
+            channels = ta->info.channels;
+        /* one sender clock for the connection's tracks */
         int64_t offset = 0;
         bool has_offset = rec__clock_offset(chosen, nc, &offset);
         for (size_t i = 0; i < nc; i++)
             rec__track_clock(chosen[i], has_offset, offset);
-        rec__frames sa = {0}, sv = {0};
-        rec_track_report ra, rv;
+        rec__frames sa = {0}, sv = {0}, ss = {0};
+        rec_track_report ra, rv, rs;
         memset(&ra, 0, sizeof ra);
         memset(&rv, 0, sizeof rv);
+        memset(&rs, 0, sizeof rs);
         int bad = (ta && rec__opus_frames(ta, offset, &sa, &ra) != 0) ||
-                  (tv && (rec__vp8_frames(tv, offset, layers, &rv) != 0 ||
-                          rec__simulcast_select(tv, layers, &sv, &rv) != 0));
-        for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++)
-            rec__frames_free(&layers[i]);
+                  (tv && video_frames(tv, offset, layers, &sv, &rv) != 0) ||
+                  (ts && video_frames(ts, offset, layers, &ss, &rs) != 0);
         if (ta)
             fill_report(&ra, ta);
         if (tv)
             fill_report(&rv, tv);
+        if (ts)
+            fill_report(&rs, ts);
         /* The daemon's recordings (align_start): the audio heard before the
          * first video keyframe (the tap asks for one when it starts) is
          * dropped so both start together -- at the session's start only;
          * a later connection's early audio plays over the still picture. */
         if (!bad && o->align_start && audio.n == 0 && video.n == 0 && sa.n && sv.n)
             trim_leading(&sa, sv.v[0].t_us);
+        size_t screen_n0 = screen.n;
         if (bad || append_frames(&audio, &sa, false, &ra) != 0 ||
-            append_frames(&video, &sv, true, &rv) != 0) {
+            append_frames(&video, &sv, true, &rv) != 0 ||
+            append_frames(&screen, &ss, true, &rs) != 0) {
             rec__frames_free(&sa);
             rec__frames_free(&sv);
+            rec__frames_free(&ss);
             goto oom;
+        }
+        if (screen.n > screen_n0) { /* this connection's share, on the session clock */
+            const rec__frame *l = &screen.v[screen.n - 1];
+            shares[nshares++] = (rec__span){screen.v[screen_n0].t_us,
+                                            l->t_us + (l->duration_us > 0 ? l->duration_us : 1)};
         }
         if (ta)
             add_report(&r->audio, &ra, r->audio_segments++ == 0);
         if (tv)
             add_report(&r->video, &rv, r->video_segments++ == 0);
+        if (ts)
+            add_report(&r->screen, &rs, r->screen_segments++ == 0);
+    }
+    if (video.n == 0 && screen.n > 0) {
+        /* no camera picture at all: the shared screen is the video */
+        rec__frames tmp = video;
+        video = screen;
+        screen = tmp;
+        r->video = r->screen;
+        r->video_segments = r->screen_segments;
+        memset(&r->screen, 0, sizeof r->screen);
+        r->screen_segments = 0;
+        nshares = 0;
     }
     r->has_audio = audio.n > 0;
     r->has_video = video.n > 0;
+    r->has_screen = screen.n > 0;
     if (!r->has_audio && !r->has_video) {
         snprintf(err, errlen, "%s: no usable audio or video (VP8/Opus) in %d raw file(s)", dir, n);
         goto fail;
@@ -384,8 +570,11 @@ int rec_process_session(const char *dir, const char *out_dir, const rec_process_
         t0 = audio.v[0].t_us;
     if (r->has_video && video.v[0].t_us < t0)
         t0 = video.v[0].t_us;
+    if (r->has_screen && screen.v[0].t_us < t0)
+        t0 = screen.v[0].t_us;
     r->audio.start_offset_us = r->has_audio ? audio.v[0].t_us - t0 : 0;
     r->video.start_offset_us = r->has_video ? video.v[0].t_us - t0 : 0;
+    r->screen.start_offset_us = r->has_screen ? screen.v[0].t_us - t0 : 0;
     if (mkdir(out_dir, 0750) != 0 && errno != EEXIST) {
         snprintf(err, errlen, "%s: %s", out_dir, strerror(errno));
         goto fail;
@@ -393,7 +582,8 @@ int rec_process_session(const char *dir, const char *out_dir, const rec_process_
     char part[1100];
     snprintf(r->webm_path, sizeof r->webm_path, "%s/recording.webm", out_dir);
     snprintf(part, sizeof part, "%s.part", r->webm_path);
-    if (rec__mux_webm(part, &audio, channels ? channels : 2, &video, t0, err, errlen) != 0 ||
+    if (rec__mux_webm(part, &audio, channels ? channels : 2, &video, &screen, t0, err, errlen) !=
+            0 ||
         rename(part, r->webm_path) != 0) {
         unlink(part);
         r->webm_path[0] = '\0';
@@ -402,7 +592,16 @@ int rec_process_session(const char *dir, const char *out_dir, const rec_process_
     r->webm_bytes = file_size(r->webm_path);
     const char *final = r->webm_path;
     if (o->mp4) {
-        if (transcode(o, r, out_dir, err, errlen) != 0)
+        int64_t end = t0;
+        const rec__frames *all[] = {&audio, &video, &screen};
+        for (size_t i = 0; i < 3; i++)
+            if (all[i]->n) {
+                const rec__frame *l = &all[i]->v[all[i]->n - 1];
+                if (l->t_us + l->duration_us > end)
+                    end = l->t_us + l->duration_us;
+            }
+        rec__layout lay = {shares, r->has_screen ? nshares : 0, t0, end};
+        if (transcode(o, r, &lay, out_dir, err, errlen) != 0)
             goto fail;
         final = r->mp4_path;
     }
@@ -433,6 +632,8 @@ done:
         rec__frames_free(&layers[i]);
     rec__frames_free(&audio);
     rec__frames_free(&video);
+    rec__frames_free(&screen);
+    free(shares);
     for (int i = 0; i < loaded; i++)
         rec__track_free(&tracks[i]);
     for (int i = 0; i < n; i++)
@@ -471,10 +672,13 @@ char *rec_process_result_json(const rec_process_result *r)
         return NULL;
     json_object_set_new(o, "audio_segments", json_integer(r->audio_segments));
     json_object_set_new(o, "video_segments", json_integer(r->video_segments));
+    json_object_set_new(o, "screen_segments", json_integer(r->screen_segments));
     if (r->has_audio)
         json_object_set_new(o, "audio", track_json(&r->audio));
     if (r->has_video)
         json_object_set_new(o, "video", track_json(&r->video));
+    if (r->has_screen)
+        json_object_set_new(o, "screen", track_json(&r->screen));
     char *s = json_dumps(o, JSON_INDENT(2));
     json_decref(o);
     return s;

@@ -3,7 +3,9 @@
  * job runner or `mlrec process`): read the raw track files of a session
  * folder, order and de-duplicate packets, depacketize VP8 and Opus, follow
  * the top simulcast layer, align audio and video with RTCP sender reports,
- * mux a WebM with libavformat, then transcode to MP4 (H.264/AAC) and make
+ * mux a WebM with libavformat (the camera, and a screen share as a second
+ * video stream), then transcode to MP4 (H.264/AAC; while a screen is
+ * shared the picture is the screen with the camera in a corner) and make
  * a JPEG thumbnail with the ffmpeg program. Raw files are only read, never
  * modified or deleted, whatever happens.
  */
@@ -42,13 +44,15 @@ typedef struct rec_track_report {
 } rec_track_report;
 
 typedef struct rec_process_result {
-    bool has_audio, has_video;
+    bool has_audio, has_video, has_screen;
     rec_track_report audio, video;
-    unsigned ignored_tracks; /* further audio/video tracks of a connection (only its
-                                first of each kind is muxed: a screen share is not) */
+    rec_track_report screen; /* a connection's second video (a screen share) */
+    unsigned ignored_tracks; /* tracks not muxed: a connection's further audio tracks,
+                                videos beyond two, codecs other than VP8/Opus */
     unsigned audio_segments, video_segments; /* publisher connections joined one after
                                                 the other (a rejoin adds one) */
-    double duration_s;            /* of the final file (MP4, else WebM), from ffprobe */
+    unsigned screen_segments;                /* connections that shared a screen */
+    double duration_s;                       /* of the final file (MP4, else WebM), from ffprobe */
     double probe_av_start_diff_s; /* |audio start - video start| in the WebM, from ffprobe */
     uint64_t webm_bytes, mp4_bytes, thumb_bytes;
     char webm_path[1024], mp4_path[1024], thumb_path[1024];

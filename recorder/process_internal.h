@@ -101,8 +101,9 @@ int rec__simulcast_select(const rec__track *t, rec__frames *per_stream, rec__fra
 int rec__opus_frames(const rec__track *t, int64_t offset_us, rec__frames *out,
                      rec_track_report *rep);
 
-/* Mux audio and video frames (either may be empty) into WebM; times relative to t0_us. */
+/* Mux audio, video and screen frames (any may be empty) into WebM; times relative to t0_us. */
 int rec__mux_webm(const char *path, const rec__frames *audio, int channels,
-                  const rec__frames *video, int64_t t0_us, char *err, size_t errlen);
+                  const rec__frames *video, const rec__frames *screen, int64_t t0_us, char *err,
+                  size_t errlen);
 
 #endif

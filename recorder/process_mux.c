@@ -1,6 +1,8 @@
 /*
- * WebM muxing with libavformat: one VP8 video stream and one Opus audio
- * stream (either may be absent). Frame times are session-clock
+ * WebM muxing with libavformat: one VP8 video stream (the camera), one Opus
+ * audio stream and a second VP8 stream for a shared screen (any may be
+ * absent; the screen's is titled "screen" and not marked default, so a
+ * player shows the camera). Frame times are session-clock
  * microseconds; they are made relative to the session start t0 and
  * rescaled to each stream's time base (Matroska uses 1/1000), so a stream
  * that started later begins later in the file: that is the A/V alignment.
@@ -76,11 +78,12 @@ static int write_frame(AVFormatContext *oc, AVStream *st, AVPacket *pkt, const r
 }
 
 int rec__mux_webm(const char *path, const rec__frames *audio, int channels,
-                  const rec__frames *video, int64_t t0_us, char *err, size_t errlen)
+                  const rec__frames *video, const rec__frames *screen, int64_t t0_us, char *err,
+                  size_t errlen)
 {
     AVFormatContext *oc = NULL;
     AVPacket *pkt = av_packet_alloc();
-    AVStream *as = NULL, *vs = NULL;
+    AVStream *as = NULL, *vs = NULL, *ss = NULL;
     char averr[128];
     int rc;
     if (!pkt || avformat_alloc_output_context2(&oc, NULL, "webm", path) < 0 || !oc) {
@@ -88,25 +91,41 @@ int rec__mux_webm(const char *path, const rec__frames *audio, int channels,
         goto fail;
     }
     if ((video->n && add_vp8_stream(oc, video, &vs) != 0) ||
-        (audio->n && add_opus_stream(oc, channels < 1 ? 2 : channels, &as) != 0)) {
+        (audio->n && add_opus_stream(oc, channels < 1 ? 2 : channels, &as) != 0) ||
+        (screen->n && (add_vp8_stream(oc, screen, &ss) != 0 ||
+                       av_dict_set(&ss->metadata, "title", "screen", 0) < 0))) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    if (vs)
+        vs->disposition = AV_DISPOSITION_DEFAULT;
+    if (as)
+        as->disposition = AV_DISPOSITION_DEFAULT;
+    if (ss)
+        ss->disposition = 0;
     if ((rc = avio_open(&oc->pb, path, AVIO_FLAG_WRITE)) < 0 ||
         (rc = avformat_write_header(oc, NULL)) < 0) {
         av_strerror(rc, averr, sizeof averr);
         snprintf(err, errlen, "%s: %s", path, averr);
         goto fail;
     }
-    size_t ia = 0, iv = 0;
-    while (ia < audio->n || iv < video->n) {
-        if (((ia + iv) & 1023) == 0 && rec_tool_cancelled()) {
+    /* the three lists merged in time order (audio first on a tie) */
+    const rec__frames *lists[3] = {audio, video, screen};
+    AVStream *streams[3] = {as, vs, ss};
+    size_t at[3] = {0, 0, 0};
+    for (size_t written = 0;; written++) {
+        if ((written & 1023) == 0 && rec_tool_cancelled()) {
             snprintf(err, errlen, "writing %s: cancelled (shutting down)", path);
             goto fail;
         }
-        bool take_audio = iv >= video->n || (ia < audio->n && audio->v[ia].t_us <= video->v[iv].t_us);
-        const rec__frame *f = take_audio ? &audio->v[ia++] : &video->v[iv++];
-        if ((rc = write_frame(oc, take_audio ? as : vs, pkt, f, t0_us)) < 0) {
+        int k = -1;
+        for (int i = 0; i < 3; i++)
+            if (at[i] < lists[i]->n && (k < 0 || lists[i]->v[at[i]].t_us < lists[k]->v[at[k]].t_us))
+                k = i;
+        if (k < 0)
+            break;
+        const rec__frame *f = &lists[k]->v[at[k]++];
+        if ((rc = write_frame(oc, streams[k], pkt, f, t0_us)) < 0) {
             av_strerror(rc, averr, sizeof averr);
             snprintf(err, errlen, "writing %s: %s", path, averr);
             goto fail;

@@ -123,7 +123,7 @@ static int write_file(const char *path, const rec_file_info *info, evlist *l, ch
     return rec_out_close(&o, 0, err, errlen);
 }
 
-static void fill_pattern(vpx_image_t *img, int frame)
+static void fill_pattern(vpx_image_t *img, int frame, uint8_t chroma_v)
 {
     for (unsigned y = 0; y < img->d_h; y++)
         for (unsigned x = 0; x < img->d_w; x++) {
@@ -133,8 +133,8 @@ static void fill_pattern(vpx_image_t *img, int frame)
         }
     for (int p = 1; p < 3; p++)
         for (unsigned y = 0; y < (img->d_h + 1) / 2; y++)
-            memset(img->planes[p] + y * (unsigned)img->stride[p], p == 1 ? 90 + frame % 60 : 160,
-                   (img->d_w + 1) / 2);
+            memset(img->planes[p] + y * (unsigned)img->stride[p],
+                   p == 1 ? 90 + frame % 60 : chroma_v, (img->d_w + 1) / 2);
 }
 
 typedef struct layer_spec {
@@ -174,7 +174,7 @@ static int video_layer(const rec_synth_opts *o, const layer_spec *ls, evlist *l,
     int lose = o->impair && ls->top ? o->keyframe_interval + 10 : -1;
     for (int i = 0; i < ls->nframes; i++) {
         int f = ls->first_frame + i; /* frame index on the session's timeline */
-        fill_pattern(&img, f);
+        fill_pattern(&img, f, o->chroma_v);
         vpx_enc_frame_flags_t flags = i % o->keyframe_interval == 0 ? VPX_EFLAG_FORCE_KF : 0;
         if (vpx_codec_encode(&codec, &img, i, 1, flags, VPX_DL_REALTIME) != VPX_CODEC_OK)
             goto fail;
@@ -314,6 +314,7 @@ void rec_synth_defaults(rec_synth_opts *o)
     o->high_start_s = 1;
     o->video_delay_ms = 300;
     o->sender_reports = true;
+    o->chroma_v = 160;
 }
 
 /* Track id and file of one kind: the live recorder's "<peer>:<mid>" and
@@ -356,8 +357,10 @@ int rec_synth_session(const char *dir, const rec_synth_opts *o, rec_synth_result
         info.payload_type = 96;
         info.clock_rate = 90000;
         snprintf(info.codec, sizeof info.codec, "VP8");
-        name_track(o, dir, "video", 0, "camera", &info, res->video_path, sizeof res->video_path);
-        layer_spec top = {o->width, o->height, 0, nframes, 0x71DE0001, 0xFFFF0000, 65500, true};
+        name_track(o, dir, "video", o->video_mid, o->video_mid ? "screen" : "camera", &info,
+                   res->video_path, sizeof res->video_path);
+        uint32_t ssrc = 0x71DE0001u + ((uint32_t)o->video_mid << 8);
+        layer_spec top = {o->width, o->height, 0, nframes, ssrc, 0xFFFF0000, 65500, true};
         if (o->simulcast) {
             layer_spec low = {o->width / 2, o->height / 2, 0,   nframes,
                               0x71DE0002,   0x12345678,    100, false};

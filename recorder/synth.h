@@ -26,9 +26,12 @@ typedef struct rec_synth_opts {
     bool sender_reports; /* one SR per second per stream */
     bool impair;         /* reorder, duplicate and lose one packet per track */
     bool no_audio, no_video;
-    double start_s; /* start this long after the default start (a later connection) */
-    unsigned peer;  /* nonzero: name files and tracks as the live recorder does for this
-                       peer id (video-<peer>-0.mlrec, audio-<peer>-1.mlrec) */
+    double start_s;   /* start this long after the default start (a later connection) */
+    unsigned peer;    /* nonzero: name files and tracks as the live recorder does for this
+                         peer id (video-<peer>-<video_mid>.mlrec, audio-<peer>-1.mlrec) */
+    int video_mid;    /* default 0; a screen share is another video m-line (e.g. 2) */
+    uint8_t chroma_v; /* the picture's V (Cr) plane value (default 160): tells two
+                         videos apart in a composed picture */
 } rec_synth_opts;
 
 typedef struct rec_synth_result {

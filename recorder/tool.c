@@ -301,6 +301,8 @@ int rec_probe_file(const char *ffprobe, const char *path, int timeout_s, rec_pro
     {
         const char *type = json_string_value(json_object_get(s, "codec_type"));
         const char *codec = json_string_value(json_object_get(s, "codec_name"));
+        if (type && !strcmp(type, "video"))
+            p->video_streams++;
         if (type && !strcmp(type, "audio") && !p->has_audio) {
             p->has_audio = true;
             p->audio_start_s = num_field(s, "start_time", 0);

@@ -41,7 +41,8 @@ typedef struct rec_probe {
     double audio_duration_s, video_duration_s; /* per stream (MP4); 0 when not given (WebM) */
     uint64_t audio_frames;                     /* coded audio frames (MP4); 0 when not given */
     int audio_rate;                            /* samples per second */
-    int width, height;
+    int width, height; /* of the first video stream (the camera), like the fields above */
+    int video_streams;
     char audio_codec[32], video_codec[32];
 } rec_probe;
 

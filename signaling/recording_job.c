@@ -213,8 +213,11 @@ int sig_rec_process_job(ctl_ctx *ctx, const ctl_job *job, char *err, size_t errl
         rc = CTL_JOB_RETRY;
         goto done;
     }
-    ML_INFO("rec", "recording %lld ready: %.2f s, %llu bytes, %s (A/V start %.3f s apart)", id,
-            res->duration_s, (unsigned long long)pi.bytes, pi.location, res->probe_av_start_diff_s);
+    ML_INFO("rec",
+            "recording %lld ready: %.2f s, %llu bytes, %s (A/V start %.3f s apart; %u "
+            "connection(s), screen shared in %u connection(s))",
+            id, res->duration_s, (unsigned long long)pi.bytes, pi.location,
+            res->probe_av_start_diff_s, res->video_segments, res->screen_segments);
     rc = CTL_JOB_OK;
 done:
     free(res);

@@ -121,10 +121,11 @@ test('a session type that is not recorded records nothing', { timeout: 120000 },
   await mentee.close();
 });
 
-test('the room empties: the recording stops and is processed; a late joiner is told it is on', { timeout: 240000 }, async () => {
+test('the room empties: the recording stops and is processed; a late joiner is told it is on; a shared screen is muxed', { timeout: 240000 }, async () => {
   const s = await R.makeSession(d);
   const room = String(s.sid);
-  const mentor = await openRoom(browser, d, { room, token: await R.roomToken(d, s.sid, s.mentor), name: 'M' });
+  // the mentor shares a screen (a 1280x720 canvas on a third m-line) too
+  const mentor = await openRoom(browser, d, { room, token: await R.roomToken(d, s.sid, s.mentor), name: 'M', screen: '1' });
   await R.until(() => mentor.evaluate(() => window.roomState.recording), 30000, 'the recording-on notice (mentor)');
   const mentee = await openRoom(browser, d, { room, token: await R.roomToken(d, s.sid, s.mentee), name: 'S' });
   const notices = await mentee.evaluate(() => window.roomState.recordingNotices);
@@ -136,6 +137,19 @@ test('the room empties: the recording stops and is processed; a late joiner is t
   const ready = await R.waitRecording(d, s.sid, ['ready', 'failed']);
   assert.strictEqual(ready.status, 'ready', `failed: ${ready.failure_reason}`);
   assert.ok(ready.duration_ms > 4000 && ready.duration_ms < 9000, `duration ${ready.duration_ms} ms`);
+  const videos = ready.track_files.filter((f) => f.kind === 'video');
+  assert.strictEqual(videos.length, 2, JSON.stringify(ready.track_files));
+  // The WebM keeps the screen as a second video stream; the MP4 has one
+  // picture (the screen with the camera in a corner while it is shared).
+  const webm = await R.ffprobe(path.join(ready.raw_dir, 'out', 'recording.webm'));
+  const wv = webm.streams.filter((x) => x.codec_type === 'video');
+  assert.strictEqual(wv.length, 2, JSON.stringify(webm.streams));
+  assert.strictEqual((wv[1].tags || {}).title, 'screen', JSON.stringify(wv[1]));
+  const p = await R.probeSummary(path.join(d.config.data_dir, 'recordings', ready.storage_key));
+  assert.strictEqual(p.video, 1);
+  assert.strictEqual(p.audio, 1);
+  assert.ok(p.width >= 1280 && p.height >= 720, `MP4 ${p.width}x${p.height}`);
+  assert.match(d.logs(), /screen shared in 1 connection/);
   const sess = await d.sql(`SELECT status FROM sessions WHERE id = ${s.sid}`);
   assert.strictEqual(sess, 'live', 'the session itself goes on');
 });

@@ -27,6 +27,7 @@ static int usage(void)
             "       mlrec synth DIR [--duration S] [--simulcast] [--impair] [--no-sr]\n"
             "                       [--video-delay-ms N] [--no-audio] [--no-video]\n"
             "                       [--peer N --start S] (connection N's files, S s later)\n"
+            "                       [--screen] (video only: a 640x360 screen share, mid 2)\n"
             "       mlrec process DIR --out OUT [--no-mp4] [--no-thumbnail]\n"
             "                       [--ffmpeg PROG] [--ffprobe PROG] [--timeout S]\n"
             "       mlrec upload FILE KEY [--config FILE]\n"
@@ -99,7 +100,13 @@ static int cmd_synth(int argc, char **argv)
             o.peer = (unsigned)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--start") && i + 1 < argc)
             o.start_s = atof(argv[++i]);
-        else
+        else if (!strcmp(argv[i], "--screen")) {
+            o.no_audio = true;
+            o.video_mid = 2;
+            o.width = 640;
+            o.height = 360;
+            o.chroma_v = 60;
+        } else
             return usage();
     }
     if (o.duration_s <= 0 || o.duration_s > 3600 || o.start_s < 0 || o.start_s > 86400)

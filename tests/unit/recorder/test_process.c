@@ -309,6 +309,154 @@ TEST(many_connections_are_all_joined)
     rm_rf(dir);
 }
 
+/* The V (Cr) value at (x, y) of the MP4's picture at t seconds (-1 on error). */
+static int chroma_v_at(const char *dir, const char *mp4, double t, int w, int h, int x, int y)
+{
+    char at[32], path[256], err[512];
+    snprintf(at, sizeof at, "%.3f", t);
+    snprintf(path, sizeof path, "%s/frame.yuv", dir);
+    char *argv[] = {
+        "ffmpeg", "-hide_banner", "-nostdin",  "-loglevel", "error", "-y",       "-ss",
+        at,       "-i",           (char *)mp4, "-frames:v", "1",     "-pix_fmt", "yuv444p",
+        "-f",     "rawvideo",     path,        NULL};
+    if (rec_tool_run(argv, 60, NULL, err, sizeof err) != 0) {
+        printf("# %s\n", err);
+        return -1;
+    }
+    FILE *f = fopen(path, "rb");
+    size_t plane = (size_t)w * (size_t)h, off = 2 * plane + (size_t)y * (size_t)w + (size_t)x;
+    int v = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0 && ftell(f) == (long)(3 * plane) &&
+        fseek(f, (long)off, SEEK_SET) == 0)
+        v = fgetc(f);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* A mentor who shares a screen for 2 s of a 6 s session (its camera on an
+ * m-line whose file name sorts after the screen's): the WebM carries the
+ * screen as a second video stream, and the MP4 shows the camera, then the
+ * screen with the camera in the bottom right corner, then the camera. */
+TEST(a_screen_share_is_muxed_and_composed)
+{
+    char dir[64], out[128], err[1024];
+    mkdir_tmp(dir, sizeof dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    rec_synth_opts so;
+    rec_synth_result cam, scr, extra;
+    rec_synth_defaults(&so);
+    so.peer = 5;
+    so.video_mid = 10; /* video-5-10.mlrec sorts before video-5-2.mlrec */
+    so.duration_s = 6;
+    REQUIRE(rec_synth_session(dir, &so, &cam, err, sizeof err) == 0);
+    rec_synth_defaults(&so);
+    so.peer = 5;
+    so.video_mid = 2;
+    so.no_audio = true;
+    so.start_s = 2;
+    so.duration_s = 2;
+    so.width = 640;
+    so.height = 360;
+    so.chroma_v = 60;
+    REQUIRE(rec_synth_session(dir, &so, &scr, err, sizeof err) == 0);
+    rec_process_opts po = {.mp4 = true, .timeout_s = 120};
+    rec_process_result r;
+    if (rec_process_session(dir, out, &po, &r, err, sizeof err) != 0)
+        th_fail(__FILE__, __LINE__, "process: %s", err);
+    CHECK(r.has_screen);
+    CHECK_INT_EQ(r.screen_segments, 1);
+    CHECK_INT_EQ(r.video_segments, 1);
+    CHECK_INT_EQ(r.ignored_tracks, 0);
+    CHECK(strstr(r.video.path, "video-5-10.mlrec") != NULL);
+    CHECK(strstr(r.screen.path, "video-5-2.mlrec") != NULL);
+    CHECK_INT_EQ(r.video.frames, cam.video_frames);
+    CHECK_INT_EQ(r.screen.frames, scr.video_frames);
+    CHECK(llabs(r.screen.start_offset_us - 2000000) < 100000);
+    char *js = rec_process_result_json(&r);
+    REQUIRE(js != NULL);
+    CHECK(strstr(js, "\"screen_segments\": 1") != NULL);
+    free(js);
+    rec_probe pw, pm;
+    REQUIRE(rec_probe_file(NULL, r.webm_path, 60, &pw, err, sizeof err) == 0);
+    CHECK_INT_EQ(pw.video_streams, 2);
+    CHECK_INT_EQ(pw.width, 320); /* the camera's stream comes first */
+    REQUIRE(rec_probe_file(NULL, r.mp4_path, 60, &pm, err, sizeof err) == 0);
+    CHECK_INT_EQ(pm.video_streams, 1);
+    CHECK_INT_EQ(pm.width, 640); /* the larger picture: the screen's */
+    CHECK_INT_EQ(pm.height, 360);
+    CHECK(fabs(pm.duration_s - 6.0) < 0.5);
+    /* camera V 160, screen V 60; the camera's 4:3 picture is centred on black (V 128) */
+    int c1 = chroma_v_at(dir, r.mp4_path, 1.0, 640, 360, 320, 180);
+    int c3 = chroma_v_at(dir, r.mp4_path, 3.0, 640, 360, 320, 180);
+    int p3 = chroma_v_at(dir, r.mp4_path, 3.0, 640, 360, 640 - 10 - 80, 360 - 10 - 30);
+    int e3 = chroma_v_at(dir, r.mp4_path, 3.0, 640, 360, 4, 4);
+    int c5 = chroma_v_at(dir, r.mp4_path, 5.0, 640, 360, 320, 180);
+    int p5 = chroma_v_at(dir, r.mp4_path, 5.0, 640, 360, 4, 4);
+    printf(
+        "# screen share: V centre %d / %d / %d (1 s, 3 s, 5 s), corner at 3 s %d, edge %d / %d\n",
+        c1, c3, c5, p3, e3, p5);
+    CHECK(abs(c1 - 160) < 12);
+    CHECK(abs(c3 - 60) < 12);
+    CHECK(abs(p3 - 160) < 12);
+    CHECK(abs(e3 - 60) < 12);
+    CHECK(abs(c5 - 160) < 12);
+    CHECK(abs(p5 - 128) < 12);
+    /* a third video of the same connection is not muxed */
+    rec_synth_defaults(&so);
+    so.peer = 5;
+    so.video_mid = 4;
+    so.no_audio = true;
+    so.start_s = 3;
+    so.duration_s = 1;
+    REQUIRE(rec_synth_session(dir, &so, &extra, err, sizeof err) == 0);
+    rec_process_opts pw_only = {.timeout_s = 120};
+    if (rec_process_session(dir, out, &pw_only, &r, err, sizeof err) != 0)
+        th_fail(__FILE__, __LINE__, "process: %s", err);
+    CHECK_INT_EQ(r.ignored_tracks, 1);
+    CHECK(strstr(r.screen.path, "video-5-2.mlrec") != NULL);
+    rm_rf(dir);
+}
+
+/* A connection whose camera sent no picture and that shared a screen: the
+ * screen is the video. */
+TEST(a_screen_without_camera_picture_is_the_video)
+{
+    char dir[64], out[128], err[1024];
+    mkdir_tmp(dir, sizeof dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    rec_synth_opts so;
+    rec_synth_result cam, sr;
+    rec_synth_defaults(&so);
+    so.peer = 7;
+    so.duration_s = 0.02; /* a camera file without a frame */
+    so.no_audio = true;
+    REQUIRE(rec_synth_session(dir, &so, &cam, err, sizeof err) == 0);
+    CHECK_INT_EQ(cam.video_frames, 0);
+    rec_synth_defaults(&so);
+    so.peer = 7;
+    so.video_mid = 2;
+    so.start_s = 0.5;
+    so.chroma_v = 60;
+    REQUIRE(rec_synth_session(dir, &so, &sr, err, sizeof err) == 0);
+    rec_process_opts po = {.mp4 = true, .timeout_s = 120};
+    rec_process_result r;
+    if (rec_process_session(dir, out, &po, &r, err, sizeof err) != 0)
+        th_fail(__FILE__, __LINE__, "process: %s", err);
+    CHECK(r.has_video);
+    CHECK(!r.has_screen);
+    CHECK_INT_EQ(r.video_segments, 1);
+    CHECK_INT_EQ(r.screen_segments, 0);
+    CHECK_INT_EQ(r.video.frames, sr.video_frames);
+    CHECK(strstr(r.video.path, "video-7-2.mlrec") != NULL);
+    rec_probe pm;
+    REQUIRE(rec_probe_file(NULL, r.mp4_path, 60, &pm, err, sizeof err) == 0);
+    CHECK_INT_EQ(pm.video_streams, 1);
+    CHECK_INT_EQ(pm.width, 320);
+    CHECK(abs(chroma_v_at(dir, r.mp4_path, 1.5, 320, 240, 160, 120) - 60) < 12);
+    rm_rf(dir);
+}
+
 TEST(bad_inputs_and_failing_ffmpeg_give_reasons_and_keep_raw_files)
 {
     char dir[64], out[128], err[1024], path[256];
