@@ -179,7 +179,7 @@ static void log_counters(const sfu_peer *p, const char *why)
         ML_INFO("peer",
                 "peer %llu room counters: pli_in %llu fir_in %llu pli_refused %llu nack_in %llu "
                 "rtx_out %llu rtx_refused %llu rtx_gone %llu rtx_too_soon %llu rtx_over_budget "
-                "%llu drop_undeclared %llu ssrc_collisions %llu "
+                "%llu rtx_failed %llu drop_undeclared %llu ssrc_collisions %llu "
                 "drop_muted %llu drop_temporal %llu drop_stalled %llu sr_out %llu rr_out %llu "
                 "rtt_us %llu",
                 (unsigned long long)p->id, (unsigned long long)s->pli_in,
@@ -187,10 +187,11 @@ static void log_counters(const sfu_peer *p, const char *why)
                 (unsigned long long)s->nack_in, (unsigned long long)s->rtx_out,
                 (unsigned long long)s->rtx_refused, (unsigned long long)s->rtx_gone,
                 (unsigned long long)s->rtx_too_soon, (unsigned long long)s->rtx_over_budget,
-                (unsigned long long)s->drop_undeclared, (unsigned long long)s->ssrc_collisions,
-                (unsigned long long)s->drop_muted, (unsigned long long)s->drop_temporal,
-                (unsigned long long)s->drop_stalled, (unsigned long long)s->sr_out,
-                (unsigned long long)s->rr_out, (unsigned long long)s->rtt_us);
+                (unsigned long long)s->rtx_failed, (unsigned long long)s->drop_undeclared,
+                (unsigned long long)s->ssrc_collisions, (unsigned long long)s->drop_muted,
+                (unsigned long long)s->drop_temporal, (unsigned long long)s->drop_stalled,
+                (unsigned long long)s->sr_out, (unsigned long long)s->rr_out,
+                (unsigned long long)s->rtt_us);
 }
 
 static gboolean teardown_cb(gpointer data)

@@ -82,17 +82,19 @@ typedef struct sfu_peer_stats {
     uint64_t send_errors;
     uint64_t dtls_failures, dtls_bad_records;
     uint64_t pli_in, fir_in, pli_out, nack_in;
-    uint64_t rtx_out;       /* room mode: retransmissions answering NACKs */
-    uint64_t nack_out;      /* room mode: NACKs sent to a publisher */
-    uint64_t rtx_recovered; /* room mode: publisher RTX that filled a gap */
-    uint64_t bwe_bps;       /* room mode: the viewer's estimate (stats only) */
-    uint64_t sr_out;        /* room mode: sender reports sent (one per stream we send) */
-    uint64_t rr_out;        /* room mode: receiver reports sent to this publisher */
-    uint64_t rtt_us;        /* room mode: smoothed RTT from report blocks (0 unknown) */
-    uint64_t rtx_refused;   /* room mode: NACKed packets not resent (the sum of the three below) */
-    uint64_t rtx_gone;      /* ... no longer held, too old when it would arrive, or unsendable */
-    uint64_t rtx_too_soon;  /* ... resent less than an RTT ago */
+    uint64_t rtx_out;         /* room mode: retransmissions answering NACKs */
+    uint64_t nack_out;        /* room mode: NACKs sent to a publisher */
+    uint64_t rtx_recovered;   /* room mode: publisher RTX that filled a gap */
+    uint64_t bwe_bps;         /* room mode: the viewer's estimate (stats only) */
+    uint64_t sr_out;          /* room mode: sender reports sent (one per stream we send) */
+    uint64_t rr_out;          /* room mode: receiver reports sent to this publisher */
+    uint64_t rtt_us;          /* room mode: smoothed RTT from report blocks (0 unknown) */
+    uint64_t rtx_refused;     /* room mode: NACKed packets not resent (the sum of the four below) */
+    uint64_t rtx_gone;        /* ... no longer held, or too old when it would arrive */
+    uint64_t rtx_too_soon;    /* ... resent less than an RTT ago */
     uint64_t rtx_over_budget; /* ... over the viewer's resend byte/packet budget */
+    uint64_t
+        rtx_failed; /* ... held but not sendable: malformed or too large, SRTP or send failed */
     uint64_t pli_refused;     /* room mode: keyframe requests refused by flood control */
     uint64_t drop_muted;      /* room mode: packets of a muted track, not forwarded */
     uint64_t drop_undeclared; /* room mode: a layer (rid) the offer did not declare */

@@ -343,17 +343,21 @@ void sfu__peer_room_on_nack(sfu_peer *p, const sfu_rtcp_fb *fb)
                 p->st.rtx_too_soon++;
             else if (l == SFU_RTX_OVER_BUDGET)
                 p->st.rtx_over_budget++;
+            else if (l == SFU_RTX_ERROR)
+                p->st.rtx_failed++;
             else
                 p->st.rtx_gone++;
             continue;
         }
         size_t plen = (size_t)l;
-        if (sfu_srtp_protect_rtp(p->srtp, out, &plen, sizeof out) != 0)
+        if (sfu_srtp_protect_rtp(p->srtp, out, &plen, sizeof out) != 0 ||
+            sfu__peer_send(p, out, plen) != 0) {
+            p->st.rtx_refused++;
+            p->st.rtx_failed++;
             continue;
-        if (sfu__peer_send(p, out, plen) == 0) {
-            p->st.rtp_out++;
-            p->st.rtx_out++;
         }
+        p->st.rtp_out++;
+        p->st.rtx_out++;
     }
 }
 

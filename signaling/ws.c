@@ -289,6 +289,7 @@ static json_t *stats_json(const peer_ev *e)
         {"rtx_gone", offsetof(sfu_peer_stats, rtx_gone)},
         {"rtx_too_soon", offsetof(sfu_peer_stats, rtx_too_soon)},
         {"rtx_over_budget", offsetof(sfu_peer_stats, rtx_over_budget)},
+        {"rtx_failed", offsetof(sfu_peer_stats, rtx_failed)},
         {"pli_refused", offsetof(sfu_peer_stats, pli_refused)},
         {"drop_muted", offsetof(sfu_peer_stats, drop_muted)},
         {"drop_undeclared", offsetof(sfu_peer_stats, drop_undeclared)},

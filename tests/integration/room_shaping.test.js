@@ -71,7 +71,7 @@ test('room: ~300 kbit/s -> low layer and back; 5 % loss repaired by NACK/RTX', {
   const shaped = { tLow, height: low2.frameHeight, frames: [low.framesDecoded, low2.framesDecoded],
     temporalDropped: delta('drop_temporal'), stalled: delta('drop_stalled'), rtpOut: delta('rtp_out'),
     rtxOut: delta('rtx_out'), nackIn: delta('nack_in'), pliIn: delta('pli_in'),
-    rtxRefused: [delta('rtx_gone'), delta('rtx_too_soon'), delta('rtx_over_budget')], rttUs: sh1.counters.rtt_us,
+    rtxRefused: [delta('rtx_gone'), delta('rtx_too_soon'), delta('rtx_over_budget'), delta('rtx_failed')], rttUs: sh1.counters.rtt_us,
     pliRefused: delta('pli_refused'), bweBps: sh1.counters.bwe_bps, kbitLow,
     lost: low2.packetsLost, keyframes: [low.keyFramesDecoded, low2.keyFramesDecoded], freezes: low2.freezeCount };
   console.log('shaped 300 kbit/s:', JSON.stringify(shaped));
