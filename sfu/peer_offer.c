@@ -76,7 +76,11 @@ int sfu__peer_tracks_reserve(sfu_peer *p, int n)
     return 0;
 }
 
-static int build_local(sfu_peer *p, const sfu_sdp *offer, const char *bindings, sfu_neg_local *l)
+/* Our side for an offer. dry: change nothing of the peer (no SSRCs, roles
+ * or bindings: every m-line sendrecv), to see whether the offer can be
+ * answered at all. */
+static int build_local(sfu_peer *p, const sfu_sdp *offer, const char *bindings, sfu_neg_local *l,
+                       bool dry)
 {
     sfu_neg_local_init(l);
     if (sfu_ice_local_credentials(p->ice, l->ice_ufrag, sizeof l->ice_ufrag, l->ice_pwd,
@@ -87,7 +91,7 @@ static int build_local(sfu_peer *p, const sfu_sdp *offer, const char *bindings, 
         offer_setup(offer) == SFU_SDP_SETUP_PASSIVE ? SFU_SDP_SETUP_ACTIVE : SFU_SDP_SETUP_PASSIVE;
     snprintf(l->cname, sizeof l->cname, "mentorlink-%llu", (unsigned long long)p->id);
     l->session_id = p->session_id;
-    l->session_version = ++p->session_version;
+    l->session_version = dry ? p->session_version + 1 : ++p->session_version;
     l->max_message_size = (uint32_t)p->env->cfg.sctp_max_message_size;
     sfu_ice_local_candidates(p->ice, collect_candidate, l);
     l->end_of_candidates = (uint8_t)sfu_ice_gathering_done(p->ice);
@@ -95,6 +99,8 @@ static int build_local(sfu_peer *p, const sfu_sdp *offer, const char *bindings, 
         const sfu_sdp_media *m = &offer->media[i];
         if (m->kind == SFU_SDP_KIND_AUDIO || m->kind == SFU_SDP_KIND_VIDEO) {
             l->action[i] = SFU_NEG_SENDRECV;
+            if (dry)
+                continue;
             track_ssrcs(p, m, i, &l->track[i]);
             if (p->router)
                 sfu__peer_room_local(p, m, i, bindings, l);
@@ -211,7 +217,20 @@ static int handle_offer(sfu_peer *p, const char *text, size_t len, const char *b
         }
         p->gathered = 1;
     }
-    if (build_local(p, offer, bindings, local) != 0 ||
+    /* Refuse what cannot be answered before anything of the session
+     * changes: building our side re-binds and re-roles m-lines (and frees
+     * what a slot no longer needs), which a refused offer must not do. */
+    if (build_local(p, offer, bindings, local, true) != 0 ||
+        sfu_negotiate_answer(offer, local, answer, res, err, sizeof err) != 0) {
+        sfu__peer_emit_error(p, req, "bad_sdp", err[0] ? err : "cannot answer the offer");
+        goto fail;
+    }
+    if (p->dtls && strcmp(p->remote_fp.value, res->remote_fingerprint.value) != 0) {
+        sfu__peer_emit_error(p, req, "bad_sdp",
+                             "the DTLS fingerprint cannot change during a session");
+        goto fail;
+    }
+    if (build_local(p, offer, bindings, local, false) != 0 ||
         sfu_negotiate_answer(offer, local, answer, res, err, sizeof err) != 0) {
         sfu__peer_emit_error(p, req, "bad_sdp", err[0] ? err : "cannot answer the offer");
         goto fail;
@@ -226,7 +245,7 @@ static int handle_offer(sfu_peer *p, const char *text, size_t len, const char *b
         }
         restart = 1;
         p->session_version--;
-        if (build_local(p, offer, bindings, local) != 0 ||
+        if (build_local(p, offer, bindings, local, false) != 0 ||
             sfu_negotiate_answer(offer, local, answer, res, err, sizeof err) != 0) {
             sfu__peer_emit_error(p, req, "bad_sdp", err[0] ? err : "cannot answer the offer");
             goto fail;
@@ -241,12 +260,14 @@ static int handle_offer(sfu_peer *p, const char *text, size_t len, const char *b
         if (sfu_dtls_set_remote_fingerprint(p->dtls, res->remote_fingerprint.hash,
                                             res->remote_fingerprint.value) != 0) {
             sfu__peer_media_free(p);
-            sfu__peer_emit_error(p, req, "bad_sdp", "a=fingerprint is malformed or uses an unknown hash");
+            sfu__peer_emit_error(p, req, "bad_sdp",
+                                 "a=fingerprint is malformed or uses an unknown hash");
             goto fail;
         }
         p->remote_fp = res->remote_fingerprint;
     } else if (strcmp(p->remote_fp.value, res->remote_fingerprint.value) != 0) {
-        sfu__peer_emit_error(p, req, "bad_sdp", "the DTLS fingerprint cannot change during a session");
+        sfu__peer_emit_error(p, req, "bad_sdp",
+                             "the DTLS fingerprint cannot change during a session");
         goto fail;
     }
     answer_text = malloc(ANSWER_MAX);
@@ -323,4 +344,3 @@ int sfu_peer_offer(sfu_peer *p, const char *sdp, size_t len, uint64_t req)
 {
     return sfu_peer_offer_bind(p, sdp, len, NULL, req);
 }
-

@@ -308,6 +308,7 @@
     restartIce: () => negotiate(true),
     serverStats: () => request({ type: 'stats' }),
     leave: () => request({ type: 'leave' }),
+    request: (msg) => request(msg), // any signaling message (tests)
   };
 
   start().catch((e) => { state.errors.push('start: ' + (e.message || JSON.stringify(e))); setPhase('failed'); log('start failed', String(e.message || JSON.stringify(e))); });
