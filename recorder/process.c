@@ -171,7 +171,10 @@ static void fit_filter(char *buf, size_t cap, int w, int h)
  * (cam_w x cam_h); at other times the camera fills the frame. A 30 fps
  * black background of the session's length carries both, so the layout
  * changes at the times the shares began and ended whatever either stream
- * does (a still picture stays up during a gap).
+ * does (a still picture stays up during a gap). The screen is read from a
+ * second opening of the WebM ([1:v:1]): with one demuxer for both, ffmpeg
+ * would hold every decoded frame while an overlay waited for the screen's
+ * next frame (gigabytes over a long session after a share ended).
  */
 static char *compose_graph(const rec__layout *lay, int w, int h, int cam_w, int cam_h)
 {
@@ -190,7 +193,7 @@ static char *compose_graph(const rec__layout *lay, int w, int h, int cam_w, int 
     fit_filter(pip, sizeof pip, pw, ph);
     if (asprintf(&g,
                  "color=c=black:s=%dx%d:r=30:d=%.3f[base];"
-                 "[0:v:0]split[c0][c1];[c0]%s[cam];[c1]%s[pip];[0:v:1]%s[scr];"
+                 "[0:v:0]split[c0][c1];[c0]%s[cam];[c1]%s[pip];[1:v:1]%s[scr];"
                  "[base][cam]overlay=eof_action=repeat[b1];"
                  "[b1][scr]overlay=eof_action=repeat:enable='%s'[b2];"
                  "[b2][pip]overlay=x=W-w-%d:y=H-h-%d:eof_action=repeat:enable='%s',"
@@ -221,18 +224,35 @@ static int transcode(const rec_process_opts *o, rec_process_result *r, const rec
         return -1;
     }
     snprintf(r->mp4_path, sizeof r->mp4_path, "%s/recording.mp4", out_dir);
-    char *args[32];
+    char *args[40];
     int n = 0;
-    args[n++] = "-i";
-    args[n++] = r->webm_path;
     if (graph) {
-        char *v[] = {"-filter_complex", graph, "-map", "[v]", "-map", "0:a?"};
+        /* -reinit_filter 0: a picture size change (a simulcast layer switch,
+         * a rejoin) must not rebuild the graph, which would restart the
+         * canvas and drop what it holds; the scale filters follow sizes */
+        char *v[] = {"-reinit_filter",
+                     "0",
+                     "-i",
+                     r->webm_path,
+                     "-reinit_filter",
+                     "0",
+                     "-i",
+                     r->webm_path,
+                     "-filter_complex",
+                     graph,
+                     "-map",
+                     "[v]",
+                     "-map",
+                     "0:a?"};
         memcpy(args + n, v, sizeof v);
-        n += 6;
-    } else if (r->has_video) {
-        char *v[] = {"-vf", scale};
-        memcpy(args + n, v, sizeof v);
-        n += 2;
+        n += 14;
+    } else {
+        args[n++] = "-i";
+        args[n++] = r->webm_path;
+        if (r->has_video) {
+            args[n++] = "-vf";
+            args[n++] = scale;
+        }
     }
     if (r->has_video) {
         char *v[] = {"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"};
@@ -267,9 +287,11 @@ static int thumbnail(const rec_process_opts *o, rec_process_result *r, const cha
     char at[32];
     snprintf(at, sizeof at, "%.3f", duration_s > 2 ? 1.0 : duration_s / 2);
     snprintf(r->thumb_path, sizeof r->thumb_path, "%s/thumbnail.jpg", out_dir);
-    char *args[] = {"-ss", at, "-i", r->webm_path, "-frames:v", "1", "-q:v", "3", "-f", "image2"};
+    /* the camera (a larger shared screen would be ffmpeg's own choice) */
+    char *args[] = {"-ss",       at,  "-i",   r->webm_path, "-map", "0:v:0",
+                    "-frames:v", "1", "-q:v", "3",          "-f",   "image2"};
     char e2[900];
-    if (run_ffmpeg(o, args, 10, r->thumb_path, e2, sizeof e2) != 0) {
+    if (run_ffmpeg(o, args, 12, r->thumb_path, e2, sizeof e2) != 0) {
         snprintf(err, errlen, "thumbnail failed: %s", e2);
         r->thumb_path[0] = '\0';
         return -1;
@@ -442,6 +464,7 @@ int rec_process_session(const char *dir, const char *out_dir, const rec_process_
     rec__segment *segs = calloc(MAX_TRACKS, sizeof *segs);
     rec__span *shares = calloc(MAX_TRACKS, sizeof *shares); /* at most one per connection */
     size_t nshares = 0;
+    unsigned reported[3] = {0, 0, 0}; /* audio, video, screen reports started */
     rec__frames audio = {0}, video = {0}, screen = {0}, layers[REC_MAX_LAYERS * 2];
     int channels = 0;
     int n = 0, loaded = 0, rc = -1;
@@ -520,13 +543,22 @@ int rec_process_session(const char *dir, const char *out_dir, const rec_process_
             fill_report(&rv, tv);
         if (ts)
             fill_report(&rs, ts);
+        bool has_ts = ts != NULL;
+        if (!bad && sv.n == 0 && ss.n > 0) {
+            /* the camera gave no picture: the shared screen is the video */
+            rec__frames tf = sv;
+            sv = ss;
+            ss = tf;
+            rv = rs;
+            has_ts = false;
+        }
         /* The daemon's recordings (align_start): the audio heard before the
          * first video keyframe (the tap asks for one when it starts) is
          * dropped so both start together -- at the session's start only;
          * a later connection's early audio plays over the still picture. */
         if (!bad && o->align_start && audio.n == 0 && video.n == 0 && sa.n && sv.n)
             trim_leading(&sa, sv.v[0].t_us);
-        size_t screen_n0 = screen.n;
+        size_t audio_n0 = audio.n, video_n0 = video.n, screen_n0 = screen.n;
         if (bad || append_frames(&audio, &sa, false, &ra) != 0 ||
             append_frames(&video, &sv, true, &rv) != 0 ||
             append_frames(&screen, &ss, true, &rs) != 0) {
@@ -540,23 +572,17 @@ int rec_process_session(const char *dir, const char *out_dir, const rec_process_
             shares[nshares++] = (rec__span){screen.v[screen_n0].t_us,
                                             l->t_us + (l->duration_us > 0 ? l->duration_us : 1)};
         }
+        /* every track's counters go into the report; a connection counts
+         * as a segment of a kind when some of its frames were muxed */
         if (ta)
-            add_report(&r->audio, &ra, r->audio_segments++ == 0);
+            add_report(&r->audio, &ra, !reported[0]++);
         if (tv)
-            add_report(&r->video, &rv, r->video_segments++ == 0);
-        if (ts)
-            add_report(&r->screen, &rs, r->screen_segments++ == 0);
-    }
-    if (video.n == 0 && screen.n > 0) {
-        /* no camera picture at all: the shared screen is the video */
-        rec__frames tmp = video;
-        video = screen;
-        screen = tmp;
-        r->video = r->screen;
-        r->video_segments = r->screen_segments;
-        memset(&r->screen, 0, sizeof r->screen);
-        r->screen_segments = 0;
-        nshares = 0;
+            add_report(&r->video, &rv, !reported[1]++);
+        if (has_ts)
+            add_report(&r->screen, &rs, !reported[2]++);
+        r->audio_segments += audio.n > audio_n0;
+        r->video_segments += video.n > video_n0;
+        r->screen_segments += screen.n > screen_n0;
     }
     r->has_audio = audio.n > 0;
     r->has_video = video.n > 0;

@@ -335,9 +335,11 @@ static int chroma_v_at(const char *dir, const char *mp4, double t, int w, int h,
 }
 
 /* A mentor who shares a screen for 2 s of a 6 s session (its camera on an
- * m-line whose file name sorts after the screen's): the WebM carries the
- * screen as a second video stream, and the MP4 shows the camera, then the
- * screen with the camera in the bottom right corner, then the camera. */
+ * m-line whose file name sorts after the screen's, simulcast: its picture
+ * grows when the top layer starts at 4.5 s, after the share): the WebM
+ * carries the screen as a second video stream, and the MP4 shows the
+ * camera, then the screen with the camera in the bottom right corner, then
+ * the camera again (a size change does not black it out). */
 TEST(a_screen_share_is_muxed_and_composed)
 {
     char dir[64], out[128], err[1024];
@@ -349,6 +351,8 @@ TEST(a_screen_share_is_muxed_and_composed)
     so.peer = 5;
     so.video_mid = 10; /* video-5-10.mlrec sorts before video-5-2.mlrec */
     so.duration_s = 6;
+    so.simulcast = true;
+    so.high_start_s = 4.5;
     REQUIRE(rec_synth_session(dir, &so, &cam, err, sizeof err) == 0);
     rec_synth_defaults(&so);
     so.peer = 5;
@@ -370,7 +374,8 @@ TEST(a_screen_share_is_muxed_and_composed)
     CHECK_INT_EQ(r.ignored_tracks, 0);
     CHECK(strstr(r.video.path, "video-5-10.mlrec") != NULL);
     CHECK(strstr(r.screen.path, "video-5-2.mlrec") != NULL);
-    CHECK_INT_EQ(r.video.frames, cam.video_frames);
+    CHECK(r.video.frames >= cam.video_frames); /* the low layer's, then the top's */
+    CHECK_INT_EQ(r.video.layer_switches, 1);
     CHECK_INT_EQ(r.screen.frames, scr.video_frames);
     CHECK(llabs(r.screen.start_offset_us - 2000000) < 100000);
     char *js = rec_process_result_json(&r);
@@ -418,17 +423,22 @@ TEST(a_screen_share_is_muxed_and_composed)
     rm_rf(dir);
 }
 
-/* A connection whose camera sent no picture and that shared a screen: the
- * screen is the video. */
+/* After a first connection with a camera, a connection whose camera sent
+ * no picture and that shared a screen: that screen is its video (full
+ * frame, not a corner of the first connection's last picture). */
 TEST(a_screen_without_camera_picture_is_the_video)
 {
     char dir[64], out[128], err[1024];
     mkdir_tmp(dir, sizeof dir);
     snprintf(out, sizeof out, "%s/out", dir);
     rec_synth_opts so;
-    rec_synth_result cam, sr;
+    rec_synth_result first, cam, sr;
+    rec_synth_defaults(&so);
+    so.peer = 6;
+    REQUIRE(rec_synth_session(dir, &so, &first, err, sizeof err) == 0);
     rec_synth_defaults(&so);
     so.peer = 7;
+    so.start_s = 4;
     so.duration_s = 0.02; /* a camera file without a frame */
     so.no_audio = true;
     REQUIRE(rec_synth_session(dir, &so, &cam, err, sizeof err) == 0);
@@ -436,7 +446,7 @@ TEST(a_screen_without_camera_picture_is_the_video)
     rec_synth_defaults(&so);
     so.peer = 7;
     so.video_mid = 2;
-    so.start_s = 0.5;
+    so.start_s = 4.5;
     so.chroma_v = 60;
     REQUIRE(rec_synth_session(dir, &so, &sr, err, sizeof err) == 0);
     rec_process_opts po = {.mp4 = true, .timeout_s = 120};
@@ -445,15 +455,16 @@ TEST(a_screen_without_camera_picture_is_the_video)
         th_fail(__FILE__, __LINE__, "process: %s", err);
     CHECK(r.has_video);
     CHECK(!r.has_screen);
-    CHECK_INT_EQ(r.video_segments, 1);
+    CHECK_INT_EQ(r.video_segments, 2);
     CHECK_INT_EQ(r.screen_segments, 0);
-    CHECK_INT_EQ(r.video.frames, sr.video_frames);
-    CHECK(strstr(r.video.path, "video-7-2.mlrec") != NULL);
+    CHECK_INT_EQ(r.video.frames, first.video_frames + sr.video_frames);
     rec_probe pm;
     REQUIRE(rec_probe_file(NULL, r.mp4_path, 60, &pm, err, sizeof err) == 0);
     CHECK_INT_EQ(pm.video_streams, 1);
     CHECK_INT_EQ(pm.width, 320);
-    CHECK(abs(chroma_v_at(dir, r.mp4_path, 1.5, 320, 240, 160, 120) - 60) < 12);
+    CHECK(abs(chroma_v_at(dir, r.mp4_path, 1.5, 320, 240, 160, 120) - 160) < 12);
+    CHECK(abs(chroma_v_at(dir, r.mp4_path, 6.0, 320, 240, 160, 120) - 60) < 12);
+    CHECK(abs(chroma_v_at(dir, r.mp4_path, 6.0, 320, 240, 300, 220) - 60) < 12);
     rm_rf(dir);
 }
 
