@@ -101,6 +101,26 @@ int rec__simulcast_select(const rec__track *t, rec__frames *per_stream, rec__fra
 int rec__opus_frames(const rec__track *t, int64_t offset_us, rec__frames *out,
                      rec_track_report *rep);
 
+/* When a screen was shared (session clock, µs), for the MP4's layout. */
+typedef struct rec__span {
+    int64_t from, to;
+} rec__span;
+
+typedef struct rec__layout {
+    const rec__span *shares;
+    size_t nshares; /* 0: the camera alone */
+    int64_t t0, end;
+} rec__layout;
+
+/* Size of a file in bytes (0 when it cannot be read). */
+uint64_t rec__file_size(const char *path);
+/* r->webm_path to r->mp4_path (H.264/AAC; the layout of lay). 0 or -1 + err. */
+int rec__transcode(const rec_process_opts *o, rec_process_result *r, const rec__layout *lay,
+                   const char *out_dir, char *err, size_t errlen);
+/* A JPEG of the camera near the start into r->thumb_path. 0 or -1 + err. */
+int rec__thumbnail(const rec_process_opts *o, rec_process_result *r, const char *out_dir,
+                   double duration_s, char *err, size_t errlen);
+
 /* Mux audio, video and screen frames (any may be empty) into WebM; times relative to t0_us. */
 int rec__mux_webm(const char *path, const rec__frames *audio, int channels,
                   const rec__frames *video, const rec__frames *screen, int64_t t0_us, char *err,
