@@ -77,8 +77,8 @@ int sfu__peer_tracks_reserve(sfu_peer *p, int n)
 }
 
 /* Our side for an offer. dry: change nothing of the peer (no SSRCs, roles
- * or bindings: every m-line sendrecv), to see whether the offer can be
- * answered at all. */
+ * or bindings; the same accept/reject actions), to see whether the offer
+ * can be answered at all. */
 static int build_local(sfu_peer *p, const sfu_sdp *offer, const char *bindings, sfu_neg_local *l,
                        bool dry)
 {
@@ -99,8 +99,11 @@ static int build_local(sfu_peer *p, const sfu_sdp *offer, const char *bindings, 
         const sfu_sdp_media *m = &offer->media[i];
         if (m->kind == SFU_SDP_KIND_AUDIO || m->kind == SFU_SDP_KIND_VIDEO) {
             l->action[i] = SFU_NEG_SENDRECV;
-            if (dry)
+            if (dry) { /* the same actions as below, nothing else */
+                if (p->router)
+                    l->action[i] = sfu__peer_room_action(p, m);
                 continue;
+            }
             track_ssrcs(p, m, i, &l->track[i]);
             if (p->router)
                 sfu__peer_room_local(p, m, i, bindings, l);

@@ -56,18 +56,28 @@ static void drop_rtxbuf(sfu_peer_track *t)
     t->rtxbuf = NULL;
 }
 
+static bool client_sends(const sfu_sdp_media *m)
+{
+    return m->direction == SFU_SDP_DIR_SENDONLY || m->direction == SFU_SDP_DIR_SENDRECV;
+}
+
+sfu_neg_action sfu__peer_room_action(const sfu_peer *p, const sfu_sdp_media *m)
+{
+    if (client_sends(m))
+        return p->may_publish ? SFU_NEG_RECV : SFU_NEG_REJECT;
+    return SFU_NEG_SEND;
+}
+
 void sfu__peer_room_local(sfu_peer *p, const sfu_sdp_media *m, int i, const char *bindings,
                           sfu_neg_local *l)
 {
     sfu_peer_track *t = &p->tracks[i];
     sfu__router_changed(p->router); /* role and binding are set below */
-    int client_sends = m->direction == SFU_SDP_DIR_SENDONLY || m->direction == SFU_SDP_DIR_SENDRECV;
-    if (client_sends) {
-        l->action[i] = p->may_publish ? SFU_NEG_RECV : SFU_NEG_REJECT;
+    l->action[i] = sfu__peer_room_action(p, m);
+    if (client_sends(m)) {
         t->role = p->may_publish ? SFU_TRACK_PRODUCE : SFU_TRACK_NONE;
         return;
     }
-    l->action[i] = SFU_NEG_SEND;
     uint64_t peer = 0;
     char src_mid[SFU_SDP_MID_LEN];
     if (find_binding(bindings, m->mid, &peer, src_mid, sizeof src_mid) == 0 &&

@@ -4,6 +4,10 @@
 
 #include "sfu/peer_internal.h"
 
+/* Our action for an offer m-line of a room peer (receive what it may
+ * publish, else reject; send on what it receives); changes nothing. */
+sfu_neg_action sfu__peer_room_action(const sfu_peer *p, const sfu_sdp_media *m);
+
 /* Choose our action for offer m-line i of a room peer (fills l->action[i]
  * and the msid of l->track[i]); applies the offer's bindings. */
 void sfu__peer_room_local(sfu_peer *p, const sfu_sdp_media *m, int i, const char *bindings,
