@@ -107,7 +107,8 @@ static int add_sr(evlist *l, uint32_t ssrc, uint32_t ts0, uint32_t clock, int64_
 static int write_file(const char *path, const rec_file_info *info, evlist *l, char *err,
                       size_t errlen)
 {
-    qsort(l->v, l->n, sizeof *l->v, cmp_ev);
+    if (l->n > 1) /* an empty list has no array (a track without a frame) */
+        qsort(l->v, l->n, sizeof *l->v, cmp_ev);
     rec_out o;
     rec_sync_policy pol = {.fsync_ms = 1000, .fsync_bytes = 1 << 20};
     if (rec_out_open(&o, path, info, &pol, err, errlen) != 0)
