@@ -97,17 +97,18 @@ static int video_frames(const rec__track *t, int64_t offset, rec__frames *layers
 /* Drop the frames of f that start more than half a frame before t (the
  * audio heard while the first video keyframe was awaited), so that both
  * tracks of the file start together; at least one frame is kept. */
-static void trim_leading(rec__frames *f, int64_t t)
+static size_t trim_leading(rec__frames *f, int64_t t)
 {
     size_t k = 0;
     while (k + 1 < f->n && f->v[k].t_us + f->v[k].duration_us / 2 < t)
         k++;
     if (k == 0)
-        return;
+        return 0;
     for (size_t i = 0; i < k; i++)
         free(f->v[i].data);
     memmove(f->v, f->v + k, (f->n - k) * sizeof f->v[0]);
     f->n -= k;
+    return k;
 }
 
 /* The tracks of one publisher connection. */
@@ -350,8 +351,11 @@ int rec_process_session(const char *dir, const char *out_dir, const rec_process_
          * first video keyframe (the tap asks for one when it starts) is
          * dropped so both start together -- at the session's start only;
          * a later connection's early audio plays over the still picture. */
-        if (!bad && o->align_start && audio.n == 0 && video.n == 0 && sa.n && sv.n)
-            trim_leading(&sa, sv.v[0].t_us);
+        if (!bad && o->align_start && audio.n == 0 && video.n == 0 && sa.n && sv.n) {
+            size_t k = trim_leading(&sa, sv.v[0].t_us); /* not muxed: skipped */
+            ra.frames -= k;
+            ra.skipped_frames += k;
+        }
         size_t audio_n0 = audio.n, video_n0 = video.n, screen_n0 = screen.n;
         if (bad || append_frames(&audio, &sa, false, &ra) != 0 ||
             append_frames(&video, &sv, true, &rv) != 0 ||

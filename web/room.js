@@ -39,6 +39,7 @@
     tracks: {}, // track id -> info (published by others)
     layers: {}, // mid -> {rid: active} last told by the server
     floor: false,
+    screen: false, // sharing a screen (mentor)
     events: [],
     muted: {}, // track id -> {muted, by} from track-muted
     negotiations: 0,
@@ -48,7 +49,7 @@
   };
   window.roomState = state;
 
-  let ws, pc, nextId = 1, camStream = null, micTrack = null, floorTx = null;
+  let ws, pc, nextId = 1, camStream = null, micTrack = null, floorTx = null, screenTx = null;
   const pending = new Map();
   const subs = new Map(); // track id -> transceiver
   const $ = (id) => document.getElementById(id);
@@ -141,6 +142,39 @@
       if (micTrack) micTrack.stop();
       negotiate();
     }
+  }
+
+  // Screen share (a mentor, at any time): a sendonly m-line of its own, so
+  // mentees get another track and a recording composes it with the camera
+  // (docs/recording.md). Stopping it stops the m-line; the server removes
+  // the track. stream: a MediaStream to share instead of asking the user.
+  async function shareScreen(stream) {
+    if (screenTx || opt.role !== 'mentor') return false;
+    const s = stream || (await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false }));
+    const t = s.getVideoTracks()[0];
+    if (!t) return false;
+    try { t.contentHint = 'detail'; } catch (e) { /* older browsers */ }
+    t.onended = () => { stopScreen(); };
+    screenTx = pc.addTransceiver(t, { direction: 'sendonly', streams: [s] });
+    setScreen(true);
+    await negotiate();
+    return true;
+  }
+
+  async function stopScreen() {
+    if (!screenTx) return false;
+    const t = screenTx.sender.track;
+    screenTx.stop();
+    screenTx = null;
+    if (t) { t.onended = null; t.stop(); }
+    setScreen(false);
+    await negotiate();
+    return true;
+  }
+
+  function setScreen(on) {
+    state.screen = on;
+    if ($('share')) $('share').textContent = on ? 'Stop sharing' : 'Share screen';
   }
 
   // A mute of one of our tracks (by us or by the mentor): the server stops
@@ -263,7 +297,12 @@
       pc.addTransceiver(camStream.getAudioTracks()[0], { direction: 'sendonly', streams: [camStream] });
       if (opt.screen) {
         const s = makeCanvasScreen();
-        pc.addTransceiver(s.getVideoTracks()[0], { direction: 'sendonly', streams: [s] });
+        screenTx = pc.addTransceiver(s.getVideoTracks()[0], { direction: 'sendonly', streams: [s] });
+        setScreen(true);
+      }
+      if ($('share')) {
+        $('share').hidden = false;
+        $('share').onclick = () => (state.screen ? stopScreen() : shareScreen()).catch((e) => log('screen share', String(e)));
       }
     } else {
       // A data-less first offer still needs an m-line: one recvonly audio
@@ -309,6 +348,9 @@
     serverStats: () => request({ type: 'stats' }),
     leave: () => request({ type: 'leave' }),
     request: (msg) => request(msg), // any signaling message (tests)
+    shareScreen: () => shareScreen(),
+    shareCanvas: () => shareScreen(makeCanvasScreen()), // tests: a canvas instead of a screen
+    stopScreen: () => stopScreen(),
   };
 
   start().catch((e) => { state.errors.push('start: ' + (e.message || JSON.stringify(e))); setPhase('failed'); log('start failed', String(e.message || JSON.stringify(e))); });

@@ -121,30 +121,44 @@ test('a session type that is not recorded records nothing', { timeout: 120000 },
   await mentee.close();
 });
 
-test('the room empties: the recording stops and is processed; a late joiner is told it is on; a shared screen is muxed', { timeout: 240000 }, async () => {
+test('the room empties: the recording stops and is processed; a late joiner is told it is on; a screen shared for a while is muxed', { timeout: 240000 }, async () => {
   const s = await R.makeSession(d);
   const room = String(s.sid);
-  // the mentor shares a screen (a 1280x720 canvas on a third m-line) too
-  const mentor = await openRoom(browser, d, { room, token: await R.roomToken(d, s.sid, s.mentor), name: 'M', screen: '1' });
+  const mentor = await openRoom(browser, d, { room, token: await R.roomToken(d, s.sid, s.mentor), name: 'M' });
   await R.until(() => mentor.evaluate(() => window.roomState.recording), 30000, 'the recording-on notice (mentor)');
   const mentee = await openRoom(browser, d, { room, token: await R.roomToken(d, s.sid, s.mentee), name: 'S' });
   const notices = await mentee.evaluate(() => window.roomState.recordingNotices);
   assert.strictEqual(notices[0].state, 'on');
   assert.strictEqual(notices[0].joined, true, 'told by the join reply');
-  await R.sleep(5000);
+  // The mentor shares a screen (a 1280x720 canvas on a new m-line) for
+  // ~2.5 s, then stops: the mentee gets the track, then loses it.
+  const videos = () => mentee.evaluate(() => window.room.tracks().filter((t) => t.kind === 'video').length);
+  await R.sleep(1000);
+  const tShare = Date.now();
+  assert.strictEqual(await mentor.evaluate(() => window.room.shareCanvas()), true);
+  await R.until(async () => (await videos()) === 2, 15000, 'the mentee gets the screen track');
+  await R.sleep(2500);
+  assert.strictEqual(await mentor.evaluate(() => window.room.stopScreen()), true);
+  await R.until(async () => (await videos()) === 1, 15000, 'the screen track is removed');
+  const sharedS = (Date.now() - tShare) / 1000;
+  await R.sleep(1500);
   await mentee.close();
   await mentor.close();
   const ready = await R.waitRecording(d, s.sid, ['ready', 'failed']);
   assert.strictEqual(ready.status, 'ready', `failed: ${ready.failure_reason}`);
-  assert.ok(ready.duration_ms > 4000 && ready.duration_ms < 9000, `duration ${ready.duration_ms} ms`);
-  const videos = ready.track_files.filter((f) => f.kind === 'video');
-  assert.strictEqual(videos.length, 2, JSON.stringify(ready.track_files));
+  assert.ok(ready.duration_ms > 4000 && ready.duration_ms < 15000, `duration ${ready.duration_ms} ms`);
+  const vfiles = ready.track_files.filter((f) => f.kind === 'video');
+  assert.strictEqual(vfiles.length, 2, JSON.stringify(ready.track_files));
   // The WebM keeps the screen as a second video stream; the MP4 has one
   // picture (the screen with the camera in a corner while it is shared).
   const webm = await R.ffprobe(path.join(ready.raw_dir, 'out', 'recording.webm'));
   const wv = webm.streams.filter((x) => x.codec_type === 'video');
   assert.strictEqual(wv.length, 2, JSON.stringify(webm.streams));
   assert.strictEqual((wv[1].tags || {}).title, 'screen', JSON.stringify(wv[1]));
+  // it starts after the camera: shared a second or more into the recording
+  const screenStart = Number(wv[1].start_time) - Number(wv[0].start_time);
+  console.log('screen share', JSON.stringify({ screenStart, sharedS, duration_ms: ready.duration_ms }));
+  assert.ok(screenStart > 0.5 && screenStart < ready.duration_ms / 1000 - 1, `screen from ${screenStart} s`);
   const p = await R.probeSummary(path.join(d.config.data_dir, 'recordings', ready.storage_key));
   assert.strictEqual(p.video, 1);
   assert.strictEqual(p.audio, 1);

@@ -140,6 +140,15 @@ TEST(without_sender_reports_arrival_times_are_used)
     CHECK(llabs(r.video.start_offset_us - 300000) < 20000);
     CHECK(fabs(r.probe_av_start_diff_s - 0.3) < 0.03);
     CHECK(!exists(r.mp4_path[0] ? r.mp4_path : "/nonexistent"));
+    /* The daemon's start alignment drops those 300 ms of audio (15 frames
+     * of 20 ms): skipped, not counted as muxed. */
+    rec_process_opts pa = {.align_start = true, .timeout_s = 120};
+    REQUIRE(rec_process_session(dir, out, &pa, &r, err, sizeof err) == 0);
+    printf("# aligned start: %llu audio frames muxed, %llu skipped\n",
+           (unsigned long long)r.audio.frames, (unsigned long long)r.audio.skipped_frames);
+    CHECK_INT_EQ(r.audio.frames + r.audio.skipped_frames, sr.audio_frames);
+    CHECK(r.audio.skipped_frames >= 13 && r.audio.skipped_frames <= 17);
+    CHECK(r.probe_av_start_diff_s < 0.03);
     rm_rf(dir);
 }
 
