@@ -189,17 +189,19 @@ static int cmp_segment(const void *a, const void *b)
     return x->peer < y->peer ? -1 : x->peer > y->peer;
 }
 
+/* When a frame ends (at least 1 µs after it starts). */
+static int64_t frame_end(const rec__frame *f)
+{
+    return f->t_us + (f->duration_us > 0 ? f->duration_us : 1);
+}
+
 /* Move the frames of src behind those of dst: frames that start before
  * dst's last frame ends (two connections overlapping) are dropped, and
  * video resumes at a keyframe. Counts what was dropped in rep (skipped,
  * not muxed). src is left empty; -1 on out of memory. */
 static int append_frames(rec__frames *dst, rec__frames *src, bool video, rec_track_report *rep)
 {
-    int64_t end = INT64_MIN;
-    if (dst->n) {
-        const rec__frame *l = &dst->v[dst->n - 1];
-        end = l->t_us + (l->duration_us > 0 ? l->duration_us : 1);
-    }
+    int64_t end = dst->n ? frame_end(&dst->v[dst->n - 1]) : INT64_MIN;
     bool need_key = video && dst->n > 0;
     int rc = 0;
     for (size_t i = 0; i < src->n; i++) {
@@ -365,11 +367,9 @@ int rec_process_session(const char *dir, const char *out_dir, const rec_process_
             rec__frames_free(&ss);
             goto oom;
         }
-        if (screen.n > screen_n0) { /* this connection's share, on the session clock */
-            const rec__frame *l = &screen.v[screen.n - 1];
-            shares[nshares++] = (rec__span){screen.v[screen_n0].t_us,
-                                            l->t_us + (l->duration_us > 0 ? l->duration_us : 1)};
-        }
+        if (screen.n > screen_n0) /* this connection's share, on the session clock */
+            shares[nshares++] =
+                (rec__span){screen.v[screen_n0].t_us, frame_end(&screen.v[screen.n - 1])};
         /* every track's counters go into the report; a connection counts
          * as a segment of a kind when some of its frames were muxed */
         if (ta)
@@ -389,13 +389,16 @@ int rec_process_session(const char *dir, const char *out_dir, const rec_process_
         snprintf(err, errlen, "%s: no usable audio or video (VP8/Opus) in %d raw file(s)", dir, n);
         goto fail;
     }
-    int64_t t0 = INT64_MAX;
-    if (r->has_audio && audio.v[0].t_us < t0)
-        t0 = audio.v[0].t_us;
-    if (r->has_video && video.v[0].t_us < t0)
-        t0 = video.v[0].t_us;
-    if (r->has_screen && screen.v[0].t_us < t0)
-        t0 = screen.v[0].t_us;
+    /* the session: from the first frame of any kind to the last one's end */
+    int64_t t0 = INT64_MAX, end = INT64_MIN;
+    const rec__frames *all[] = {&audio, &video, &screen};
+    for (size_t i = 0; i < 3; i++)
+        if (all[i]->n) {
+            if (all[i]->v[0].t_us < t0)
+                t0 = all[i]->v[0].t_us;
+            if (frame_end(&all[i]->v[all[i]->n - 1]) > end)
+                end = frame_end(&all[i]->v[all[i]->n - 1]);
+        }
     r->audio.start_offset_us = r->has_audio ? audio.v[0].t_us - t0 : 0;
     r->video.start_offset_us = r->has_video ? video.v[0].t_us - t0 : 0;
     r->screen.start_offset_us = r->has_screen ? screen.v[0].t_us - t0 : 0;
@@ -416,15 +419,7 @@ int rec_process_session(const char *dir, const char *out_dir, const rec_process_
     r->webm_bytes = rec__file_size(r->webm_path);
     const char *final = r->webm_path;
     if (o->mp4) {
-        int64_t end = t0;
-        const rec__frames *all[] = {&audio, &video, &screen};
-        for (size_t i = 0; i < 3; i++)
-            if (all[i]->n) {
-                const rec__frame *l = &all[i]->v[all[i]->n - 1];
-                if (l->t_us + l->duration_us > end)
-                    end = l->t_us + l->duration_us;
-            }
-        rec__layout lay = {shares, r->has_screen ? nshares : 0, t0, end};
+        rec__layout lay = {shares, nshares, t0, end}; /* a share holds screen frames */
         if (rec__transcode(o, r, &lay, out_dir, err, errlen) != 0)
             goto fail;
         final = r->mp4_path;

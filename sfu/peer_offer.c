@@ -191,6 +191,19 @@ static void add_offer_candidates(sfu_peer *p, const sfu_sdp *offer)
         sfu_ice_remote_gathering_done(p->ice);
 }
 
+/* Build our side (dry: without touching the peer) and answer the offer;
+ * a bad_sdp error to the client when it cannot be answered. */
+static int answer_offer(sfu_peer *p, const sfu_sdp *offer, const char *bindings, bool dry,
+                        sfu_neg_local *local, sfu_sdp *answer, sfu_neg_result *res, uint64_t req)
+{
+    char err[256] = "";
+    if (build_local(p, offer, bindings, local, dry) == 0 &&
+        sfu_negotiate_answer(offer, local, answer, res, err, sizeof err) == 0)
+        return 0;
+    sfu__peer_emit_error(p, req, "bad_sdp", err[0] ? err : "cannot answer the offer");
+    return -1;
+}
+
 static int handle_offer(sfu_peer *p, const char *text, size_t len, const char *bindings,
                         uint64_t req)
 {
@@ -223,21 +236,16 @@ static int handle_offer(sfu_peer *p, const char *text, size_t len, const char *b
     /* Refuse what cannot be answered before anything of the session
      * changes: building our side re-binds and re-roles m-lines (and frees
      * what a slot no longer needs), which a refused offer must not do. */
-    if (build_local(p, offer, bindings, local, true) != 0 ||
-        sfu_negotiate_answer(offer, local, answer, res, err, sizeof err) != 0) {
-        sfu__peer_emit_error(p, req, "bad_sdp", err[0] ? err : "cannot answer the offer");
+    if (answer_offer(p, offer, bindings, true, local, answer, res, req) != 0)
         goto fail;
-    }
     if (p->dtls && strcmp(p->remote_fp.value, res->remote_fingerprint.value) != 0) {
         sfu__peer_emit_error(p, req, "bad_sdp",
                              "the DTLS fingerprint cannot change during a session");
         goto fail;
     }
-    if (build_local(p, offer, bindings, local, false) != 0 ||
-        sfu_negotiate_answer(offer, local, answer, res, err, sizeof err) != 0) {
-        sfu__peer_emit_error(p, req, "bad_sdp", err[0] ? err : "cannot answer the offer");
+    /* the same actions as the dry run: this answer cannot fail on the offer */
+    if (answer_offer(p, offer, bindings, false, local, answer, res, req) != 0)
         goto fail;
-    }
     int restart = 0;
     if (p->remote_ufrag[0] && (strcmp(p->remote_ufrag, res->remote_ice_ufrag) != 0 ||
                                strcmp(p->remote_pwd, res->remote_ice_pwd) != 0)) {
@@ -248,11 +256,8 @@ static int handle_offer(sfu_peer *p, const char *text, size_t len, const char *b
         }
         restart = 1;
         p->session_version--;
-        if (build_local(p, offer, bindings, local, false) != 0 ||
-            sfu_negotiate_answer(offer, local, answer, res, err, sizeof err) != 0) {
-            sfu__peer_emit_error(p, req, "bad_sdp", err[0] ? err : "cannot answer the offer");
+        if (answer_offer(p, offer, bindings, false, local, answer, res, req) != 0)
             goto fail;
-        }
     }
     if (!p->dtls) {
         int server = local->setup != SFU_SDP_SETUP_ACTIVE;
@@ -267,11 +272,7 @@ static int handle_offer(sfu_peer *p, const char *text, size_t len, const char *b
                                  "a=fingerprint is malformed or uses an unknown hash");
             goto fail;
         }
-        p->remote_fp = res->remote_fingerprint;
-    } else if (strcmp(p->remote_fp.value, res->remote_fingerprint.value) != 0) {
-        sfu__peer_emit_error(p, req, "bad_sdp",
-                             "the DTLS fingerprint cannot change during a session");
-        goto fail;
+        p->remote_fp = res->remote_fingerprint; /* a change is refused above */
     }
     answer_text = malloc(ANSWER_MAX);
     int n = answer_text ? sfu_sdp_write(answer, answer_text, ANSWER_MAX) : -1;
