@@ -37,6 +37,9 @@ typedef struct sfu_fwd {
 } sfu_fwd;
 
 /* Echo state of one offered m-line. */
+/* Shared copies of a publisher's packets for resends (router_rtx.c). */
+typedef struct sfu_rtx_source sfu_rtx_source;
+
 typedef struct sfu_peer_track {
     char mid[SFU_SDP_MID_LEN];
     sfu_sdp_kind kind;
@@ -84,12 +87,16 @@ typedef struct sfu_peer_track {
     int max_height; /* 0 none */
     sfu_consumer cons;
     sfu_consumer_mark cons_mark; /* where the output left off before a new binding */
-    sfu_rtx_buffer *rtxbuf;      /* video: answers the viewer's NACKs, owned */
+    sfu_rtx_buffer *rtxbuf;      /* video: the viewer's resend ledger, owned */
+    sfu_rtx_source *rtx_from;    /* the publisher copies the ledger points into (a ref) */
     uint16_t rtx_seq_next;       /* where a replaced rtxbuf's RTX numbering left off ... */
     bool rtx_seq_known;          /* ... (the RTX SSRC stays, so the numbering goes on) */
     sfu_layer_select ls;         /* automatic layer choice from the estimate */
     sfu_rtcp_sender sr;          /* sender reports for the stream we send */
-    uint32_t rr_highest;         /* highest seq in the viewer's last report block about it */
+    /* PRODUCE video: one copy of its recent packets per layer, for every
+     * viewer's resends (router_rtx.c). Owned; viewers hold references. */
+    sfu_rtx_source *rtx_own;
+    uint32_t rr_highest; /* highest seq in the viewer's last report block about it */
 } sfu_peer_track;
 
 enum { SFU_TRACK_ECHO = 0, SFU_TRACK_PRODUCE, SFU_TRACK_CONSUME, SFU_TRACK_NONE };

@@ -56,6 +56,13 @@ static void drop_rtxbuf(sfu_peer_track *t)
     t->rtxbuf = NULL;
 }
 
+/* A viewer's resend ledger (router_rtx.c rebuilds from the publisher's copy). */
+static sfu_rtx_buffer *new_ledger(void)
+{
+    sfu_rtx_buffer_config cfg = {.ledger = true};
+    return sfu_rtx_buffer_create(&cfg);
+}
+
 static bool client_sends(const sfu_sdp_media *m)
 {
     return m->direction == SFU_SDP_DIR_SENDONLY || m->direction == SFU_SDP_DIR_SENDRECV;
@@ -145,7 +152,7 @@ void sfu__peer_room_apply(sfu_peer *p, const sfu_neg_result *r)
             else if (!p->bwe && m->ext_twcc && !(p->bwe = sfu_bwe_create(NULL)))
                 ML_WARN("room", "peer %llu: no bandwidth estimator", (unsigned long long)p->id);
             if (t->role == SFU_TRACK_CONSUME && m->kind == SFU_SDP_KIND_VIDEO && !t->rtxbuf) {
-                t->rtxbuf = sfu_rtx_buffer_create(NULL);
+                t->rtxbuf = new_ledger();
                 if (t->rtxbuf && t->rtx_pt >= 0 && t->local_rtx_ssrc)
                     sfu_rtx_buffer_set_rtx(t->rtxbuf, (uint8_t)t->rtx_pt, t->local_rtx_ssrc,
                                            t->rtx_seq_known ? t->rtx_seq_next
@@ -292,6 +299,7 @@ void sfu__peer_room_track_free(sfu_peer_track *t)
         t->nack[k] = NULL;
     }
     drop_rtxbuf(t);
+    sfu__router_rtx_release(t);
     free(t->fwd);
     t->fwd = NULL;
     t->n_fwd = t->fwd_cap = 0;
@@ -344,9 +352,20 @@ void sfu__peer_room_on_nack(sfu_peer *p, const sfu_rtcp_fb *fb)
     int n = sfu_rtcp_nack_expand(fb, seqs, 128);
     uint64_t now = sfu_now_us();
     uint8_t out[SFU_PEER_PKT_BUF] __attribute__((aligned(16)));
+    uint8_t plain[SFU_PEER_PKT_BUF];
     for (int i = 0; i < n; i++) {
-        int l =
-            sfu_rtx_buffer_resend(t->rtxbuf, seqs[i], now, out, sizeof out - SFU_SRTP_MAX_OVERHEAD);
+        uint8_t ref[SFU_RTX_REF_SIZE];
+        int l = sfu_rtx_buffer_admit(t->rtxbuf, seqs[i], now, ref);
+        if (l > 0) {
+            int pl = sfu__router_rtx_rebuild(t, seqs[i], ref, plain, sizeof plain);
+            if (pl < 0) {
+                sfu_rtx_buffer_gone(t->rtxbuf); /* the publisher's copy is gone */
+                l = SFU_RTX_MISSING;
+            } else {
+                l = sfu_rtx_buffer_finish(t->rtxbuf, seqs[i], now, plain, (size_t)pl, out,
+                                          sizeof out - SFU_SRTP_MAX_OVERHEAD);
+            }
+        }
         if (l <= 0) {
             p->st.rtx_refused++; /* bounded by sfu_rtx_buffer */
             if (l == SFU_RTX_TOO_SOON)

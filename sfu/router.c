@@ -577,52 +577,33 @@ static void blank_extensions(uint8_t *pkt, const sfu_rtp_packet *rp, const sfu_p
     }
 }
 
-/* Blank every element with this id (only for malformed packets that repeat
- * the transport-wide id; the usual case uses twcc_pos). */
-static void blank_one(uint8_t *pkt, size_t len, uint8_t id)
-{
-    sfu_rtp_packet rp;
-    sfu_rtp_ext_iter it;
-    sfu_rtp_ext e;
-    if (sfu_rtp_parse(pkt, len, &rp) != 0 || sfu_rtp_ext_iter_init(&it, &rp) != 0)
-        return;
-    int hdr = it.two_byte ? 2 : 1;
-    while (sfu_rtp_ext_next(&it, &e) == 1)
-        if (e.id == id)
-            memset(pkt + (e.data - pkt) - hdr, 0, (size_t)hdr + e.len);
-}
-
-static void send_to(sfu_peer *v, sfu_peer_track *c, const sfu_peer_track *t, const uint8_t *pkt,
-                    size_t len, const sfu_rtp_packet *rp, const sfu_vp8_desc *d,
+static void send_to(sfu_peer *v, sfu_peer_track *c, const sfu_peer_track *t, int layer,
+                    const uint8_t *pkt, size_t len, const sfu_rtp_packet *rp, const sfu_vp8_desc *d,
                     const sfu_consumer_out *o, const twcc_pos *tw, uint64_t now)
 {
     if (!v->srtp || len + SFU_SRTP_MAX_OVERHEAD > sizeof scratch)
         return;
     memcpy(scratch, pkt, len);
-    sfu_rtp_set_seq(scratch, o->seq);
-    sfu_rtp_set_timestamp(scratch, o->ts);
-    sfu_rtp_set_ssrc(scratch, c->local_ssrc);
-    sfu_rtp_set_pt(scratch, c->pt);
-    if (d) {
-        if (d->has_picture_id)
-            sfu_vp8_set_picture_id(scratch + rp->header_len, d, o->pid);
-        if (d->has_tl0picidx)
-            sfu_vp8_set_tl0picidx(scratch + rp->header_len, d, o->tl0);
-    }
+    sfu__router_rewrite(scratch, rp->header_len, c, d, o->seq, o->ts, o->pid, o->tl0);
+    int twcc = 0;
+    uint16_t twcc_seq = 0;
     if (tw->count) {
         /* The viewer's own transport-wide sequence, for its estimate. */
         if (v->bwe && c->ext_twcc == t->ext_twcc && tw->len == 2) {
-            sfu__wr16(scratch + tw->off, v->twcc_out_seq);
-            sfu_bwe_on_sent(v->bwe, v->twcc_out_seq++, len, now);
-
-        } else if (tw->count == 1) {
-            memset(scratch + tw->off - tw->hdr, 0, tw->hdr + tw->len);
+            twcc = 1;
+            twcc_seq = v->twcc_out_seq++;
+            sfu__wr16(scratch + tw->off, twcc_seq);
+            sfu_bwe_on_sent(v->bwe, twcc_seq, len, now);
         } else {
-            blank_one(scratch, len, t->ext_twcc);
+            twcc = -1;
+            if (tw->count == 1)
+                memset(scratch + tw->off - tw->hdr, 0, tw->hdr + tw->len);
+            else
+                sfu__router_blank_ext(scratch, len, t->ext_twcc);
         }
     }
     if (c->rtxbuf)
-        sfu_rtx_buffer_store(c->rtxbuf, scratch, len, now);
+        sfu__router_rtx_note(c, t, layer, rp, o, d != NULL, twcc, twcc_seq, len, now);
     size_t plen = len;
     if (sfu_srtp_protect_rtp(v->srtp, scratch, &plen, sizeof scratch) != 0) {
         v->st.send_errors++;
@@ -752,6 +733,8 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
 #ifdef __SANITIZE_ADDRESS__
     check_fwd(r, pub, t); /* sanitizer builds (the tests): the list is what a scan finds */
 #endif
+    if (t->kind == SFU_SDP_KIND_VIDEO && t->n_fwd > 0)
+        sfu__router_rtx_keep(t, layer, pkt, len, rp->ssrc, now); /* the viewers' resends */
     const sfu_fwd *f = t->fwd;
     for (int i = 0; i < t->n_fwd; i++) {
         sfu_peer *v = f[i].v;
@@ -779,7 +762,7 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
         }
         if (o.switched)
             switched = 1;
-        send_to(v, c, t, pkt, len, rp, is_vp8 ? &d : NULL, &o, &tw, now);
+        send_to(v, c, t, layer, pkt, len, rp, is_vp8 ? &d : NULL, &o, &tw, now);
     }
     if (switched)
         sfu__router_update_layers(r);

@@ -4,6 +4,7 @@
 
 #include "sfu/peer_internal.h"
 #include "sfu/router.h"
+#include "sfu/vp8.h"
 
 /* Membership. */
 void sfu__router_add(sfu_router *r, sfu_peer *p);
@@ -66,6 +67,29 @@ sfu__router_taps **sfu__router_taps_of(sfu_router *r);
 void sfu__router_pli_layer(sfu_peer *pub, sfu_peer_track *t, int layer);
 /* Peers of the room (for notices). */
 GPtrArray *sfu__router_peers(sfu_router *r);
+/* router_rtx.c: resends rebuilt from one copy per publisher. */
+/* Keep a copy of publisher packet pkt (video, as every viewer gets it
+ * before its own rewrite) of layer `layer` (SSRC ssrc) of t. */
+void sfu__router_rtx_keep(sfu_peer_track *t, int layer, const uint8_t *pkt, size_t len,
+                          uint32_t ssrc, uint64_t now);
+/* Viewer track c (with a ledger) was sent packet rp of t's layer `layer`
+ * rewritten as o; twcc > 0: its transport-wide element got twcc_seq, < 0:
+ * blanked, 0: none. */
+void sfu__router_rtx_note(sfu_peer_track *c, const sfu_peer_track *t, int layer,
+                          const sfu_rtp_packet *rp, const sfu_consumer_out *o, bool vp8, int twcc,
+                          uint16_t twcc_seq, size_t len, uint64_t now);
+/* Rebuild viewer track c's packet seq from its ledger reference into out
+ * (plain RTP as first sent). Its length, or -1 when the copy is gone. */
+int sfu__router_rtx_rebuild(const sfu_peer_track *c, uint16_t seq, const void *ref, uint8_t *out,
+                            size_t cap);
+/* Drop a track's shared copies (its own, the ones it reads). */
+void sfu__router_rtx_release(sfu_peer_track *t);
+/* A viewer's header rewrite (header_len: RTP header; d: VP8 descriptor). */
+void sfu__router_rewrite(uint8_t *pkt, size_t header_len, const sfu_peer_track *c,
+                         const sfu_vp8_desc *d, uint16_t seq, uint32_t ts, uint16_t pid,
+                         uint8_t tl0);
+/* Blank every header extension element with this id. */
+void sfu__router_blank_ext(uint8_t *pkt, size_t len, uint8_t id);
 /* router_rtcp.c: sender/receiver reports and round-trip times. */
 /* Send p's due reports (SR per stream it receives, RR to it as publisher). */
 void sfu__router_reports(sfu_router *r, sfu_peer *p, uint64_t now);

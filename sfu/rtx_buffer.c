@@ -15,7 +15,9 @@
  * did not straddle the smaller one), and drops the slots whose bytes were
  * already overwritten. Per-slot metadata records the send time and the
  * last resend for the per-packet spacing; a byte token bucket and a
- * 100 ms packet counter bound the total resend rate.
+ * 100 ms packet counter bound the total resend rate. In ledger mode
+ * there is no ring: each slot keeps the caller's reference (refs[i]) and
+ * the same metadata.
  */
 #include "sfu/rtx_buffer.h"
 
@@ -46,6 +48,7 @@ struct sfu_rtx_buffer {
     uint64_t lap_pos;   /* ... and at which write position */
     uint32_t ring_cap;  /* the ring never grows past this */
     rtx_slot *slots;
+    uint8_t (*refs)[SFU_RTX_REF_SIZE]; /* ledger mode: per slot */
     bool use_rtx;
     uint8_t rtx_pt;
     uint32_t rtx_ssrc;
@@ -79,6 +82,7 @@ void sfu_rtx_buffer_config_default(sfu_rtx_buffer_config *c)
     c->max_per_100ms = 100;
     c->ring_bytes = SFU_RTX_RING_DEFAULT;
     c->initial_ring_bytes = SFU_RTX_RING_INITIAL;
+    c->ledger = false;
 }
 
 sfu_rtx_buffer *sfu_rtx_buffer_create(const sfu_rtx_buffer_config *c)
@@ -104,6 +108,7 @@ sfu_rtx_buffer *sfu_rtx_buffer_create(const sfu_rtx_buffer_config *c)
             d.ring_bytes = c->ring_bytes;
         if (c->initial_ring_bytes)
             d.initial_ring_bytes = c->initial_ring_bytes;
+        d.ledger = c->ledger;
     }
     if (d.capacity > 32768)
         d.capacity = 32768;
@@ -137,12 +142,16 @@ sfu_rtx_buffer *sfu_rtx_buffer_create(const sfu_rtx_buffer_config *c)
         return NULL;
     b->cfg = d;
     b->mask = cap - 1;
-    b->ring_cap = (uint32_t)ring;
-    ring = first;
-    b->ring_mask = ring - 1;
-    b->data = malloc((size_t)ring);
     b->slots = calloc(cap, sizeof *b->slots);
-    if (!b->data || !b->slots) {
+    if (d.ledger) {
+        b->refs = calloc(cap, sizeof *b->refs);
+    } else {
+        b->ring_cap = (uint32_t)ring;
+        ring = first;
+        b->ring_mask = ring - 1;
+        b->data = malloc((size_t)ring);
+    }
+    if (!(b->data || b->refs) || !b->slots) {
         sfu_rtx_buffer_destroy(b);
         return NULL;
     }
@@ -155,6 +164,7 @@ void sfu_rtx_buffer_destroy(sfu_rtx_buffer *b)
     if (!b)
         return;
     free(b->data);
+    free(b->refs);
     free(b->slots);
     free(b);
 }
@@ -202,9 +212,36 @@ static void grow(sfu_rtx_buffer *b)
     b->stats.grown++;
 }
 
+/* A packet sent: its slot's metadata, and the resend budget it earns. */
+static void fill_slot(sfu_rtx_buffer *b, rtx_slot *s, uint16_t seq, size_t len, uint64_t now_us)
+{
+    s->valid = true;
+    s->resent = false;
+    s->seq = seq;
+    s->len = (uint32_t)len;
+    s->sent_us = now_us;
+    s->last_resend_us = 0;
+    b->stats.stored++;
+    /* Every byte sent earns budget_percent % of a byte of resend budget. */
+    b->tokens += (uint64_t)len * b->cfg.budget_percent / 100;
+    if (b->tokens > b->cfg.budget_burst)
+        b->tokens = b->cfg.budget_burst;
+}
+
+int sfu_rtx_buffer_note(sfu_rtx_buffer *b, uint16_t seq, size_t len, uint64_t now_us,
+                        const void *ref)
+{
+    if (!b->refs || len < SFU_RTP_HEADER_MIN || len > b->cfg.slot_size)
+        return -1;
+    uint32_t i = seq & b->mask;
+    memcpy(b->refs[i], ref, SFU_RTX_REF_SIZE);
+    fill_slot(b, &b->slots[i], seq, len, now_us);
+    return 0;
+}
+
 int sfu_rtx_buffer_store(sfu_rtx_buffer *b, const uint8_t *pkt, size_t len, uint64_t now_us)
 {
-    if (len < SFU_RTP_HEADER_MIN || len > b->cfg.slot_size)
+    if (!b->data || len < SFU_RTP_HEADER_MIN || len > b->cfg.slot_size)
         return -1;
     uint16_t seq = (uint16_t)(pkt[2] << 8 | pkt[3]);
     uint32_t i = seq & b->mask;
@@ -228,25 +265,16 @@ int sfu_rtx_buffer_store(sfu_rtx_buffer *b, const uint8_t *pkt, size_t len, uint
     memcpy(b->data + off, pkt, len);
     s->pos = b->wpos;
     b->wpos += len;
-    s->valid = true;
-    s->resent = false;
-    s->seq = seq;
-    s->len = (uint32_t)len;
-    s->sent_us = now_us;
-    s->last_resend_us = 0;
-    b->stats.stored++;
-    /* Every byte sent earns budget_percent % of a byte of resend budget. */
-    b->tokens += (uint64_t)len * b->cfg.budget_percent / 100;
-    if (b->tokens > b->cfg.budget_burst)
-        b->tokens = b->cfg.budget_burst;
+    fill_slot(b, s, seq, len, now_us);
     return 0;
 }
 
-/* The slot of seq if its bytes are still in the ring. */
+/* The slot of seq if its bytes are still in the ring (ledger mode: if
+ * it is still noted). */
 static rtx_slot *find(const sfu_rtx_buffer *b, uint16_t seq)
 {
     rtx_slot *s = &b->slots[seq & b->mask];
-    if (!s->valid || s->seq != seq || b->wpos - s->pos > b->ring_mask + 1)
+    if (!s->valid || s->seq != seq || (b->data && b->wpos - s->pos > b->ring_mask + 1))
         return NULL;
     return s;
 }
@@ -259,7 +287,7 @@ static const uint8_t *bytes_of(const sfu_rtx_buffer *b, const rtx_slot *s)
 const uint8_t *sfu_rtx_buffer_get(const sfu_rtx_buffer *b, uint16_t seq, size_t *len,
                                   uint64_t *sent_us)
 {
-    const rtx_slot *s = find(b, seq);
+    const rtx_slot *s = b->data ? find(b, seq) : NULL;
     if (!s)
         return NULL;
     if (len)
@@ -269,27 +297,29 @@ const uint8_t *sfu_rtx_buffer_get(const sfu_rtx_buffer *b, uint16_t seq, size_t 
     return bytes_of(b, s);
 }
 
-int sfu_rtx_buffer_resend(sfu_rtx_buffer *b, uint16_t seq, uint64_t now_us, uint8_t *out,
-                          size_t cap)
+/* May seq be resent now? Its slot, or NULL with *why set (counted). */
+static rtx_slot *admit(sfu_rtx_buffer *b, uint16_t seq, uint64_t now_us, int *why)
 {
     b->stats.requests++;
     rtx_slot *s = find(b, seq);
     uint64_t max_age = useful_age(b);
+    *why = SFU_RTX_MISSING;
     if (!s || now_us - s->sent_us > max_age) {
         b->stats.missing++;
-        return SFU_RTX_MISSING;
+        return NULL;
     }
     /* The resend reaches the viewer half an RTT from now: past the
      * packet's useful age it would only waste the budget. */
     if (b->rtt_us && now_us - s->sent_us + b->rtt_us / 2 > max_age) {
         b->stats.missing++;
         b->stats.too_late++;
-        return SFU_RTX_MISSING;
+        return NULL;
     }
     uint64_t spacing = b->rtt_us > b->cfg.min_interval_us ? b->rtt_us : b->cfg.min_interval_us;
     if (s->resent && now_us - s->last_resend_us < spacing) {
         b->stats.too_soon++;
-        return SFU_RTX_TOO_SOON;
+        *why = SFU_RTX_TOO_SOON;
+        return NULL;
     }
     if (!b->window_started || now_us - b->window_start_us >= BUDGET_WINDOW_US) {
         b->window_started = true;
@@ -299,20 +329,27 @@ int sfu_rtx_buffer_resend(sfu_rtx_buffer *b, uint16_t seq, uint64_t now_us, uint
     size_t need = s->len + (b->use_rtx ? 2 : 0);
     if (b->window_count >= b->cfg.max_per_100ms || b->tokens < need) {
         b->stats.over_budget++;
-        return SFU_RTX_OVER_BUDGET;
+        *why = SFU_RTX_OVER_BUDGET;
+        return NULL;
     }
-    const uint8_t *pkt = bytes_of(b, s);
+    return s;
+}
+
+/* Write the resend of pkt (slot s) into out and charge it. */
+static int finish(sfu_rtx_buffer *b, rtx_slot *s, uint64_t now_us, const uint8_t *pkt, size_t len,
+                  uint8_t *out, size_t cap)
+{
     int n;
     if (b->use_rtx) {
-        n = sfu_rtx_build(out, cap, pkt, s->len, b->rtx_pt, b->rtx_ssrc, b->rtx_seq);
+        n = sfu_rtx_build(out, cap, pkt, len, b->rtx_pt, b->rtx_ssrc, b->rtx_seq);
         if (n < 0)
             return SFU_RTX_ERROR;
         b->rtx_seq++;
     } else {
-        if (cap < s->len)
+        if (cap < len)
             return SFU_RTX_ERROR;
-        memcpy(out, pkt, s->len);
-        n = (int)s->len;
+        memmove(out, pkt, len);
+        n = (int)len;
     }
     b->tokens -= (uint64_t)n <= b->tokens ? (uint64_t)n : b->tokens;
     b->window_count++;
@@ -323,8 +360,46 @@ int sfu_rtx_buffer_resend(sfu_rtx_buffer *b, uint16_t seq, uint64_t now_us, uint
     return n;
 }
 
+int sfu_rtx_buffer_resend(sfu_rtx_buffer *b, uint16_t seq, uint64_t now_us, uint8_t *out,
+                          size_t cap)
+{
+    int why;
+    if (!b->data) /* ledger mode: admit, rebuild, finish */
+        return SFU_RTX_ERROR;
+    rtx_slot *s = admit(b, seq, now_us, &why);
+    if (!s)
+        return why;
+    return finish(b, s, now_us, bytes_of(b, s), s->len, out, cap);
+}
+
+int sfu_rtx_buffer_admit(sfu_rtx_buffer *b, uint16_t seq, uint64_t now_us, void *ref)
+{
+    int why;
+    if (!b->refs)
+        return SFU_RTX_ERROR;
+    rtx_slot *s = admit(b, seq, now_us, &why);
+    if (!s)
+        return why;
+    memcpy(ref, b->refs[seq & b->mask], SFU_RTX_REF_SIZE);
+    return (int)s->len;
+}
+
+int sfu_rtx_buffer_finish(sfu_rtx_buffer *b, uint16_t seq, uint64_t now_us, const uint8_t *pkt,
+                          size_t len, uint8_t *out, size_t cap)
+{
+    rtx_slot *s = b->refs ? find(b, seq) : NULL;
+    if (!s)
+        return SFU_RTX_ERROR;
+    return finish(b, s, now_us, pkt, len, out, cap);
+}
+
+void sfu_rtx_buffer_gone(sfu_rtx_buffer *b)
+{
+    b->stats.missing++;
+}
+
 void sfu_rtx_buffer_get_stats(const sfu_rtx_buffer *b, sfu_rtx_buffer_stats *s)
 {
     *s = b->stats;
-    s->ring_bytes = (uint32_t)(b->ring_mask + 1);
+    s->ring_bytes = b->data ? (uint32_t)(b->ring_mask + 1) : 0;
 }

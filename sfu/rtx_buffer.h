@@ -24,13 +24,21 @@
  * age: it holds that much of the stream's own bitrate instead of the
  * worst case (a 180p viewer keeps 32 KiB, 64 KiB behind a 0.6 s RTT; a
  * 2.5 Mbit/s one grows to 256 KiB in its first second). A doubling
- * allocates and moves the packets still held; it happens at most log2(ring_bytes / initial_ring_bytes) times per
- * stream, never per packet in steady state (a failed allocation keeps
+ * allocates and moves the packets still held; it happens at most log2(ring_bytes /
+ * initial_ring_bytes) times per stream, never per packet in steady state (a failed allocation keeps
  * the current ring).
  *
  * A pure state machine; the packet bytes stored are the plain
  * (unprotected) RTP packets as forwarded, before SRTP. Time is passed in
  * (microseconds).
+ *
+ * Ledger mode (config.ledger) keeps no packet bytes: the caller notes each
+ * packet sent with a small reference of its own (SFU_RTX_REF_SIZE bytes,
+ * e.g. where a shared copy of the packet is and how it was rewritten) and
+ * rebuilds the packet from it when a resend is admitted. The resend rules
+ * above are the same. A viewer's ledger is 52 bytes per packet (26 KiB
+ * for 512) instead of a ring of its own copies (router_rtx.c keeps one
+ * copy per publisher layer).
  */
 #ifndef ML_SFU_RTX_BUFFER_H
 #define ML_SFU_RTX_BUFFER_H
@@ -42,6 +50,7 @@
 #define SFU_RTX_SLOT_DEFAULT 1500
 #define SFU_RTX_RING_DEFAULT (256u * 1024u)
 #define SFU_RTX_RING_INITIAL (32u * 1024u)
+#define SFU_RTX_REF_SIZE 20 /* ledger mode: the caller's reference per packet */
 
 typedef struct sfu_rtx_buffer_config {
     uint32_t capacity;           /* packets kept; power of two; default 512 */
@@ -57,6 +66,7 @@ typedef struct sfu_rtx_buffer_config {
                                     ~0.8 s of 2.5 Mbit/s video */
     uint32_t initial_ring_bytes; /* ring allocated at creation (power of two, at
                                     most ring_bytes); default 32 KiB */
+    bool ledger;                 /* keep references instead of bytes (see above) */
 } sfu_rtx_buffer_config;
 
 typedef struct sfu_rtx_buffer_stats {
@@ -135,6 +145,36 @@ const uint8_t *sfu_rtx_buffer_get(const sfu_rtx_buffer *b, uint16_t seq, size_t 
  */
 int sfu_rtx_buffer_resend(sfu_rtx_buffer *b, uint16_t seq, uint64_t now_us, uint8_t *out,
                           size_t cap);
+
+/*
+ * Ledger mode: note that the packet with sequence number seq, len bytes,
+ * was sent at now_us; ref (SFU_RTX_REF_SIZE bytes) is kept with it.
+ * Returns 0, or -1 when len is out of range or the buffer keeps bytes.
+ */
+int sfu_rtx_buffer_note(sfu_rtx_buffer *b, uint16_t seq, size_t len, uint64_t now_us,
+                        const void *ref);
+
+/*
+ * Ledger mode, a NACK for seq, first step: when a resend is allowed now,
+ * copy the packet's reference to ref and return its length; otherwise
+ * return SFU_RTX_MISSING, SFU_RTX_TOO_SOON or SFU_RTX_OVER_BUDGET (counted
+ * as sfu_rtx_buffer_resend counts them). Nothing is charged yet.
+ */
+int sfu_rtx_buffer_admit(sfu_rtx_buffer *b, uint16_t seq, uint64_t now_us, void *ref);
+
+/*
+ * Ledger mode, second step: pkt[0..len) is the packet rebuilt from the
+ * reference, as it was first sent. Write the resend into out (capacity
+ * cap; RTX form when configured), charge the budget, mark seq resent and
+ * return the length; SFU_RTX_ERROR when it does not fit or seq is no
+ * longer noted. A caller that cannot rebuild the packet calls
+ * sfu_rtx_buffer_gone instead.
+ */
+int sfu_rtx_buffer_finish(sfu_rtx_buffer *b, uint16_t seq, uint64_t now_us, const uint8_t *pkt,
+                          size_t len, uint8_t *out, size_t cap);
+
+/* Ledger mode: the admitted packet could not be rebuilt (counted as missing). */
+void sfu_rtx_buffer_gone(sfu_rtx_buffer *b);
 
 /* Copy the statistics. */
 void sfu_rtx_buffer_get_stats(const sfu_rtx_buffer *b, sfu_rtx_buffer_stats *s);

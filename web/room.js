@@ -326,7 +326,8 @@
         const track = byMid[s.mid] || s.mid;
         out.inbound[track] = { kind: s.kind, mid: s.mid, packetsReceived: s.packetsReceived, framesDecoded: s.framesDecoded,
           frameHeight: s.frameHeight, frameWidth: s.frameWidth, keyFramesDecoded: s.keyFramesDecoded, packetsLost: s.packetsLost,
-          bytesReceived: s.bytesReceived, codecId: s.codecId };
+          bytesReceived: s.bytesReceived, codecId: s.codecId, nackCount: s.nackCount,
+          retransmittedPacketsReceived: s.retransmittedPacketsReceived };
       } else if (s.type === 'outbound-rtp') {
         out.outbound.push({ kind: s.kind, mid: s.mid, rid: s.rid, framesEncoded: s.framesEncoded, frameHeight: s.frameHeight,
           packetsSent: s.packetsSent, active: s.active });

@@ -300,3 +300,85 @@ TEST(rtx_buffer_ring_grows_with_the_bitrate)
     CHECK(sfu_rtx_buffer_get(fast, 1999 - 200, NULL, NULL) != NULL);
     sfu_rtx_buffer_destroy(fast);
 }
+
+/* Ledger mode: no bytes, the caller's reference per packet; the same
+ * rules, and the RTX form built from the packet the caller rebuilt. */
+TEST(rtx_buffer_ledger_keeps_references_and_the_rules)
+{
+    sfu_rtx_buffer_config cfg = {.ledger = true};
+    sfu_rtx_buffer *b = sfu_rtx_buffer_create(&cfg);
+    REQUIRE(b);
+    sfu_rtx_buffer_set_rtx(b, 97, 0xabcdef01, 500);
+    uint8_t pkt[200], out[300], ref[SFU_RTX_REF_SIZE], got[SFU_RTX_REF_SIZE];
+    size_t len = make_pkt(pkt, 1234, 50);
+    /* Bytes are refused, references taken. */
+    CHECK_INT_EQ(sfu_rtx_buffer_store(b, pkt, len, 0), -1);
+    for (uint32_t s = 0; s < 600; s++) {
+        memset(ref, (int)(s & 0xff), sizeof ref);
+        CHECK_INT_EQ(sfu_rtx_buffer_note(b, (uint16_t)(1000 + s), 40 + (s % 7), s * MS, ref), 0);
+    }
+    CHECK_INT_EQ(sfu_rtx_buffer_note(b, 1, 11, 0, ref), -1);   /* shorter than RTP */
+    CHECK_INT_EQ(sfu_rtx_buffer_note(b, 1, 1501, 0, ref), -1); /* longer than a slot */
+    /* The last 512 noted are found, with their reference and length. */
+    uint64_t now = 600 * MS;
+    int n = sfu_rtx_buffer_admit(b, 1599, now, got);
+    CHECK_INT_EQ(n, 40 + (599 % 7));
+    memset(ref, 599 & 0xff, sizeof ref);
+    CHECK_MEM_EQ(got, ref, sizeof ref);
+    CHECK_INT_EQ(sfu_rtx_buffer_admit(b, 1000 + 599 - 512, now, got), SFU_RTX_MISSING);
+    CHECK(sfu_rtx_buffer_admit(b, 1000 + 599 - 511, now, got) > 0);
+    /* Admitting charges nothing: the same packet again is not too soon. */
+    CHECK(sfu_rtx_buffer_admit(b, 1599, now, got) > 0);
+    /* Finish wraps the rebuilt packet as RTX and marks it resent. */
+    len = make_pkt(pkt, 1599, 30);
+    n = sfu_rtx_buffer_finish(b, 1599, now, pkt, len, out, sizeof out);
+    REQUIRE(n == (int)len + 2);
+    sfu_rtp_packet p;
+    REQUIRE(sfu_rtp_parse(out, (size_t)n, &p) == 0);
+    CHECK_UINT_EQ(p.ssrc, 0xabcdef01);
+    CHECK_INT_EQ(p.seq, 500);
+    CHECK_INT_EQ(p.payload[0] << 8 | p.payload[1], 1599);
+    CHECK_MEM_EQ(p.payload + 2, pkt + 12, 30);
+    CHECK_INT_EQ(sfu_rtx_buffer_admit(b, 1599, now + 5 * MS, got), SFU_RTX_TOO_SOON);
+    /* Too old; not noted; a byte-mode call on a ledger. */
+    CHECK_INT_EQ(sfu_rtx_buffer_admit(b, 1599, now + 1100 * MS, got), SFU_RTX_MISSING);
+    CHECK_INT_EQ(sfu_rtx_buffer_finish(b, 7, now, pkt, len, out, sizeof out), SFU_RTX_ERROR);
+    CHECK_INT_EQ(sfu_rtx_buffer_resend(b, 1599, now, out, sizeof out), SFU_RTX_ERROR);
+    CHECK(sfu_rtx_buffer_get(b, 1599, NULL, NULL) == NULL);
+    sfu_rtx_buffer_gone(b);
+    sfu_rtx_buffer_stats st;
+    sfu_rtx_buffer_get_stats(b, &st);
+    CHECK_UINT_EQ(st.stored, 600);
+    CHECK_UINT_EQ(st.resent, 1);
+    CHECK_UINT_EQ(st.too_soon, 1);
+    CHECK_UINT_EQ(st.missing, 3);
+    CHECK_UINT_EQ(st.ring_bytes, 0);
+    /* A byte-mode buffer takes no references. */
+    sfu_rtx_buffer *bytes = sfu_rtx_buffer_create(NULL);
+    REQUIRE(bytes);
+    CHECK_INT_EQ(sfu_rtx_buffer_note(bytes, 1, 40, 0, ref), -1);
+    CHECK_INT_EQ(sfu_rtx_buffer_admit(bytes, 1, 0, got), SFU_RTX_ERROR);
+    sfu_rtx_buffer_destroy(bytes);
+    sfu_rtx_buffer_destroy(b);
+}
+
+/* The budget is charged at finish, as in byte mode. */
+TEST(rtx_buffer_ledger_shares_the_budget)
+{
+    sfu_rtx_buffer_config cfg = {.ledger = true, .budget_burst = 3000};
+    sfu_rtx_buffer *b = sfu_rtx_buffer_create(&cfg);
+    REQUIRE(b);
+    uint8_t pkt[1300], out[1400], ref[SFU_RTX_REF_SIZE] = {0};
+    for (uint16_t s = 0; s < 10; s++)
+        REQUIRE(sfu_rtx_buffer_note(b, s, 1212, 0, ref) == 0);
+    int resent = 0;
+    for (uint16_t s = 0; s < 10; s++) {
+        if (sfu_rtx_buffer_admit(b, s, 20 * MS, ref) <= 0)
+            continue;
+        size_t len = make_pkt(pkt, s, 1200);
+        if (sfu_rtx_buffer_finish(b, s, 20 * MS, pkt, len, out, sizeof out) > 0)
+            resent++;
+    }
+    CHECK_INT_EQ(resent, 2); /* 3000 bytes of budget, 1212 a packet */
+    sfu_rtx_buffer_destroy(b);
+}
