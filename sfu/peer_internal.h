@@ -36,10 +36,10 @@ typedef struct sfu_fwd {
     struct sfu_peer_track *c; /* &v->tracks[k] */
 } sfu_fwd;
 
-/* Echo state of one offered m-line. */
 /* Shared copies of a publisher's packets for resends (router_rtx.c). */
 typedef struct sfu_rtx_source sfu_rtx_source;
 
+/* Echo state of one offered m-line. */
 typedef struct sfu_peer_track {
     char mid[SFU_SDP_MID_LEN];
     sfu_sdp_kind kind;

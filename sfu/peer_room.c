@@ -82,7 +82,10 @@ void sfu__peer_room_local(sfu_peer *p, const sfu_sdp_media *m, int i, const char
     sfu__router_changed(p->router); /* role and binding are set below */
     l->action[i] = sfu__peer_room_action(p, m);
     if (client_sends(m)) {
-        t->role = p->may_publish ? SFU_TRACK_PRODUCE : SFU_TRACK_NONE;
+        uint8_t role = p->may_publish ? SFU_TRACK_PRODUCE : SFU_TRACK_NONE;
+        if (t->role != role && t->role != SFU_TRACK_ECHO)
+            sfu__peer_room_track_free(t); /* what it kept as viewer or publisher */
+        t->role = role;
         return;
     }
     uint64_t peer = 0;
@@ -102,8 +105,8 @@ void sfu__peer_room_local(sfu_peer *p, const sfu_sdp_media *m, int i, const char
         sfu_layer_select_init(&t->ls, &lcfg);
         drop_rtxbuf(t);
     }
-    if (t->role == SFU_TRACK_PRODUCE)
-        sfu__peer_room_track_free(t); /* its forwarding list and upstream NACK state */
+    if (t->role != SFU_TRACK_CONSUME)
+        sfu__peer_room_track_free(t); /* its forwarding list, upstream NACK state, copies */
     t->role = SFU_TRACK_CONSUME;
     snprintf(l->track[i].stream_id, sizeof l->track[i].stream_id, "ml-%llu",
              (unsigned long long)t->src_peer);

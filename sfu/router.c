@@ -533,6 +533,7 @@ void sfu__router_withdraw(sfu_router *r, sfu_peer *p)
         t->echo = 0;
         if (t->announced)
             announce(p, t, 0);
+        sfu__router_rtx_release(t); /* its copies for resends (made again if it publishes) */
     }
     sfu__router_update_layers(r);
 }

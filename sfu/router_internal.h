@@ -82,6 +82,9 @@ void sfu__router_rtx_note(sfu_peer_track *c, const sfu_peer_track *t, int layer,
  * (plain RTP as first sent). Its length, or -1 when the copy is gone. */
 int sfu__router_rtx_rebuild(const sfu_peer_track *c, uint16_t seq, const void *ref, uint8_t *out,
                             size_t cap);
+/* Viewer track c's RTT: the publisher copies it reads are kept for at
+ * least three of the longest RTT seen among their viewers. */
+void sfu__router_rtx_viewer_rtt(sfu_peer_track *c, uint64_t rtt_us);
 /* Drop a track's shared copies (its own, the ones it reads). */
 void sfu__router_rtx_release(sfu_peer_track *t);
 /* A viewer's header rewrite (header_len: RTP header; d: VP8 descriptor). */

@@ -150,8 +150,10 @@ static void on_rtt(sfu_peer *p, uint64_t rtt)
     p->st.rtt_us = p->rtt_us;
     for (int i = 0; i < p->n_tracks; i++) {
         sfu_peer_track *t = &p->tracks[i];
-        if (t->role == SFU_TRACK_CONSUME && t->rtxbuf)
+        if (t->role == SFU_TRACK_CONSUME && t->rtxbuf) {
             sfu_rtx_buffer_set_rtt(t->rtxbuf, p->rtt_us);
+            sfu__router_rtx_viewer_rtt(t, p->rtt_us);
+        }
         for (int l = 0; l < SFU_CONSUMER_MAX_LAYERS && t->role == SFU_TRACK_PRODUCE; l++)
             if (t->nack[l])
                 sfu_nack_set_rtt(t->nack[l], p->rtt_us);

@@ -30,17 +30,20 @@
 
 #include "sfu/vp8.h"
 
-/* The publisher's ring: longer than any viewer's useful age (1 s, or
- * three RTTs up to a 1 s RTT), 1024 packets (~4 s of 720p). */
-#define SOURCE_PACKETS 1024
+/* The publisher's ring holds at least as long as its viewers may ask
+ * (a viewer's useful age: 1 s, or three of its RTTs): 3 s, or three of the
+ * longest viewer RTT seen, as far as 4096 packets and 2 MiB go (~6 s of
+ * 2.5 Mbit/s video, for RTTs up to 2 s). */
+#define SOURCE_PACKETS 4096
 #define SOURCE_MAX_AGE_US 3000000ull
-#define SOURCE_RING_MAX (1024u * 1024u)
+#define SOURCE_RING_MAX (2u * 1024u * 1024u)
 
 struct sfu_rtx_source {
     int refs; /* the publisher track's, plus one per viewer track reading it */
     sfu_rtx_buffer *ring[SFU_CONSUMER_MAX_LAYERS];
     uint32_t ssrc[SFU_CONSUMER_MAX_LAYERS];
     uint32_t gen[SFU_CONSUMER_MAX_LAYERS]; /* 0: no ring */
+    uint64_t rtt_us;                       /* the longest viewer RTT seen */
 };
 
 enum { REF_VP8 = 1, REF_TWCC_WRITE = 2, REF_TWCC_BLANK = 4 };
@@ -105,6 +108,7 @@ void sfu__router_rtx_keep(sfu_peer_track *t, int layer, const uint8_t *pkt, size
         s->ssrc[layer] = ssrc;
         if (!s->ring[layer])
             return;
+        sfu_rtx_buffer_set_rtt(s->ring[layer], s->rtt_us);
     }
     (void)sfu_rtx_buffer_store(s->ring[layer], pkt, len, now);
 }
@@ -192,6 +196,17 @@ int sfu__router_rtx_rebuild(const sfu_peer_track *c, uint16_t seq, const void *r
     else if (r.flags & REF_TWCC_BLANK)
         sfu__router_blank_ext(out, len, r.twcc_id);
     return (int)len;
+}
+
+void sfu__router_rtx_viewer_rtt(sfu_peer_track *c, uint64_t rtt_us)
+{
+    sfu_rtx_source *s = c->rtx_from;
+    if (!s || rtt_us <= s->rtt_us)
+        return;
+    s->rtt_us = rtt_us;
+    for (int k = 0; k < SFU_CONSUMER_MAX_LAYERS; k++)
+        if (s->ring[k])
+            sfu_rtx_buffer_set_rtt(s->ring[k], rtt_us);
 }
 
 void sfu__router_rtx_release(sfu_peer_track *t)

@@ -36,7 +36,9 @@
  * packet sent with a small reference of its own (SFU_RTX_REF_SIZE bytes,
  * e.g. where a shared copy of the packet is and how it was rewritten) and
  * rebuilds the packet from it when a resend is admitted. The resend rules
- * above are the same. A viewer's ledger is 52 bytes per packet (26 KiB
+ * above are the same, as long as the caller still has the packet
+ * (router_rtx.c keeps it for three of the longest viewer RTT, RTTs up to
+ * about 2 s at 2.5 Mbit/s). A viewer's ledger is 52 bytes per packet (26 KiB
  * for 512) instead of a ring of its own copies (router_rtx.c keeps one
  * copy per publisher layer).
  */
