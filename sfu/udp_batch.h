@@ -25,6 +25,7 @@
 typedef struct sfu_udp_dest {
     int refs;
     int dead;       /* owner gone or pair changed: do not send queued data */
+    int no_gso;     /* the kernel refused a segmented send to it (udp_batch.c) */
     GSocket *gsock; /* a reference: tells when libnice closed the socket */
     int fd;
     struct sockaddr_storage addr;
@@ -39,11 +40,12 @@ typedef struct sfu_udp_batch sfu_udp_batch;
 
 /* Counters of the calling thread's queue (all zero before first use). */
 typedef struct sfu_udp_batch_stats {
-    uint64_t queued;   /* datagrams queued */
-    uint64_t sent;     /* datagrams the kernel accepted */
-    uint64_t dropped;  /* send errors (EAGAIN, ENOBUFS, ...) and closed sockets */
-    uint64_t syscalls; /* sendmmsg calls */
-    uint64_t flushes;  /* flushes that wrote something */
+    uint64_t queued;    /* datagrams queued */
+    uint64_t sent;      /* datagrams the kernel accepted */
+    uint64_t dropped;   /* send errors (EAGAIN, ENOBUFS, ...) and closed sockets */
+    uint64_t syscalls;  /* sendmmsg calls */
+    uint64_t flushes;   /* flushes that wrote something */
+    uint64_t gso_sends; /* messages carrying several datagrams (UDP GSO) */
 } sfu_udp_batch_stats;
 
 /* A destination for fd/addr; gsock is referenced. NULL on bad input. */

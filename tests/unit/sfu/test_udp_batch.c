@@ -146,3 +146,100 @@ TEST(udp_batch_one_sendmmsg_per_destination_in_order)
     g_main_context_release(ctx);
     g_main_context_unref(ctx);
 }
+
+/* Lengths of every datagram waiting on fd, and their first bytes. */
+static int drain_lens(int fd, int *lens, uint8_t *first, int max)
+{
+    int n = 0;
+    uint8_t buf[2048];
+    while (n < max) {
+        ssize_t r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (r <= 0)
+            break;
+        lens[n] = (int)r;
+        first[n++] = buf[0];
+    }
+    return n;
+}
+
+/* Runs of equal lengths to one destination go out as one segmented send
+ * (UDP GSO) and arrive as the same datagrams; a route that refuses it
+ * (here: a socket without UDP checksums) gets them one by one, all. */
+/* REQUIRE on another thread: fail and leave the thread (no longjmp). */
+#define TREQ(c)                                                                                    \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            th_fail(__FILE__, __LINE__, "REQUIRE(%s)", #c);                                        \
+            return NULL;                                                                           \
+        }                                                                                          \
+    } while (0)
+
+static gpointer segmented_body(gpointer unused)
+{
+    (void)unused;
+    GMainContext *ctx = g_main_context_new();
+    TREQ(g_main_context_acquire(ctx));
+    endpoint a, b;
+    TREQ(endpoint_open(&a) == 0);
+    TREQ(endpoint_open(&b) == 0);
+    sfu_udp_dest *da = sfu_udp_dest_new(a.tx, (struct sockaddr *)&a.to, sizeof a.to);
+    TREQ(da);
+    sfu_udp_batch *q = sfu_udp_batch_for(ctx);
+    TREQ(q != NULL);
+    /* 5 x 1216, 700 (ends the run), 1216, 1300 (longer: a new run), 1300. */
+    static const int lens[] = {1216, 1216, 1216, 1216, 1216, 700, 1216, 1300, 1300};
+    const int n = (int)(sizeof lens / sizeof lens[0]);
+    sfu_udp_batch_stats s0, s1;
+    sfu_udp_batch_get_stats(&s0);
+    for (int k = 0; k < n; k++) {
+        uint8_t d[1400];
+        memset(d, 0xee, sizeof d);
+        d[0] = (uint8_t)(k + 1);
+        CHECK_INT_EQ(sfu_udp_batch_send(q, da, d, (size_t)lens[k]), 0);
+    }
+    sfu_udp_batch_flush(q);
+    sfu_udp_batch_get_stats(&s1);
+    CHECK_INT_EQ((int)(s1.sent - s0.sent), n);
+    /* three messages: [5 x 1216, 700] [1216] [1300 x 2], two segmented */
+    CHECK_INT_EQ((int)(s1.gso_sends - s0.gso_sends), 2);
+    CHECK_INT_EQ((int)(s1.syscalls - s0.syscalls), 1);
+    int got[16];
+    uint8_t first[16];
+    CHECK_INT_EQ(drain_lens(a.rx, got, first, 16), n);
+    for (int k = 0; k < n; k++) {
+        CHECK_INT_EQ(got[k], lens[k]);
+        CHECK_INT_EQ(first[k], k + 1);
+    }
+
+    /* No UDP checksum on the sending socket: the kernel refuses GSO. */
+    int one = 1;
+    TREQ(setsockopt(g_socket_get_fd(b.tx), SOL_SOCKET, SO_NO_CHECK, &one, sizeof one) == 0);
+    sfu_udp_dest *db = sfu_udp_dest_new(b.tx, (struct sockaddr *)&b.to, sizeof b.to);
+    TREQ(db);
+    sfu_udp_batch_get_stats(&s0);
+    for (int k = 0; k < 4; k++) {
+        uint8_t d[500] = {(uint8_t)(k + 1)};
+        CHECK_INT_EQ(sfu_udp_batch_send(q, db, d, sizeof d), 0);
+    }
+    sfu_udp_batch_flush(q);
+    sfu_udp_batch_get_stats(&s1);
+    CHECK_INT_EQ((int)(s1.sent - s0.sent), 4);
+    CHECK_INT_EQ((int)(s1.dropped - s0.dropped), 0);
+    CHECK_INT_EQ(db->no_gso, 1);
+    CHECK_INT_EQ(drain_lens(b.rx, got, first, 16), 4);
+    CHECK(first[0] == 1 && first[1] == 2 && first[2] == 3 && first[3] == 4);
+
+    sfu_udp_dest_release(da);
+    sfu_udp_dest_release(db);
+    endpoint_close(&a);
+    endpoint_close(&b);
+    g_main_context_release(ctx);
+    g_main_context_unref(ctx);
+    return NULL;
+}
+
+/* (On a thread of its own: a thread's queue stays with its first context.) */
+TEST(udp_batch_equal_lengths_go_out_segmented)
+{
+    g_thread_join(g_thread_new("gso", segmented_body, NULL));
+}
