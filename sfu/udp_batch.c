@@ -32,8 +32,10 @@
  * messages. It applies when the queue holds several datagrams for one
  * viewer: small rooms (up to 64 / k viewers for bursts of k packets), or
  * a longer queue (SFU_UDP_BATCH). A destination whose route refuses it
- * (EIO without checksum offload, EINVAL over the route's MTU) gets one
- * datagram per message from then on; SFU_UDP_GSO=0 turns it off.
+ * (a segment over the route's MTU, an IPsec route) gets one datagram per
+ * message from then on, as does every destination on a kernel without
+ * UDP_SEGMENT (probed when the destination is made); SFU_UDP_GSO=0 turns
+ * it off.
  *
  * A destination holds a reference to libnice's GSocket, so a socket that
  * libnice closed in the meantime is seen (g_socket_is_closed) and its
@@ -108,6 +110,12 @@ sfu_udp_dest *sfu_udp_dest_new(GSocket *gsock, const struct sockaddr *addr, sock
         int pmtu = IP_PMTUDISC_PROBE;
         (void)setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
     }
+    /* A kernel without UDP GSO (before 4.18) would ignore the option and
+     * send a run as one datagram: ask it first. */
+    int gso = 0;
+    socklen_t gl = sizeof gso;
+    if (getsockopt(fd, SOL_UDP, UDP_SEGMENT, &gso, &gl) != 0)
+        d->no_gso = 1;
     d->refs = 1;
     d->gsock = g_object_ref(gsock);
     d->fd = fd;
@@ -143,14 +151,16 @@ static int write_group(sfu_udp_batch *b, int fd, int cnt)
         int r = sendmmsg(fd, b->msg + off, (unsigned)(cnt - off), MSG_DONTWAIT);
         b->st.syscalls++;
         if (r > 0) {
-            for (int i = off; i < off + r; i++)
+            for (int i = off; i < off + r; i++) {
                 b->st.sent += (uint64_t)b->segs[i];
+                b->st.gso_sends += b->segs[i] > 1;
+            }
             off += r;
             continue;
         }
         if (r < 0 && errno == EINTR)
             continue;
-        if (r < 0 && (errno == EIO || errno == EINVAL) && b->segs[off] > 1)
+        if (r < 0 && (errno == EIO || errno == EINVAL || errno == EMSGSIZE) && b->segs[off] > 1)
             return off; /* no segmentation on this path: the caller goes on without */
         b->st.dropped += (uint64_t)b->segs[off]; /* the message at off failed: skip it */
         off++;
@@ -169,7 +179,7 @@ static int build_msg(sfu_udp_batch *b, sfu_udp_dest *d, int j, int m, int *iov_n
     uint32_t seg = b->len[j], total = 0;
     while (j >= 0) {
         uint32_t l = b->len[j];
-        if (segs > 0 && (b->no_gso || d->no_gso || l > seg || segs == GSO_MAX_SEGS ||
+        if (segs > 0 && (b->no_gso || d->no_gso || l > seg || l == 0 || segs == GSO_MAX_SEGS ||
                          total + l > GSO_MAX_BYTES))
             break;
         b->iov[*iov_n].iov_base = b->data[j];
@@ -178,8 +188,8 @@ static int build_msg(sfu_udp_batch *b, sfu_udp_dest *d, int j, int m, int *iov_n
         segs++;
         total += l;
         j = b->next[j];
-        if (l < seg)
-            break; /* a shorter one ends the run */
+        if (l < seg || seg == 0)
+            break; /* a shorter one ends the run (an empty one is alone) */
     }
     struct msghdr *h = &b->msg[m].msg_hdr;
     memset(&b->msg[m], 0, sizeof b->msg[m]);
@@ -196,7 +206,6 @@ static int build_msg(sfu_udp_batch *b, sfu_udp_dest *d, int j, int m, int *iov_n
         cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
         uint16_t gso = (uint16_t)seg;
         memcpy(CMSG_DATA(cm), &gso, sizeof gso);
-        b->st.gso_sends++;
     }
     b->segs[m] = segs;
     return j;
@@ -224,10 +233,10 @@ void sfu_udp_batch_flush(sfu_udp_batch *b)
             int done = write_group(b, d->fd, cnt);
             if (done == cnt)
                 break;
-            /* Refused as a segmented send (EIO: the route has no checksum
-             * offload; EINVAL: a datagram over the route's MTU): one
-             * datagram per message to this destination from now on, and
-             * its datagrams again from the refused message. */
+            /* Refused as a segmented send (EMSGSIZE, EINVAL on older
+             * kernels: a segment over the route's MTU; EIO: an IPsec
+             * route): one datagram per message to this destination from
+             * now on, and its datagrams again from the refused message. */
             d->no_gso = 1;
             ML_DEBUG("udp", "segmented send refused (%s): datagrams one by one to this peer",
                      g_strerror(errno));
