@@ -43,6 +43,7 @@
 #include "sfu/ice_loop.h"
 
 #include "sfu/timer_heap.h"
+#include "sfu/udp_batch.h"
 #include "sfu/worker_poll.h"
 
 #include <errno.h>
@@ -265,6 +266,9 @@ static void step(sfu_ice_sub *s, int why)
     if (s->prepared && g_main_context_check(s->ctx, s->max_prio, s->fds, s->nfds)) {
         l->st.dispatches++;
         g_main_context_dispatch(s->ctx);
+        /* A publisher's burst read in that dispatch is fanned out now,
+         * viewer by viewer (router.c), before other agents are iterated. */
+        sfu_udp_batch_run_deferred();
     }
     g_main_context_prepare(s->ctx, &s->max_prio);
     gint timeout = -1;

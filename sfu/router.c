@@ -12,6 +12,21 @@
  * RFC 6464 audio levels of published audio. Every forwarded video packet
  * is kept in the consumer's sfu_rtx_buffer to answer the viewer's NACKs
  * with RTX (peer_room.c).
+ *
+ * Fan-out of a burst. libnice hands over every datagram waiting on the
+ * publisher's socket in one dispatch (a frame's packets, often of all
+ * simulcast layers). The per-packet work on the publisher's side (keyframe
+ * and layer bookkeeping, taps, the copy kept for resends) is done as each
+ * arrives; the copies for viewers are deferred to the end of the dispatch
+ * and made viewer by viewer, all of the burst's packets for one viewer
+ * before the next, so that they sit together in the send queue and go out
+ * in one message with UDP GSO (udp_batch.c) instead of one system call
+ * per packet per viewer. A burst is one publisher track's consecutive
+ * packets (up to BURST_MAX; another track's packet ends it) and is sent
+ * before anything changes the room's membership or tracks
+ * (sfu__router_changed), so every pointer it holds is still valid; the
+ * viewers are looked up when it is sent. SFU_FANOUT_BURST=0 forwards each
+ * packet as it arrives (for comparisons).
  */
 #include "sfu/router_internal.h"
 #include "sfu/wire_internal.h"
@@ -20,6 +35,7 @@
 #include "sfu/clock.h"
 #include "sfu/peer_room.h"
 #include "sfu/speaker.h"
+#include "sfu/udp_batch.h"
 #include "sfu/vp8.h"
 
 #include <stdio.h>
@@ -44,6 +60,7 @@ struct sfu_router {
 };
 
 static void tick_cb(void *data);
+static void burst_send(void);
 
 /* Scratch for one outgoing copy; the worker runs one packet at a time. */
 static __thread uint8_t scratch[SFU_PEER_PKT_BUF] __attribute__((aligned(16)));
@@ -72,6 +89,7 @@ sfu_worker *sfu_router_worker(const sfu_router *r)
 static void destroy_task(void *arg)
 {
     sfu_router *r = arg;
+    burst_send(); /* (peers leave first, which sends any burst of theirs) */
     sfu_worker_timer_cancel(r->worker, &r->tick);
     sfu_speaker_destroy(r->speaker);
     sfu__router_tap_free(r);
@@ -89,10 +107,15 @@ void sfu__router_changed(sfu_router *r)
 {
     if (r && ++r->gen == 0)
         r->gen = 1;
+    /* A burst waiting to be sent goes out now, to the viewers of the
+     * moment (its lists are rebuilt: the new gen), while its publisher
+     * and tracks are still there. */
+    burst_send();
 }
 
 void sfu__router_add(sfu_router *r, sfu_peer *p)
 {
+    burst_send();
     g_ptr_array_add(r->peers, p);
     sfu__router_changed(r);
     if (!sfu_timer_armed(&r->tick))
@@ -105,6 +128,7 @@ void sfu__router_add(sfu_router *r, sfu_peer *p)
 
 void sfu__router_remove(sfu_router *r, sfu_peer *p)
 {
+    burst_send();
     g_ptr_array_remove(r->peers, p);
     sfu__router_changed(r);
     if (r->speaker)
@@ -526,6 +550,7 @@ void sfu__router_unmuted(sfu_router *r, sfu_peer *pub, int track)
 
 void sfu__router_withdraw(sfu_router *r, sfu_peer *p)
 {
+    burst_send(); /* what it published until now */
     for (int i = 0; i < p->n_tracks; i++) {
         sfu_peer_track *t = &p->tracks[i];
         if (t->role != SFU_TRACK_PRODUCE)
@@ -673,6 +698,164 @@ static void check_fwd(sfu_router *r, sfu_peer *pub, sfu_peer_track *t)
 }
 #endif
 
+/* One received packet as the fan-out needs it (everything found on
+ * arrival). rp and d are used for their values only: header_len, seq,
+ * payload_len and the descriptor's offsets. */
+typedef struct fwd_pkt {
+    const uint8_t *data;
+    size_t len;
+    int layer;
+    bool is_vp8;
+    sfu_rtp_packet rp;
+    sfu_vp8_desc d;
+    sfu_consumer_in in;
+    twcc_pos tw;
+} fwd_pkt;
+
+/* Send pkts[0..n) of publisher track t to each of its viewers in turn:
+ * all of them to one viewer, then the next. now: the time of sending. */
+static void fan_out(sfu_router *r, sfu_peer *pub, sfu_peer_track *t, const fwd_pkt *pkts, int n,
+                    uint64_t now)
+{
+    int switched = 0;
+    if (t->fwd_gen != r->gen)
+        build_fwd(r, pub, t);
+#ifdef __SANITIZE_ADDRESS__
+    check_fwd(r, pub, t); /* sanitizer builds (the tests): the list is what a scan finds */
+#endif
+    const sfu_fwd *f = t->fwd;
+    for (int i = 0; i < t->n_fwd; i++) {
+        sfu_peer *v = f[i].v;
+        sfu_peer_track *c = f[i].c;
+        if (i + 1 < t->n_fwd) {
+            /* The next viewer's state is cold in a large room: fetch it
+             * while this one is sent. */
+            __builtin_prefetch(f[i + 1].v);
+            __builtin_prefetch(&f[i + 1].c->cons);
+        }
+        if (!v->srtp)
+            continue;
+        if (v->stalled && t->kind == SFU_SDP_KIND_VIDEO) {
+            v->st.drop_stalled += (uint64_t)n;
+            continue;
+        }
+        for (int k = 0; k < n; k++) {
+            const fwd_pkt *p = &pkts[k];
+            sfu_consumer_out o;
+            uint64_t shed = c->cons.dropped_temporal;
+            if (!sfu_consumer_process(&c->cons, &p->in, &o)) {
+                if (c->cons.dropped_temporal != shed)
+                    v->st.drop_temporal++;
+                if (sfu_consumer_wants_keyframe(&c->cons))
+                    pli_layer(pub, t, c->cons.target);
+                continue;
+            }
+            if (o.switched)
+                switched = 1;
+            send_to(v, c, t, p->layer, p->data, p->len, &p->rp, p->is_vp8 ? &p->d : NULL, &o,
+                    &p->tw, now);
+        }
+    }
+    if (switched)
+        sfu__router_update_layers(r);
+}
+
+/* ---- bursts (see the top of this file) -------------------------------------- */
+
+#define BURST_MAX 32
+
+typedef struct burst {
+    sfu_router *r;
+    sfu_peer *pub;
+    int track;
+    int n;
+    int sending;
+    fwd_pkt pkts[BURST_MAX];
+    uint8_t data[BURST_MAX][SFU_PEER_PKT_BUF] __attribute__((aligned(16)));
+} burst;
+
+static __thread burst *tl_burst;
+static GPrivate burst_key = G_PRIVATE_INIT(free); /* frees a thread's at its exit */
+
+/* SFU_FANOUT_BURST=0: no bursts (read once, for every worker). */
+static bool bursts_on(void)
+{
+    static gsize mode; /* 0 unread, 1 off, 2 on */
+    if (g_once_init_enter(&mode)) {
+        const char *e = getenv("SFU_FANOUT_BURST");
+        g_once_init_leave(&mode, e && strcmp(e, "0") == 0 ? 1 : 2);
+    }
+    return mode == 2;
+}
+
+static void burst_send(void)
+{
+    burst *b = tl_burst;
+    if (!b || b->n == 0 || b->sending)
+        return;
+    b->sending = 1;
+    sfu_peer *pub = b->pub;
+    sfu_router *r = b->r;
+    int n = b->n;
+    /* The track is looked up again: a renegotiation may have moved the
+     * tracks (it calls sfu__router_changed first, which sends the burst,
+     * so this is the same track unless the burst was made since). */
+    if (b->track < pub->n_tracks && pub->tracks[b->track].role == SFU_TRACK_PRODUCE &&
+        !pub->tracks[b->track].muted)
+        fan_out(r, pub, &pub->tracks[b->track], b->pkts, n, sfu_now_us());
+    b->n = 0;
+    b->sending = 0;
+}
+
+static void burst_deferred(void)
+{
+    burst_send();
+}
+
+/* Keep p (data copied) for the end of the dispatch. Returns false when
+ * bursts are off or cannot be kept here (sent at once instead). */
+static bool burst_add(sfu_router *r, sfu_peer *pub, int track, const fwd_pkt *p)
+{
+    if (!bursts_on() || p->len > SFU_PEER_PKT_BUF)
+        return false;
+    burst *b = tl_burst;
+    if (b && b->sending)
+        return false; /* (a packet arriving while a burst is sent: not expected) */
+    if (b && b->n > 0 && (b->r != r || b->pub != pub || b->track != track || b->n == BURST_MAX))
+        burst_send();
+    if (!b) {
+        b = aligned_alloc(16, (sizeof *b + 15) & ~(size_t)15);
+        if (!b)
+            return false;
+        b->n = 0;
+        b->sending = 0;
+        tl_burst = b;
+        g_private_set(&burst_key, b);
+    }
+    if (b->n == 0 && sfu_udp_batch_defer(burst_deferred) != 0)
+        return false; /* no send queue on this thread: nothing would run it */
+    int k = b->n++;
+    b->r = r;
+    b->pub = pub;
+    b->track = track;
+    fwd_pkt *q = &b->pkts[k];
+    *q = *p;
+    memcpy(b->data[k], p->data, p->len);
+    q->data = b->data[k];
+    /* pointers into the packet follow it (only offsets are used) */
+    const uint8_t *from = p->data;
+    uint8_t *to = b->data[k];
+    if (q->rp.csrc)
+        q->rp.csrc = to + (q->rp.csrc - from);
+    if (q->rp.ext)
+        q->rp.ext = to + (q->rp.ext - from);
+    if (q->rp.payload)
+        q->rp.payload = to + (q->rp.payload - from);
+    if (p->is_vp8 && q->d.payload)
+        q->d.payload = to + (q->d.payload - from);
+    return true;
+}
+
 void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint8_t *pkt,
                         size_t len, const sfu_rtp_packet *rp)
 {
@@ -682,13 +865,15 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
         return;
     }
     uint64_t now = sfu_now_us(); /* the one clock read of this packet */
-    sfu_vp8_desc d;
-    int is_vp8 = t->kind == SFU_SDP_KIND_VIDEO && rp->payload_len > 0 &&
-                 sfu_vp8_parse(rp->payload, rp->payload_len, &d) == 0;
-    int key = is_vp8 && d.is_keyframe;
+    fwd_pkt p = {.data = pkt, .len = len, .layer = layer, .rp = *rp};
+    sfu_vp8_desc *d = &p.d;
+    p.is_vp8 = t->kind == SFU_SDP_KIND_VIDEO && rp->payload_len > 0 &&
+               sfu_vp8_parse(rp->payload, rp->payload_len, d) == 0;
+    bool is_vp8 = p.is_vp8;
+    int key = is_vp8 && d->is_keyframe;
     if (key && layer >= 0 && layer < SFU_CONSUMER_MAX_LAYERS) {
-        if (d.has_size)
-            t->layer_height[layer] = d.height;
+        if (d->has_size)
+            t->layer_height[layer] = d->height;
         sfu_keyframe_on_keyframe(&t->kf[layer], now);
         if (t->nack[layer])
             sfu_nack_on_keyframe(t->nack[layer], rp->seq);
@@ -703,68 +888,39 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
     }
     if (r->taps)
         sfu__router_tap_rtp(r, pub, t, layer, key, pkt, len, now);
-    twcc_pos tw;
-    blank_extensions(pkt, rp, t, &tw);
+    blank_extensions(pkt, rp, t, &p.tw);
     if (t->n_layers > 1 && layer >= 0 && layer < SFU_CONSUMER_MAX_LAYERS) {
         sfu_rate_meter_add(&t->meter[layer], len, now);
-        if (is_vp8 && d.has_tid)
+        if (is_vp8 && d->has_tid)
             sfu_rate_meter_add(
                 &t->tmeter[layer]
-                          [d.tid < SFU_PEER_MAX_TEMPORAL ? d.tid : SFU_PEER_MAX_TEMPORAL - 1],
+                          [d->tid < SFU_PEER_MAX_TEMPORAL ? d->tid : SFU_PEER_MAX_TEMPORAL - 1],
                 len, now);
     }
-    sfu_consumer_in in = {
+    p.in = (sfu_consumer_in){
         .layer = layer,
         .seq = rp->seq,
         .ts = rp->timestamp,
         .keyframe_start = key,
-        .has_pid = is_vp8 && d.has_picture_id,
-        .has_tl0 = is_vp8 && d.has_tl0picidx,
-        .pid = is_vp8 ? d.picture_id : 0,
-        .tl0 = is_vp8 ? d.tl0picidx : 0,
-        .has_tid = is_vp8 && d.has_tid,
-        .tid = is_vp8 ? d.tid : 0,
-        .layer_sync = is_vp8 && d.layer_sync,
-        .frame_start = is_vp8 && d.start && d.partition == 0,
+        .has_pid = is_vp8 && d->has_picture_id,
+        .has_tl0 = is_vp8 && d->has_tl0picidx,
+        .pid = is_vp8 ? d->picture_id : 0,
+        .tl0 = is_vp8 ? d->tl0picidx : 0,
+        .has_tid = is_vp8 && d->has_tid,
+        .tid = is_vp8 ? d->tid : 0,
+        .layer_sync = is_vp8 && d->layer_sync,
+        .frame_start = is_vp8 && d->start && d->partition == 0,
         .now_us = now,
     };
-    int switched = 0;
     if (t->fwd_gen != r->gen)
         build_fwd(r, pub, t);
-#ifdef __SANITIZE_ADDRESS__
-    check_fwd(r, pub, t); /* sanitizer builds (the tests): the list is what a scan finds */
-#endif
-    if (t->kind == SFU_SDP_KIND_VIDEO && t->n_fwd > 0)
+    if (t->n_fwd == 0)
+        return; /* nobody watches (a burst would not find anyone either) */
+    if (t->kind == SFU_SDP_KIND_VIDEO) {
+        if (sfu__router_rtx_renews(t, layer, rp->ssrc))
+            burst_send(); /* its viewers note the old copies first */
         sfu__router_rtx_keep(t, layer, pkt, len, rp->ssrc, now); /* the viewers' resends */
-    const sfu_fwd *f = t->fwd;
-    for (int i = 0; i < t->n_fwd; i++) {
-        sfu_peer *v = f[i].v;
-        sfu_peer_track *c = f[i].c;
-        if (i + 1 < t->n_fwd) {
-            /* The next viewer's state is cold in a large room: fetch it
-             * while this one is sent. */
-            __builtin_prefetch(f[i + 1].v);
-            __builtin_prefetch(&f[i + 1].c->cons);
-        }
-        if (!v->srtp)
-            continue;
-        if (v->stalled && t->kind == SFU_SDP_KIND_VIDEO) {
-            v->st.drop_stalled++;
-            continue;
-        }
-        sfu_consumer_out o;
-        uint64_t shed = c->cons.dropped_temporal;
-        if (!sfu_consumer_process(&c->cons, &in, &o)) {
-            if (c->cons.dropped_temporal != shed)
-                v->st.drop_temporal++;
-            if (sfu_consumer_wants_keyframe(&c->cons))
-                pli_layer(pub, t, c->cons.target);
-            continue;
-        }
-        if (o.switched)
-            switched = 1;
-        send_to(v, c, t, layer, pkt, len, rp, is_vp8 ? &d : NULL, &o, &tw, now);
     }
-    if (switched)
-        sfu__router_update_layers(r);
+    if (!burst_add(r, pub, track, &p))
+        fan_out(r, pub, t, &p, 1, now);
 }

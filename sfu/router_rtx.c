@@ -113,6 +113,13 @@ void sfu__router_rtx_keep(sfu_peer_track *t, int layer, const uint8_t *pkt, size
     (void)sfu_rtx_buffer_store(s->ring[layer], pkt, len, now);
 }
 
+bool sfu__router_rtx_renews(const sfu_peer_track *t, int layer, uint32_t ssrc)
+{
+    const sfu_rtx_source *s = t->rtx_own;
+    return s && layer >= 0 && layer < SFU_CONSUMER_MAX_LAYERS && s->ring[layer] &&
+           s->ssrc[layer] != ssrc;
+}
+
 void sfu__router_rtx_note(sfu_peer_track *c, const sfu_peer_track *t, int layer,
                           const sfu_rtp_packet *rp, const sfu_consumer_out *o, bool vp8, int twcc,
                           uint16_t twcc_seq, size_t len, uint64_t now)

@@ -80,6 +80,7 @@ struct sfu_udp_batch {
     struct iovec iov[BATCH_MAX];
     uint8_t ctl[BATCH_MAX][CTL_SIZE] __attribute__((aligned(8)));
     bool no_gso; /* SFU_UDP_GSO=0: one datagram per message (comparisons) */
+    void (*deferred)(void); /* sfu_udp_batch_defer() */
     sfu_udp_batch_stats st;
     uint8_t data[BATCH_MAX][SLOT_SIZE] __attribute__((aligned(16)));
 };
@@ -262,8 +263,10 @@ typedef struct flush_source {
 static gboolean flush_prepare(GSource *src, gint *timeout)
 {
     flush_source *fs = (flush_source *)src;
-    if (fs->batch)
+    if (fs->batch) {
+        sfu_udp_batch_run_deferred();
         sfu_udp_batch_flush(fs->batch);
+    }
     *timeout = -1;
     return FALSE;
 }
@@ -362,6 +365,27 @@ int sfu_udp_batch_send(sfu_udp_batch *b, sfu_udp_dest *d, const uint8_t *buf, si
     d->refs++;
     b->st.queued++;
     return 0;
+}
+
+int sfu_udp_batch_defer(void (*fn)(void))
+{
+    sfu_udp_batch *b = tl_batch;
+    if (!b || !fn)
+        return -1;
+    if (b->deferred && b->deferred != fn)
+        sfu_udp_batch_run_deferred();
+    b->deferred = fn;
+    return 0;
+}
+
+void sfu_udp_batch_run_deferred(void)
+{
+    sfu_udp_batch *b = tl_batch;
+    if (!b || !b->deferred)
+        return;
+    void (*fn)(void) = b->deferred;
+    b->deferred = NULL; /* fn may defer again */
+    fn();
 }
 
 void sfu_udp_batch_get_stats(sfu_udp_batch_stats *out)

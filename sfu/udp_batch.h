@@ -66,6 +66,18 @@ int sfu_udp_batch_send(sfu_udp_batch *b, sfu_udp_dest *d, const uint8_t *buf, si
 /* Write everything queued now. */
 void sfu_udp_batch_flush(sfu_udp_batch *b);
 
+/* Work that will queue datagrams, deferred to the end of the current
+ * dispatch (the router fans a received burst out viewer by viewer):
+ * fn runs once, before the thread's queue is next written by its flush
+ * hook, or earlier at sfu_udp_batch_run_deferred(). One registration per
+ * thread; registering another fn runs the pending one first. Returns -1
+ * (nothing registered) when the calling thread has no queue yet. */
+int sfu_udp_batch_defer(void (*fn)(void));
+
+/* Run the calling thread's deferred work now, if any (after a dispatch
+ * that may have registered some: ice_loop.c). */
+void sfu_udp_batch_run_deferred(void);
+
 /* The calling thread's counters. */
 void sfu_udp_batch_get_stats(sfu_udp_batch_stats *out);
 

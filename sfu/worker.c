@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "sfu/ice_loop.h"
+#include "sfu/udp_batch.h"
 #include "sfu/worker_poll.h"
 
 #include <stdatomic.h>
@@ -149,6 +150,15 @@ static gpointer worker_main(gpointer data)
                 (unsigned long long)st.touch_steps, (unsigned long long)st.dispatches,
                 (unsigned long long)st.wakeups, (unsigned long long)st.epoll_ctl);
     }
+    sfu_udp_batch_stats us;
+    sfu_udp_batch_get_stats(&us);
+    if (us.queued)
+        ML_INFO("worker",
+                "media worker %d: %llu datagrams queued, %llu sent, %llu dropped, %llu sendmmsg "
+                "calls, %llu segmented messages (UDP GSO)",
+                w->index, (unsigned long long)us.queued, (unsigned long long)us.sent,
+                (unsigned long long)us.dropped, (unsigned long long)us.syscalls,
+                (unsigned long long)us.gso_sends);
     sfu_ice_loop_free(w->ice_loop);
     w->ice_loop = NULL;
     g_main_context_pop_thread_default(w->ctx);
