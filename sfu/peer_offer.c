@@ -95,6 +95,8 @@ static int build_local(sfu_peer *p, const sfu_sdp *offer, const char *bindings, 
     l->max_message_size = (uint32_t)p->env->cfg.sctp_max_message_size;
     sfu_ice_local_candidates(p->ice, collect_candidate, l);
     l->end_of_candidates = (uint8_t)sfu_ice_gathering_done(p->ice);
+    if (!dry)
+        sfu__router_changed(p->router); /* SSRCs and bindings change below */
     for (int i = 0; i < offer->media_count && i < SFU_SDP_MAX_MEDIA; i++) {
         const sfu_sdp_media *m = &offer->media[i];
         if (m->kind == SFU_SDP_KIND_AUDIO || m->kind == SFU_SDP_KIND_VIDEO) {

@@ -718,6 +718,18 @@ static void fan_out(sfu_router *r, sfu_peer *pub, sfu_peer_track *t, const fwd_p
                     uint64_t now)
 {
     int switched = 0;
+    /* Per layer, the last packet of the burst that starts a keyframe: a
+     * viewer waiting for one of that layer gets it further on, so the
+     * packets before it ask for none (its arrival has already answered
+     * the requests outstanding, sfu_keyframe_on_keyframe: a request made
+     * now would be another keyframe). */
+    int last_key[SFU_CONSUMER_MAX_LAYERS];
+    for (int l = 0; l < SFU_CONSUMER_MAX_LAYERS; l++)
+        last_key[l] = -1;
+    for (int k = 0; k < n; k++)
+        if (pkts[k].in.keyframe_start && pkts[k].layer >= 0 &&
+            pkts[k].layer < SFU_CONSUMER_MAX_LAYERS)
+            last_key[pkts[k].layer] = k;
     if (t->fwd_gen != r->gen)
         build_fwd(r, pub, t);
 #ifdef __SANITIZE_ADDRESS__
@@ -746,8 +758,10 @@ static void fan_out(sfu_router *r, sfu_peer *pub, sfu_peer_track *t, const fwd_p
             if (!sfu_consumer_process(&c->cons, &p->in, &o)) {
                 if (c->cons.dropped_temporal != shed)
                     v->st.drop_temporal++;
-                if (sfu_consumer_wants_keyframe(&c->cons))
-                    pli_layer(pub, t, c->cons.target);
+                int tg = c->cons.target;
+                if (sfu_consumer_wants_keyframe(&c->cons) &&
+                    !(tg >= 0 && tg < SFU_CONSUMER_MAX_LAYERS && last_key[tg] > k))
+                    pli_layer(pub, t, tg);
                 continue;
             }
             if (o.switched)
@@ -775,7 +789,15 @@ typedef struct burst {
 } burst;
 
 static __thread burst *tl_burst;
-static GPrivate burst_key = G_PRIVATE_INIT(free); /* frees a thread's at its exit */
+
+static void burst_free(gpointer data)
+{
+    if (tl_burst == data)
+        tl_burst = NULL;
+    free(data);
+}
+
+static GPrivate burst_key = G_PRIVATE_INIT(burst_free); /* a thread's, at its exit */
 
 /* SFU_FANOUT_BURST=0: no bursts (read once, for every worker). */
 static bool bursts_on(void)
@@ -800,8 +822,7 @@ static void burst_send(void)
     /* The track is looked up again: a renegotiation may have moved the
      * tracks (it calls sfu__router_changed first, which sends the burst,
      * so this is the same track unless the burst was made since). */
-    if (b->track < pub->n_tracks && pub->tracks[b->track].role == SFU_TRACK_PRODUCE &&
-        !pub->tracks[b->track].muted)
+    if (b->track < pub->n_tracks && pub->tracks[b->track].role == SFU_TRACK_PRODUCE)
         fan_out(r, pub, &pub->tracks[b->track], b->pkts, n, sfu_now_us());
     b->n = 0;
     b->sending = 0;
@@ -914,6 +935,9 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
     };
     if (t->fwd_gen != r->gen)
         build_fwd(r, pub, t);
+#ifdef __SANITIZE_ADDRESS__
+    check_fwd(r, pub, t); /* (again when sent: a burst may wait) */
+#endif
     if (t->n_fwd == 0)
         return; /* nobody watches (a burst would not find anyone either) */
     if (t->kind == SFU_SDP_KIND_VIDEO) {

@@ -47,7 +47,7 @@ async function run(burst) {
   const sc = sendCounters(d.logs());
   console.log(burst ? 'viewer by viewer:' : 'packet by packet:', JSON.stringify({ send: sc,
     received: rep.received.video_packets, lost: rep.loss.lost, reordered: rep.loss.reordered,
-    keyframes720: rep.video.keyframes_720p }));
+    keyframes720: rep.video.keyframes_720p, pliIn: rep.rtcp.pli_in, pliOut: rep.rtcp.pli }));
   assert.ok(sc.lines > 0, 'no send counters in the log:\n' + d.logs().slice(-2000));
   assert.strictEqual(rep.peers.connected, 7, out);
   assert.ok(rep.video.keyframes_720p > 0, out); // the pinned layer arrived
@@ -55,7 +55,7 @@ async function run(burst) {
   assert.ok(rep.loss.percent < 1, out);
   assert.strictEqual(rep.loss.reordered, 0, out); // a viewer's packets keep their order
   assert.strictEqual(sc.dropped, 0);
-  return sc;
+  return { ...sc, pliIn: rep.rtcp.pli_in, keyframes: rep.video.keyframes };
 }
 
 test('fan-out of a burst viewer by viewer: one segmented message per viewer, nothing lost or reordered', { timeout: 240000 }, async () => {
@@ -66,4 +66,9 @@ test('fan-out of a burst viewer by viewer: one segmented message per viewer, not
   assert.ok(off.gso * 10 < on.gso, JSON.stringify({ on, off }));
   // ... so it takes more system calls for about as many datagrams
   assert.ok(off.syscalls > on.syscalls, JSON.stringify({ on, off }));
+  // Keyframe requests (pliIn) are logged, not asserted: a viewer waiting
+  // for a keyframe that comes later in the same burst must ask for none
+  // (seen before that was fixed: 2 vs 1 requests, 18 vs 12 keyframes), but
+  // how the six joins fall around the first keyframe also moves the count
+  // (seen once under ASan with a CI run beside it: 3 vs 1).
 });
