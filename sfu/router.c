@@ -10,8 +10,9 @@
  * the upstream loss trackers (sfu/nack.h, one per publisher video layer)
  * and runs the dominant speaker detector (sfu/speaker.h), fed from the
  * RFC 6464 audio levels of published audio. Every forwarded video packet
- * is kept in the consumer's sfu_rtx_buffer to answer the viewer's NACKs
- * with RTX (peer_room.c).
+ * is kept once per publisher layer and noted in each viewer's resend
+ * ledger, to answer the viewer's NACKs with RTX (router_rtx.c,
+ * peer_room.c).
  *
  * Fan-out of a burst. libnice hands over every datagram waiting on the
  * publisher's socket in one dispatch (a frame's packets, often of all
