@@ -267,7 +267,7 @@ static void step(sfu_ice_sub *s, int why)
         l->st.dispatches++;
         g_main_context_dispatch(s->ctx);
         /* A publisher's burst read in that dispatch is fanned out now,
-         * viewer by viewer (router.c), before other agents are iterated. */
+         * viewer by viewer (router_fwd.c), before other agents are iterated. */
         sfu_udp_batch_run_deferred();
     }
     g_main_context_prepare(s->ctx, &s->max_prio);

@@ -30,7 +30,7 @@
 #define SFU_PEER_TWCC_MAX 256
 #define SFU_PEER_MAX_TEMPORAL 3 /* temporal layers metered per simulcast layer */
 
-/* One viewer's subscription to a published track (router.c). */
+/* One viewer's subscription to a published track (router_fwd.c). */
 typedef struct sfu_fwd {
     struct sfu_peer *v;
     struct sfu_peer_track *c; /* &v->tracks[k] */
@@ -76,7 +76,7 @@ typedef struct sfu_peer_track {
     uint64_t sr_us[SFU_CONSUMER_MAX_LAYERS];       /* ... and when it arrived (0 none) */
     bool muted;                                    /* server-side mute: not forwarded while set */
     /* The subscriptions to it, rebuilt when the room's generation moved
-     * on (router.c): a packet goes straight to its viewers. Owned. */
+     * on (router_fwd.c): a packet goes straight to its viewers. Owned. */
     sfu_fwd *fwd;
     int n_fwd, fwd_cap;
     uint64_t fwd_gen; /* 0: never built */

@@ -2,7 +2,7 @@
  * Room mode of a peer (see peer.h, router.h): how its offers are answered
  * (what it sends becomes a producer track, what it only receives is bound
  * to a published track), bindings, layer preferences and the floor. The
- * fan-out itself is in router.c.
+ * fan-out itself is in router_fwd.c.
  */
 #include "sfu/peer_room.h"
 

@@ -67,6 +67,14 @@ sfu__router_taps **sfu__router_taps_of(sfu_router *r);
 void sfu__router_pli_layer(sfu_peer *pub, sfu_peer_track *t, int layer);
 /* Peers of the room (for notices). */
 GPtrArray *sfu__router_peers(sfu_router *r);
+/* The room's generation (sfu__router_changed), speaker detector (NULL
+ * before the first member) and name. */
+uint64_t sfu__router_gen(const sfu_router *r);
+struct sfu_speaker *sfu__router_speaker(sfu_router *r);
+const char *sfu__router_name(const sfu_router *r);
+/* router_fwd.c: send the calling thread's pending burst now (before any
+ * change to who receives what; sfu__router_changed does it). */
+void sfu__router_burst_send(void);
 /* router_rtx.c: resends rebuilt from one copy per publisher. */
 /* Keep a copy of publisher packet pkt (video, as every viewer gets it
  * before its own rewrite) of layer `layer` (SSRC ssrc) of t. */

@@ -1,4 +1,4 @@
-// A received burst is fanned out viewer by viewer (sfu/router.c): each
+// A received burst is fanned out viewer by viewer (sfu/router_fwd.c): each
 // viewer's packets of the burst sit together in the send queue and leave
 // as one UDP GSO message (sfu/udp_batch.c). With a send queue of 4
 // datagrams and 6 mentees of the 720p layer (frames of several packets),
