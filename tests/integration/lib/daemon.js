@@ -21,16 +21,35 @@ const ROOT = path.resolve(__dirname, '..', '..', '..');
 const BIN = process.env.ML_BIN || path.join(ROOT, 'build', 'signaling', 'mentorlink');
 const SANITIZED = process.env.ML_SANITIZED === '1';
 
-function freePort() {
-  return new Promise((resolve, reject) => {
+// A free port below the kernel's ephemeral range: a port the kernel
+// hands out for "port 0" (as it did here first) can be taken again by
+// whatever binds port 0 before the daemon binds it (seen in CI: the
+// daemon's own mlfakepay got the daemon's HTTP port).
+function ephemeralLow() {
+  try {
+    const lo = parseInt(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8'), 10);
+    if (lo > 2048) return lo;
+  } catch (e) { /* not Linux: below the IANA dynamic range */ }
+  return 49152;
+}
+
+function tryListen(port) {
+  return new Promise((resolve) => {
     const s = net.createServer();
     s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
+    s.on('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+}
+
+async function freePort() {
+  const hi = ephemeralLow() - 1;
+  const lo = Math.max(1025, hi - 12000);
+  for (let i = 0; i < 200; i++) {
+    const port = lo + Math.floor(Math.random() * (hi - lo));
+    if (await tryListen(port)) return port;
+  }
+  throw new Error(`no free port in ${lo}-${hi}`);
 }
 
 function sanitizerReport(text) {
