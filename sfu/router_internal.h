@@ -80,12 +80,12 @@ void sfu__router_burst_send(void);
  * before its own rewrite) of layer `layer` (SSRC ssrc) of t. */
 void sfu__router_rtx_keep(sfu_peer_track *t, int layer, const uint8_t *pkt, size_t len,
                           uint32_t ssrc, uint64_t now);
-/* Viewer track c (with a ledger) was sent packet rp of t's layer `layer`
- * rewritten as o; twcc > 0: its transport-wide element got twcc_seq, < 0:
- * blanked, 0: none. */
 /* Would keeping a packet of this SSRC start layer's copies over (a new
  * SSRC)? Viewers' notes of the old ones must be made before. */
 bool sfu__router_rtx_renews(const sfu_peer_track *t, int layer, uint32_t ssrc);
+/* Viewer track c (with a ledger) was sent packet rp of t's layer `layer`
+ * rewritten as o; twcc > 0: its transport-wide element got twcc_seq, < 0:
+ * blanked, 0: none. */
 void sfu__router_rtx_note(sfu_peer_track *c, const sfu_peer_track *t, int layer,
                           const sfu_rtp_packet *rp, const sfu_consumer_out *o, bool vp8, int twcc,
                           uint16_t twcc_seq, size_t len, uint64_t now);
