@@ -303,6 +303,25 @@ static void burst_deferred(void)
     sfu__router_burst_send();
 }
 
+/* Send the pending burst now if the packet arriving for (r, pub, track,
+ * layer) will not join it: another track's, a full burst, or a new SSRC
+ * that renews its layer's resend copies (the burst's viewers note the old
+ * copies first). Called before the packet's own keyframe bookkeeping: a
+ * keyframe arriving here answers the requests outstanding, so the
+ * burst's packets before it must make theirs first (as they would packet
+ * by packet); a keyframe that joins the burst is seen by fan_out's
+ * last_key instead. */
+static void burst_close_for(sfu_router *r, sfu_peer *pub, int track, int layer, uint32_t ssrc)
+{
+    const burst *b = tl_burst;
+    if (!b || b->n == 0 || b->sending)
+        return;
+    const sfu_peer_track *t = &pub->tracks[track];
+    if (b->r != r || b->pub != pub || b->track != track || b->n == BURST_MAX ||
+        (t->kind == SFU_SDP_KIND_VIDEO && sfu__router_rtx_renews(t, layer, ssrc)))
+        sfu__router_burst_send();
+}
+
 /* Keep p (data copied) for the end of the dispatch. Returns false when
  * bursts are off or cannot be kept here (sent at once instead). */
 static bool burst_add(sfu_router *r, sfu_peer *pub, int track, const fwd_pkt *p)
@@ -355,6 +374,7 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
         pub->st.drop_muted++;
         return;
     }
+    burst_close_for(r, pub, track, layer, rp->ssrc);
     uint64_t now = sfu_now_us(); /* the one clock read of this packet */
     fwd_pkt p = {.data = pkt, .len = len, .layer = layer, .rp = *rp};
     sfu_vp8_desc *d = &p.d;
@@ -410,11 +430,8 @@ void sfu__router_on_rtp(sfu_router *r, sfu_peer *pub, int track, int layer, uint
 #endif
     if (t->n_fwd == 0)
         return; /* nobody watches (a burst would not find anyone either) */
-    if (t->kind == SFU_SDP_KIND_VIDEO) {
-        if (sfu__router_rtx_renews(t, layer, rp->ssrc))
-            sfu__router_burst_send(); /* its viewers note the old copies first */
+    if (t->kind == SFU_SDP_KIND_VIDEO) /* (a renewal sent the burst: burst_close_for) */
         sfu__router_rtx_keep(t, layer, pkt, len, rp->ssrc, now); /* the viewers' resends */
-    }
     if (!burst_add(r, pub, track, &p))
         fan_out(r, pub, t, &p, 1, now);
 }
