@@ -42,7 +42,7 @@ def load_runs(out):
             "delay_p50_ms": r.get("delay_ms", {}).get("p50"),
             "delay_p99_ms": r.get("delay_ms", {}).get("p99"),
             "freezes": r.get("video", {}).get("freezes", 0),
-            "server_cores": s.get("cpu_cores"),
+            "server_cores": s.get("limit_cores", s.get("cpu_cores")),
             "client_cpu_s": r.get("client_cpu_s"),
             "ok": bool(r.get("ok")),
             "load_saturated": bool(r.get("load", {}).get("saturated")),

@@ -322,8 +322,10 @@ static void send_rtp(lg_peer *p, uint8_t pt, uint32_t ssrc, uint16_t seq, uint32
         return;
     memcpy(pl, payload, plen);
     /* CLOCK_MONOTONIC is one clock for every process on the machine: a
-     * receiver in another mlload process reads the same time base */
-    uint64_t rel = now;
+     * receiver in another mlload process reads the same time base. Read
+     * here, not at the tick's start: with hundreds of peers per thread the
+     * last ones send milliseconds into the tick. */
+    uint64_t rel = sfu_now_us();
     uint32_t from = (uint32_t)p->index;
     for (int i = 0; i < 4; i++)
         pl[plen + (size_t)i] = (uint8_t)(from >> (8 * (3 - i)));
@@ -331,7 +333,7 @@ static void send_rtp(lg_peer *p, uint8_t pt, uint32_t ssrc, uint16_t seq, uint32
         pl[plen + 4 + (size_t)i] = (uint8_t)(rel >> (8 * (7 - i)));
     payload = pl;
     plen += LG_TRAILER;
-    sfu_abs_send_time_put(abs, sfu_abs_send_time_from_us(now - p->t->run->t0_us));
+    sfu_abs_send_time_put(abs, sfu_abs_send_time_from_us(rel - p->t->run->t0_us));
     uint16_t tseq = p->twcc_seq++;
     tw[0] = (uint8_t)(tseq >> 8);
     tw[1] = (uint8_t)tseq;

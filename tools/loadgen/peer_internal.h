@@ -59,6 +59,7 @@ typedef struct rx_stream {
     int have_transit;
     uint32_t clock;
     int prev_marker;
+    uint32_t sample_rng; /* xorshift32 state for the delay sample; 0 until seeded */
     /* video */
     int broken; /* loss seen: no complete frame until the next keyframe */
     uint64_t last_complete_us;

@@ -55,6 +55,19 @@ static rx_stream *stream_for(lg_peer *p, uint32_t ssrc, int video, uint64_t now)
     return s;
 }
 
+/* True with probability 1/n (n > 0), from the stream's own generator. */
+static int one_in(rx_stream *s, int n)
+{
+    uint32_t x = s->sample_rng;
+    if (!x)
+        x = (s->ssrc ^ 0x9e3779b9u) | 1u;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    s->sample_rng = x;
+    return x % (uint32_t)n == 0;
+}
+
 void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len)
 {
     lg_totals *tot = &p->t->tot;
@@ -128,13 +141,16 @@ void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len)
     }
     if (video && lost_gap)
         s->broken = 1;
-    /* sampled decryption: every frame start (to see keyframes) + 1 in N */
+    /* sampled decryption: every frame start (to see keyframes) + 1 in N
+     * drawn at random. Only the random ones give delay samples: a frame's
+     * first packet leaves a fan-out earlier than its others (much earlier
+     * when a server sends packet by packet), and every Nth packet would
+     * hit the same place in frames of a fixed packet count. */
     int frame_start = s->prev_marker || s->received == 1;
     int marker = rp.marker;
     s->prev_marker = marker;
-    int decrypt =
-        (video && frame_start) ||
-        (p->t->run->decrypt_every > 0 && (s->received % (uint64_t)p->t->run->decrypt_every) == 0);
+    int sampled = p->t->run->decrypt_every > 0 && one_in(s, p->t->run->decrypt_every);
+    int decrypt = (video && frame_start) || sampled;
     if (decrypt && p->srtp) {
         size_t plen = len;
         if (sfu_srtp_unprotect_rtp(p->srtp, buf, &plen) == 0) {
@@ -153,7 +169,7 @@ void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len)
                     sent = (sent << 8) | q[i];
                 if (from < 0x7fffffff)
                     s->from = (int)from;
-                if (sent <= now && now - sent < 10000000) /* monotonic us, any process */
+                if (sampled && sent <= now && now - sent < 10000000) /* monotonic us, any process */
                     lg_hist_add(&tot->delay, now - sent);
             }
             if (video && sfu_rtp_parse(buf, plen, &dp) == 0 &&
