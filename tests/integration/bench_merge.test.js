@@ -13,7 +13,7 @@ const MERGE = path.join(__dirname, '..', '..', 'tools', 'bench', 'merge_runs.py'
 
 // One mlload process's report: 10 peers connected from t=100 to t=110 s,
 // 100 packets a second, using cores of its 1 CPU.
-function part(cores) {
+function part(cores, jitter = 1) {
   const timeline = [];
   for (let t = 0; t <= 10; t++) timeline.push([100 + t, 100 * t, 10]);
   return {
@@ -21,8 +21,9 @@ function part(cores) {
     duration_s: 10,
     received: { packets: 1000 },
     peers: { connected: 10 },
-    loss: { expected: 1000, lost: 0 },
-    delay_ms: { hist_us: [[500, 9], [900, 1]] },
+    loss: { expected: 1000, lost: 0, jitter_ms: jitter },
+    // the 900 µs bucket's largest sample was 850 µs
+    delay_ms: { hist_us: [[500, 9], [900, 1]], max: 0.85, max_us: 850 },
     load: { cpu_cores: cores, cpus: 1, saturated: false, why: `no (${cores} of 1 CPU(s))` },
     timeline,
   };
@@ -30,10 +31,10 @@ function part(cores) {
 
 // Merge two parts; serverTicks over the run (1/100 s), cpuSamples as
 // [unix time, ticks] or null.
-function merge(dir, coresA, coresB, serverTicks, cpuSamples) {
+function merge(dir, coresA, coresB, serverTicks, cpuSamples, partB = {}) {
   const a = path.join(dir, 'a.json'), b = path.join(dir, 'b.json'), out = path.join(dir, 'out.json');
   fs.writeFileSync(a, JSON.stringify(part(coresA)));
-  fs.writeFileSync(b, JSON.stringify(part(coresB)));
+  fs.writeFileSync(b, JSON.stringify({ ...part(coresB, 4), ...partB }));
   const env = { ...process.env };
   delete env.CPU_SAMPLES;
   if (cpuSamples) {
@@ -55,6 +56,13 @@ test('bench merge: two load processes that together fill their CPU are saturated
     assert.strictEqual(room.load.saturated, false, JSON.stringify(room.load));
     assert.strictEqual(room.received.packets, 2000);
     assert.strictEqual(room.delay_ms.samples, 20);
+    assert.strictEqual(room.delay_ms.p50, 0.5);
+    assert.strictEqual(room.delay_ms.p99, 0.85, 'a quantile is not above the largest sample');
+    assert.strictEqual(room.delay_ms.max_us, 850, 'the largest of the processes, not their sum');
+    assert.strictEqual(room.loss.jitter_ms, 2.5, 'both processes weighted by packets received');
+    // B received three times A's packets: its jitter weighs three times as much
+    const heavy = merge(dir, 0.3, 0.3, 100, null, { received: { packets: 3000 } });
+    assert.strictEqual(heavy.loss.jitter_ms, 3.25);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

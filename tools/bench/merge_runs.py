@@ -85,7 +85,7 @@ def quantile(hist, n, q):
 def add(into, part, path=()):
     """Sum numeric leaves of part into into (same shape)."""
     for k, v in part.items():
-        if isinstance(v, bool) or k in ("percent", "p50", "p99", "max", "hist_us", "mbps",
+        if isinstance(v, bool) or k in ("percent", "p50", "p99", "max", "max_us", "hist_us", "mbps",
                                         "jitter_ms", "setup_ms_p50", "setup_ms_p99",
                                         "first_frame_ms_p50", "first_frame_ms_p99",
                                         "duration_s"):
@@ -129,8 +129,17 @@ def main():
         d = r.setdefault("delay_ms", {})
         d["hist_us"] = [[v, c] for v, c in h]
         d["samples"] = n
-        d["p50"], d["p99"] = quantile(h, n, 0.5), quantile(h, n, 0.99)
         d["max"] = max(q.get("delay_ms", {}).get("max", 0) for q in reps)
+        d["max_us"] = max(q.get("delay_ms", {}).get("max_us", 0) for q in reps)
+        # a bucket's value can lie above the largest sample in it
+        d["p50"], d["p99"] = (min(quantile(h, n, x), d["max"]) if d["max"] else quantile(h, n, x)
+                              for x in (0.5, 0.99))
+        # jitter: the processes' means weighted by the packets each received
+        w = [(q.get("loss", {}).get("jitter_ms"), q.get("received", {}).get("packets", 0))
+             for q in reps]
+        w = [(j, c) for j, c in w if isinstance(j, (int, float)) and c]
+        if w:
+            r["loss"]["jitter_ms"] = sum(j * c for j, c in w) / sum(c for _, c in w)
         loads = [q.get("load", {}) for q in reps]
         together = sum(l.get("cpu_cores", 0) for l in loads)
         cpus = max(l.get("cpus", 1) for l in loads)
