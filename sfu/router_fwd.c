@@ -331,8 +331,7 @@ static bool burst_add(sfu_router *r, sfu_peer *pub, int track, const fwd_pkt *p)
     burst *b = tl_burst;
     if (b && b->sending)
         return false; /* (a packet arriving while a burst is sent: not expected) */
-    if (b && b->n > 0 && (b->r != r || b->pub != pub || b->track != track || b->n == BURST_MAX))
-        sfu__router_burst_send();
+    /* (a burst this packet cannot join was sent by burst_close_for) */
     if (!b) {
         b = aligned_alloc(16, (sizeof *b + 15) & ~(size_t)15);
         if (!b)

@@ -312,8 +312,7 @@ static void peer_start(lg_peer *p, lg_ws *pre_ws, const char *pre_err)
 /* ---- sending ---- */
 
 static void send_rtp(lg_peer *p, uint8_t pt, uint32_t ssrc, uint16_t seq, uint32_t ts, int marker,
-                     const uint8_t *payload, size_t plen, uint64_t now, const char *mid,
-                     const char *rid)
+                     const uint8_t *payload, size_t plen, const char *mid, const char *rid)
 {
     uint8_t buf[MAX_RTP + 64];
     uint8_t extbuf[32], abs[3], tw[2];
@@ -397,7 +396,7 @@ static void send_layer_frame(lg_peer *p, int slot, const lg_frame *f, uint64_t n
         memcpy(payload + dl, f->data + off, chunk);
         off += chunk;
         send_rtp(p, p->pt_video, p->vs[slot].ssrc, p->vs[slot].seq++, p->ts_v, off >= f->len,
-                 payload, (size_t)dl + chunk, now, rid ? "0" : NULL, rid);
+                 payload, (size_t)dl + chunk, rid ? "0" : NULL, rid);
         p->t->tot.tx_video++;
         d.start = false;
     }
@@ -431,7 +430,7 @@ static void send_audio_frame(lg_peer *p, uint64_t now)
     const lg_media *m = &p->t->run->media;
     const lg_frame *f = &m->audio[p->audio_idx];
     p->audio_idx = (p->audio_idx + 1) % m->n_audio;
-    send_rtp(p, p->pt_audio, p->ssrc_audio, p->seq_a++, p->ts_a, 0, f->data, f->len, now,
+    send_rtp(p, p->pt_audio, p->ssrc_audio, p->seq_a++, p->ts_a, 0, f->data, f->len,
              p->role == LG_ROLE_MENTOR ? (p->t->run->video ? "1" : "0") : NULL, NULL);
     p->t->tot.tx_audio++;
     p->ts_a += 960;
@@ -614,6 +613,7 @@ lg_thread *lg_thread_start(lg_run *run, int index)
     t->ctx = g_main_context_new();
     t->loop = g_main_loop_new(t->ctx, FALSE);
     t->peers = g_ptr_array_new();
+    t->rng = g_rand_new();
     t->tick = g_timeout_source_new(TICK_MS);
     g_source_set_callback(t->tick, thread_tick, t, NULL);
     g_source_attach(t->tick, t->ctx);
@@ -785,6 +785,7 @@ void lg_thread_free(lg_thread *t)
     for (guint i = 0; i < t->peers->len; i++)
         free(g_ptr_array_index(t->peers, i));
     g_ptr_array_free(t->peers, TRUE);
+    g_rand_free(t->rng);
     g_main_loop_unref(t->loop);
     g_main_context_unref(t->ctx);
     free(t);

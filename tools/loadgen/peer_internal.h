@@ -59,7 +59,6 @@ typedef struct rx_stream {
     int have_transit;
     uint32_t clock;
     int prev_marker;
-    uint32_t sample_rng; /* xorshift32 state for the delay sample; 0 until seeded */
     /* video */
     int broken; /* loss seen: no complete frame until the next keyframe */
     uint64_t last_complete_us;
@@ -137,6 +136,7 @@ struct lg_thread {
     uint64_t live_connected, live_lost, live_expected;
     GSource *tick;
     uint64_t last_tick_us;
+    GRand *rng; /* this thread's: which packets give delay samples */
 };
 
 /* peer.c */

@@ -55,19 +55,6 @@ static rx_stream *stream_for(lg_peer *p, uint32_t ssrc, int video, uint64_t now)
     return s;
 }
 
-/* True with probability 1/n (n > 0), from the stream's own generator. */
-static int one_in(rx_stream *s, int n)
-{
-    uint32_t x = s->sample_rng;
-    if (!x)
-        x = (s->ssrc ^ 0x9e3779b9u) | 1u;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    s->sample_rng = x;
-    return x % (uint32_t)n == 0;
-}
-
 void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len)
 {
     lg_totals *tot = &p->t->tot;
@@ -149,7 +136,8 @@ void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len)
     int frame_start = s->prev_marker || s->received == 1;
     int marker = rp.marker;
     s->prev_marker = marker;
-    int sampled = p->t->run->decrypt_every > 0 && one_in(s, p->t->run->decrypt_every);
+    int sampled = p->t->run->decrypt_every > 0 &&
+                  g_rand_int_range(p->t->rng, 0, p->t->run->decrypt_every) == 0;
     int decrypt = (video && frame_start) || sampled;
     if (decrypt && p->srtp) {
         size_t plen = len;
