@@ -112,7 +112,10 @@ test('a replayed event (same id) changes nothing; a resend with t older than 300
   await t.waitFor(async () => {
     const e = (await t.events()).find((x) => x.id === ev.id);
     return e.deliveries.length >= 3 && lastDelivery(e).status === 400 && lastDelivery(e).signed_t === old;
-  }, 10000, 'the stale resend to be refused');
+  }, 20000, 'the stale resend to be refused', async () => JSON.stringify({
+    deliveries: (await t.events()).find((x) => x.id === ev.id).deliveries,
+    daemon: t.d.logs().split('\n').filter((l) => /webhook|payments/.test(l)).slice(-8),
+  }));
   assert.strictEqual(await t.num('SELECT count(*) FROM pay_entries'), ledger);
   assert.ok(t.d.logs().includes('outside the tolerance'));
 });

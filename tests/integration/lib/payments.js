@@ -72,7 +72,9 @@ async function start({ config = {} } = {}) {
     assert.strictEqual(r.status, 200);
     return Array.isArray(r.body) ? r.body : r.body.data;
   };
-  t.waitFor = async (fn, ms = 20000, what = 'condition') => {
+  // detail (optional): an async function whose answer is added to the
+  // timeout's message, to say what was seen instead.
+  t.waitFor = async (fn, ms = 20000, what = 'condition', detail = null) => {
     const until = Date.now() + ms;
     let last;
     while (Date.now() < until) {
@@ -80,7 +82,7 @@ async function start({ config = {} } = {}) {
       if (last) return last;
       await new Promise((r) => setTimeout(r, 150));
     }
-    throw new Error(`timed out waiting for ${what}`);
+    throw new Error(`timed out waiting for ${what}` + (detail ? `; seen: ${await detail()}` : ''));
   };
   t.num = async (q) => Number(await d.sql(q));
   // Ledger invariants: every transaction and the whole journal sum to zero,
