@@ -13,7 +13,8 @@
  *    Overuse is declared once the trend stays above the threshold for more
  *    than 10 ms over at least two groups while still rising.
  * 3. Rate control: AIMD on the delay-based rate (x1.08 per second while
- *    normal, hold while underusing, min(rate, 0.85 x receive rate) on
+ *    normal, x1.5 in the start phase: until the first overuse or heavy
+ *    loss, at most 4 s from the first feedback; hold while underusing, min(rate, 0.85 x receive rate) on
  *    overuse, optionally capped at a multiple of the receive rate), a loss-based
  *    rate updated every 100 received packets (or 1 s), and REMB as a cap.
  */
@@ -84,6 +85,8 @@ struct sfu_bwe {
     double delay_bps, loss_bps;
     uint64_t remb_bps;
     bool have_update;
+    uint64_t first_update_us;
+    bool start_over; /* the start phase has ended */
     uint64_t last_update_us;
     uint64_t last_decrease_us;
     bool decreased_once;
@@ -102,6 +105,8 @@ void sfu_bwe_config_default(sfu_bwe_config *c)
     c->max_bps = 20000000;
     c->history = 1024;
     c->acked_cap_ratio = 0;
+    c->start_growth = 1.5;
+    c->start_phase_ms = 4000;
 }
 
 sfu_bwe *sfu_bwe_create(const sfu_bwe_config *c)
@@ -119,6 +124,10 @@ sfu_bwe *sfu_bwe_create(const sfu_bwe_config *c)
             d.history = c->history;
         if (c->acked_cap_ratio > 0)
             d.acked_cap_ratio = c->acked_cap_ratio;
+        if (c->start_growth >= 1.0)
+            d.start_growth = c->start_growth;
+        if (c->start_phase_ms)
+            d.start_phase_ms = c->start_phase_ms;
     }
     if (d.max_bps < d.min_bps)
         d.max_bps = d.min_bps;
@@ -332,8 +341,13 @@ static void delay_rate_update(sfu_bwe *b, uint64_t now_us)
     double dt = b->have_update ? (double)(now_us - b->last_update_us) / 1e6 : 0;
     if (dt > 1.0)
         dt = 1.0;
+    if (!b->have_update)
+        b->first_update_us = now_us;
     b->have_update = true;
     b->last_update_us = now_us;
+    if (b->state == SFU_BWE_OVERUSE ||
+        now_us - b->first_update_us >= (uint64_t)b->cfg.start_phase_ms * 1000)
+        b->start_over = true;
     double acked = (double)b->acked_bps;
     switch (b->state) {
     case SFU_BWE_OVERUSE:
@@ -350,7 +364,7 @@ static void delay_rate_update(sfu_bwe *b, uint64_t now_us)
     case SFU_BWE_UNDERUSE:
         break; /* hold: let the queues drain */
     default: {
-        double v = b->delay_bps * pow(1.08, dt);
+        double v = b->delay_bps * pow(b->start_over ? 1.08 : b->cfg.start_growth, dt);
         if (acked > 0 && b->cfg.acked_cap_ratio > 0) {
             double cap = b->cfg.acked_cap_ratio * acked + 10000.0;
             if (v > cap)
@@ -375,8 +389,10 @@ static void loss_rate_update(sfu_bwe *b, uint64_t now_us)
     double loss = total ? (double)b->loss_lost / total : 0;
     b->loss_smoothed = b->loss_smoothed * 0.7 + loss * 0.3;
     double target = (double)sfu_bwe_target(b);
-    if (loss > 0.10)
+    if (loss > 0.10) {
         b->loss_bps = target * (1 - 0.5 * loss);
+        b->start_over = true;
+    }
     else if (loss < 0.02)
         b->loss_bps = b->loss_bps * 1.05 > target * 1.05 ? b->loss_bps * 1.05 : target * 1.05;
     b->loss_bps = clampd(b->loss_bps, (double)b->cfg.min_bps, (double)b->cfg.max_bps);

@@ -46,6 +46,15 @@ typedef struct sfu_bwe_config {
      * cannot carry is caught as overuse and undone at once.
      */
     double acked_cap_ratio;
+    /*
+     * Start phase: from the first feedback until the first overuse (or
+     * start_phase_ms, whichever comes first), the delay-based rate grows
+     * by this factor per second instead of 1.08, so that a viewer reaches
+     * a 720p layer (1.5-2.5 Mbit/s) in a second or two rather than in ten,
+     * the way a sender that probes does. Default 1.5; 1.08 turns it off.
+     */
+    double start_growth;
+    uint32_t start_phase_ms; /* default 4000 */
 } sfu_bwe_config;
 
 /* Delay-based detector state. */

@@ -7,6 +7,8 @@
 #include "sfu/bwe.h"
 #include "tests/unit/harness.h"
 
+#include <stdio.h>
+
 #define MS 1000ull
 #define PKT 1200
 #define RING 8192
@@ -215,5 +217,71 @@ TEST(bwe_grows_while_application_limited_unless_capped)
     sim_run(&s, 15000 * MS);
     CHECK(sfu_bwe_target(b) <= 1000000); /* never grows past the start */
     CHECK(sfu_bwe_target(b) >= 760000);  /* but not below 1.5 x 500 k */
+    sfu_bwe_destroy(b);
+}
+
+TEST(bwe_start_phase_ramps_fast_then_slows)
+{
+    /* A viewer on a low layer (500 kbit/s sent) of a 5 Mbit/s link: the
+     * estimate passes a 720p layer's 2 Mbit/s within 3 s ... */
+    sfu_bwe *b = sfu_bwe_create(NULL);
+    REQUIRE(b);
+    static sim s;
+    sim_init(&s, b, 5000000);
+    s.app_bps = 500000;
+    sim_run(&s, 3000 * MS);
+    CHECK(sfu_bwe_target(b) > 2000000);
+    /* ... and after the 4 s start phase grows by 8 % per second again. */
+    sim_run(&s, 5000 * MS);
+    uint64_t at5 = sfu_bwe_target(b);
+    sim_run(&s, 7000 * MS);
+    CHECK(sfu_bwe_target(b) < at5 * 118 / 100);
+    CHECK(sfu_bwe_target(b) > at5 * 110 / 100);
+    sfu_bwe_destroy(b);
+
+    /* Without the start phase (growth 1.08), 3 s is not enough. */
+    sfu_bwe_config c;
+    sfu_bwe_config_default(&c);
+    c.start_growth = 1.08;
+    b = sfu_bwe_create(&c);
+    REQUIRE(b);
+    sim_init(&s, b, 5000000);
+    s.app_bps = 500000;
+    sim_run(&s, 3000 * MS);
+    CHECK(sfu_bwe_target(b) < 1300000);
+    sfu_bwe_destroy(b);
+}
+
+TEST(bwe_start_phase_ends_at_the_first_overuse)
+{
+    /* A 1.2 Mbit/s link and a start phase left unbounded in time: the fast
+     * start overshoots once, then the rate grows by 8 % per second again,
+     * so overuse comes back every few seconds, not every few hundred ms. */
+    sfu_bwe_config c;
+    sfu_bwe_config_default(&c);
+    c.start_phase_ms = 600000;
+    sfu_bwe *b = sfu_bwe_create(&c);
+    REQUIRE(b);
+    static sim s;
+    sim_init(&s, b, 1200000);
+    sim_run(&s, 3000 * MS);
+    sfu_bwe_stats st;
+    sfu_bwe_get_stats(b, &st);
+    CHECK(st.target_bps < 1300000);
+    int episodes = 0, was = 0;
+    uint64_t sum = 0, k = 0;
+    while (s.now < 15000 * MS) {
+        sim_run(&s, s.now + 10 * MS);
+        sfu_bwe_get_stats(b, &st);
+        int over = st.state == SFU_BWE_OVERUSE;
+        episodes += over && !was;
+        was = over;
+        sum += st.target_bps;
+        k++;
+    }
+    printf("# overuse episodes in 12 s: %d, average %llu\n", episodes, (unsigned long long)(sum / k));
+    CHECK(episodes <= 6);
+    CHECK(sum / k < 1300000);
+    CHECK(sum / k > 700000);
     sfu_bwe_destroy(b);
 }
