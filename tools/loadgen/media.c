@@ -17,16 +17,24 @@
 static const int layer_w[LG_LAYERS] = {320, 640, 1280};
 static const int layer_h[LG_LAYERS] = {180, 360, 720};
 static const int layer_kbps[LG_LAYERS] = {150, 500, 1500};
+#define WARMUP 30
 
-/* Fill an I420 image with moving bars plus a moving box. */
+/* Fill an I420 image with moving bars plus a moving box, under a grain
+ * that changes every frame like a camera sensor's: without it the encoder
+ * reaches a third of its target and sends keyframes of a few kilobytes,
+ * far from what a browser's camera stream puts on the wire. */
 static void draw_pattern(vpx_image_t *img, int frame)
 {
     int w = (int)img->d_w, h = (int)img->d_h;
+    uint32_t g = 0x9e3779b9u * (uint32_t)(frame + 1);
     for (int y = 0; y < h; y++) {
         uint8_t *row = img->planes[0] + (size_t)y * (size_t)img->stride[0];
         for (int x = 0; x < w; x++) {
             int bar = ((x + frame * 4) * 8 / w) & 7;
-            row[x] = (uint8_t)(40 + bar * 25);
+            uint32_t tex = ((uint32_t)x * 73856093u) ^ ((uint32_t)y * 19349663u);
+            tex = (tex ^ (tex >> 13)) * 0x5bd1e995u;
+            g = g * 1664525u + 1013904223u;
+            row[x] = (uint8_t)(40 + bar * 25 + (int)((tex >> 27) & 31) - 16 + (int)(g >> 30) - 2);
         }
     }
     int bs = h / 4, bx = (frame * 7) % (w - bs), by = (frame * 3) % (h - bs);
@@ -54,6 +62,15 @@ static int encode_layer(lg_media *m, int layer, int frames, int kf, char *err, s
     cfg.g_timebase.den = 30;
     cfg.rc_target_bitrate = (unsigned)layer_kbps[layer];
     cfg.rc_end_usage = VPX_CBR;
+    /* Rate control as a browser's VP8 encoder sets it (libwebrtc): a
+     * quantizer no coarser than 56, a one-second buffer. */
+    cfg.rc_min_quantizer = 2;
+    cfg.rc_max_quantizer = 56;
+    cfg.rc_buf_sz = 1000;
+    cfg.rc_buf_initial_sz = 500;
+    cfg.rc_buf_optimal_sz = 600;
+    cfg.rc_undershoot_pct = 100;
+    cfg.rc_overshoot_pct = 15;
     cfg.g_lag_in_frames = 0;
     cfg.g_error_resilient = VPX_ERROR_RESILIENT_DEFAULT;
     cfg.kf_mode = VPX_KF_AUTO;
@@ -65,15 +82,20 @@ static int encode_layer(lg_media *m, int layer, int frames, int kf, char *err, s
         return -1;
     }
     vpx_codec_control(&codec, VP8E_SET_CPUUSED, 12);
+    /* A keyframe at most 9 average frames, the cap a browser's VP8 encoder
+     * sets at 30 fps (libwebrtc's MaxIntraTarget). */
+    vpx_codec_control(&codec, VP8E_SET_MAX_INTRA_BITRATE_PCT, 900);
     vpx_image_t *img = vpx_img_alloc(NULL, VPX_IMG_FMT_I420, (unsigned)w, (unsigned)h, 16);
     m->video[layer] = calloc((size_t)frames, sizeof(lg_frame));
     m->width[layer] = w;
     m->height[layer] = h;
     int rc = 0, got = 0;
-    for (int f = 0; f < frames && rc == 0; f++) {
-        draw_pattern(img, f);
-        vpx_enc_frame_flags_t flags = (f % kf == 0) ? VPX_EFLAG_FORCE_KF : 0;
-        if (vpx_codec_encode(&codec, img, f, 1, flags, VPX_DL_REALTIME) != VPX_CODEC_OK) {
+    /* The first WARMUP frames settle the rate control and are not kept:
+     * the very first keyframe is sized without history. */
+    for (int f = -WARMUP; f < frames && rc == 0; f++) {
+        draw_pattern(img, f + WARMUP);
+        vpx_enc_frame_flags_t flags = (f >= 0 && f % kf == 0) ? VPX_EFLAG_FORCE_KF : 0;
+        if (vpx_codec_encode(&codec, img, f + WARMUP, 1, flags, VPX_DL_REALTIME) != VPX_CODEC_OK) {
             snprintf(err, errlen, "vpx: encode failed: %s", vpx_codec_error(&codec));
             rc = -1;
             break;
@@ -82,7 +104,7 @@ static int encode_layer(lg_media *m, int layer, int frames, int kf, char *err, s
         const vpx_codec_cx_pkt_t *pkt;
         int have = 0;
         while ((pkt = vpx_codec_get_cx_data(&codec, &it)) != NULL) {
-            if (pkt->kind != VPX_CODEC_CX_FRAME_PKT || have)
+            if (pkt->kind != VPX_CODEC_CX_FRAME_PKT || have || f < 0)
                 continue;
             lg_frame *fr = &m->video[layer][got++];
             fr->len = pkt->data.frame.sz;
@@ -92,7 +114,7 @@ static int encode_layer(lg_media *m, int layer, int frames, int kf, char *err, s
             m->video_bytes[layer] += fr->len;
             have = 1;
         }
-        if (!have) { /* dropped frame: repeat the previous one (never the first) */
+        if (f >= 0 && !have) { /* dropped frame: repeat the previous one (never the first) */
             if (got == 0) {
                 snprintf(err, errlen, "vpx: first frame dropped");
                 rc = -1;
