@@ -13,8 +13,9 @@
  *    Overuse is declared once the trend stays above the threshold for more
  *    than 10 ms over at least two groups while still rising.
  * 3. Rate control: AIMD on the delay-based rate (x1.08 per second while
- *    normal, x1.5 in the start phase: until the first overuse or heavy
- *    loss, at most 4 s from the first feedback; hold while underusing, min(rate, 0.85 x receive rate) on
+ *    normal; in the start phase, until the first overuse or heavy loss
+ *    and at most 4 s from the first feedback, x1.5 up to 4 x the receive
+ *    rate; hold while underusing, min(rate, 0.85 x receive rate) on
  *    overuse, optionally capped at a multiple of the receive rate), a loss-based
  *    rate updated every 100 received packets (or 1 s), and REMB as a cap.
  */
@@ -33,6 +34,7 @@
 #define ACK_WINDOW_US 500000
 #define LOSS_UPDATE_PACKETS 100
 #define LOSS_UPDATE_US 1000000
+#define START_ACKED_RATIO 4.0
 
 typedef struct sent_pkt {
     uint16_t seq;
@@ -125,7 +127,7 @@ sfu_bwe *sfu_bwe_create(const sfu_bwe_config *c)
         if (c->acked_cap_ratio > 0)
             d.acked_cap_ratio = c->acked_cap_ratio;
         if (c->start_growth >= 1.0)
-            d.start_growth = c->start_growth;
+            d.start_growth = c->start_growth < 1.08 ? 1.08 : c->start_growth;
         if (c->start_phase_ms)
             d.start_phase_ms = c->start_phase_ms;
     }
@@ -289,6 +291,7 @@ static void trend_sample(sfu_bwe *b, double delta_ms, double send_delta_ms, int6
             b->time_over_ms = 0;
             b->overuse_count = 0;
             b->state = SFU_BWE_OVERUSE;
+            b->start_over = true; /* even if a later group of this feedback clears it */
         }
     } else if (b->modified_trend < -b->threshold) {
         b->time_over_ms = -1;
@@ -364,7 +367,18 @@ static void delay_rate_update(sfu_bwe *b, uint64_t now_us)
     case SFU_BWE_UNDERUSE:
         break; /* hold: let the queues drain */
     default: {
-        double v = b->delay_bps * pow(b->start_over ? 1.08 : b->cfg.start_growth, dt);
+        double v = b->delay_bps * pow(1.08, dt);
+        if (!b->start_over && acked > 0) {
+            /* Faster, but only as far as START_ACKED_RATIO x what the
+             * viewer receives: a viewer sent little (a low layer, audio
+             * only) has shown nothing about its link. */
+            double fast = b->delay_bps * pow(b->cfg.start_growth, dt);
+            double cap = START_ACKED_RATIO * acked + 10000.0;
+            if (fast > cap)
+                fast = cap;
+            if (fast > v)
+                v = fast;
+        }
         if (acked > 0 && b->cfg.acked_cap_ratio > 0) {
             double cap = b->cfg.acked_cap_ratio * acked + 10000.0;
             if (v > cap)

@@ -10,7 +10,9 @@
  *   send bursts and the inter-group delay variation is accumulated and
  *   smoothed; a linear regression over the last 20 groups gives a trend
  *   that an adaptive threshold turns into overuse / normal / underuse;
- * - the delay-based rate grows ~8 %/s when normal, holds when underusing
+ * - the delay-based rate grows ~8 %/s when normal (x1.5 per second up to
+ *   4 x the receive rate in a start phase that ends at the first overuse
+ *   or heavy loss, at most 4 s after the first feedback), holds when underusing
  *   (the queues are draining), and drops to 0.85 x the measured receive
  *   rate on overuse;
  * - the loss-based rate drops by (1 - 0.5 x loss) when loss > 10 % and
@@ -47,11 +49,13 @@ typedef struct sfu_bwe_config {
      */
     double acked_cap_ratio;
     /*
-     * Start phase: from the first feedback until the first overuse (or
-     * start_phase_ms, whichever comes first), the delay-based rate grows
-     * by this factor per second instead of 1.08, so that a viewer reaches
-     * a 720p layer (1.5-2.5 Mbit/s) in a second or two rather than in ten,
-     * the way a sender that probes does. Default 1.5; 1.08 turns it off.
+     * Start phase: from the first feedback until the first overuse or
+     * heavy loss (or start_phase_ms, whichever comes first), the
+     * delay-based rate grows by this factor per second instead of 1.08,
+     * but not above 4 x the measured receive rate: a viewer on a 360p
+     * layer passes a 720p layer's 1.5-2.5 Mbit/s in under two seconds,
+     * not in seven to ten, as a sender that probes would. Default 1.5;
+     * 1.08 (or anything below) turns it off.
      */
     double start_growth;
     uint32_t start_phase_ms; /* default 4000 */

@@ -7,8 +7,6 @@
 #include "sfu/bwe.h"
 #include "tests/unit/harness.h"
 
-#include <stdio.h>
-
 #define MS 1000ull
 #define PKT 1200
 #define RING 8192
@@ -220,35 +218,77 @@ TEST(bwe_grows_while_application_limited_unless_capped)
     sfu_bwe_destroy(b);
 }
 
+/* The start-phase tests run on a clock far from zero, as the monotonic
+ * clock is in production. */
+#define T0 (1000000 * MS)
+
+static void sim_at(sim *s, uint64_t t0)
+{
+    s->now = s->next_send = s->next_fb = t0;
+}
+
 TEST(bwe_start_phase_ramps_fast_then_slows)
 {
-    /* A viewer on a low layer (500 kbit/s sent) of a 5 Mbit/s link: the
-     * estimate passes a 720p layer's 2 Mbit/s within 3 s ... */
+    /* A viewer sent 2 Mbit/s on a 10 Mbit/s link: x1.5 per second for the
+     * whole 4 s start phase (a 2 s phase would give ~2.6 M here) ... */
     sfu_bwe *b = sfu_bwe_create(NULL);
     REQUIRE(b);
     static sim s;
-    sim_init(&s, b, 5000000);
-    s.app_bps = 500000;
-    sim_run(&s, 3000 * MS);
-    CHECK(sfu_bwe_target(b) > 2000000);
-    /* ... and after the 4 s start phase grows by 8 % per second again. */
-    sim_run(&s, 5000 * MS);
+    sim_init(&s, b, 10000000);
+    sim_at(&s, T0);
+    s.app_bps = 2000000;
+    sim_run(&s, T0 + 3900 * MS);
+    CHECK(sfu_bwe_target(b) > 4000000);
+    /* ... then 8 % per second again. */
+    sim_run(&s, T0 + 5000 * MS);
     uint64_t at5 = sfu_bwe_target(b);
-    sim_run(&s, 7000 * MS);
+    sim_run(&s, T0 + 7000 * MS);
     CHECK(sfu_bwe_target(b) < at5 * 118 / 100);
     CHECK(sfu_bwe_target(b) > at5 * 110 / 100);
     sfu_bwe_destroy(b);
 
-    /* Without the start phase (growth 1.08), 3 s is not enough. */
+    /* Without the start phase (growth 1.08) the same 3 s give ~1.26 M. */
     sfu_bwe_config c;
     sfu_bwe_config_default(&c);
     c.start_growth = 1.08;
     b = sfu_bwe_create(&c);
     REQUIRE(b);
-    sim_init(&s, b, 5000000);
-    s.app_bps = 500000;
-    sim_run(&s, 3000 * MS);
+    sim_init(&s, b, 10000000);
+    sim_at(&s, T0);
+    s.app_bps = 2000000;
+    sim_run(&s, T0 + 3000 * MS);
     CHECK(sfu_bwe_target(b) < 1300000);
+    sfu_bwe_destroy(b);
+}
+
+TEST(bwe_start_phase_grows_only_to_four_times_what_is_received)
+{
+    /* A viewer on a 360p layer (600 kbit/s): up to ~2.4 M, past a 720p
+     * layer's 1.5 M in under two seconds. */
+    sfu_bwe *b = sfu_bwe_create(NULL);
+    REQUIRE(b);
+    static sim s;
+    sim_init(&s, b, 10000000);
+    sim_at(&s, T0);
+    s.app_bps = 600000;
+    sim_run(&s, T0 + 1800 * MS);
+    CHECK(sfu_bwe_target(b) > 1800000);
+    sim_run(&s, T0 + 2400 * MS);
+    CHECK(sfu_bwe_target(b) <= 2500000);
+    CHECK(sfu_bwe_target(b) > 2000000);
+    /* From the cap on, 8 % per second (x1.5 would be ~5 M at 3.9 s). */
+    sim_run(&s, T0 + 3900 * MS);
+    CHECK(sfu_bwe_target(b) < 2900000);
+    sfu_bwe_destroy(b);
+
+    /* Sent 100 kbit/s (a low layer, audio): nothing learnt, 8 %/s only. */
+    b = sfu_bwe_create(NULL);
+    REQUIRE(b);
+    sim_init(&s, b, 10000000);
+    sim_at(&s, T0);
+    s.app_bps = 100000;
+    sim_run(&s, T0 + 3900 * MS);
+    CHECK(sfu_bwe_target(b) < 1400000);
     sfu_bwe_destroy(b);
 }
 
@@ -264,13 +304,14 @@ TEST(bwe_start_phase_ends_at_the_first_overuse)
     REQUIRE(b);
     static sim s;
     sim_init(&s, b, 1200000);
-    sim_run(&s, 3000 * MS);
+    sim_at(&s, T0);
+    sim_run(&s, T0 + 3000 * MS);
     sfu_bwe_stats st;
     sfu_bwe_get_stats(b, &st);
     CHECK(st.target_bps < 1300000);
     int episodes = 0, was = 0;
     uint64_t sum = 0, k = 0;
-    while (s.now < 15000 * MS) {
+    while (s.now < T0 + 15000 * MS) {
         sim_run(&s, s.now + 10 * MS);
         sfu_bwe_get_stats(b, &st);
         int over = st.state == SFU_BWE_OVERUSE;
@@ -279,9 +320,30 @@ TEST(bwe_start_phase_ends_at_the_first_overuse)
         sum += st.target_bps;
         k++;
     }
-    printf("# overuse episodes in 12 s: %d, average %llu\n", episodes, (unsigned long long)(sum / k));
     CHECK(episodes <= 6);
     CHECK(sum / k < 1300000);
     CHECK(sum / k > 700000);
+    sfu_bwe_destroy(b);
+}
+
+TEST(bwe_start_phase_ends_at_heavy_loss)
+{
+    /* 30 % loss for the first 1.5 s, then none: from there the delay-based
+     * rate grows by 8 % per second, not by half. */
+    sfu_bwe *b = sfu_bwe_create(NULL);
+    REQUIRE(b);
+    static sim s;
+    sim_init(&s, b, 10000000);
+    sim_at(&s, T0);
+    s.app_bps = 2000000;
+    s.loss_permille = 300;
+    sim_run(&s, T0 + 1500 * MS);
+    s.loss_permille = 0;
+    sfu_bwe_stats st;
+    sfu_bwe_get_stats(b, &st);
+    uint64_t from = st.delay_bps;
+    sim_run(&s, T0 + 3500 * MS);
+    sfu_bwe_get_stats(b, &st);
+    CHECK(st.delay_bps < from * 125 / 100);
     sfu_bwe_destroy(b);
 }
