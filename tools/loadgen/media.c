@@ -17,7 +17,6 @@
 static const int layer_w[LG_LAYERS] = {320, 640, 1280};
 static const int layer_h[LG_LAYERS] = {180, 360, 720};
 static const int layer_kbps[LG_LAYERS] = {150, 500, 1500};
-#define WARMUP 30
 
 /* Fill an I420 image with moving bars plus a moving box, under a grain
  * that changes every frame like a camera sensor's: without it the encoder
@@ -73,6 +72,8 @@ static int encode_layer(lg_media *m, int layer, int frames, int kf, char *err, s
     cfg.rc_overshoot_pct = 15;
     cfg.g_lag_in_frames = 0;
     cfg.g_error_resilient = VPX_ERROR_RESILIENT_DEFAULT;
+    /* Keyframes every kf frames from the encoder's first, the warm-up
+     * included (a multiple of kf frames). */
     cfg.kf_mode = VPX_KF_AUTO;
     cfg.kf_min_dist = cfg.kf_max_dist = (unsigned)kf;
     cfg.g_threads = 1;
@@ -90,8 +91,11 @@ static int encode_layer(lg_media *m, int layer, int frames, int kf, char *err, s
     m->width[layer] = w;
     m->height[layer] = h;
     int rc = 0, got = 0;
-    /* The first WARMUP frames settle the rate control and are not kept:
-     * the very first keyframe is sized without history. */
+    /* The first 2 x kf frames settle the rate control and are not kept:
+     * it sizes a stream's first keyframes from too little history (at
+     * 720p: 3 and 4 KB, then 22 KB, the size a browser's camera stream
+     * has at this rate). */
+    const int WARMUP = 2 * kf;
     for (int f = -WARMUP; f < frames && rc == 0; f++) {
         draw_pattern(img, f + WARMUP);
         vpx_enc_frame_flags_t flags = (f >= 0 && f % kf == 0) ? VPX_EFLAG_FORCE_KF : 0;
