@@ -222,21 +222,26 @@ TEST(bwe_grows_while_application_limited_unless_capped)
  * clock is in production. */
 #define T0 (1000000 * MS)
 
-static void sim_at(sim *s, uint64_t t0)
+/* A new estimator (c NULL = defaults) on s at T0: link and app rates as
+ * in struct sim. NULL when out of memory. */
+static sfu_bwe *sim_start(sim *s, const sfu_bwe_config *c, uint64_t link_bps, uint64_t app_bps)
 {
-    s->now = s->next_send = s->next_fb = t0;
+    sfu_bwe *b = sfu_bwe_create(c);
+    if (!b)
+        return NULL;
+    sim_init(s, b, link_bps);
+    s->now = s->next_send = s->next_fb = T0;
+    s->app_bps = app_bps;
+    return b;
 }
 
 TEST(bwe_start_phase_ramps_fast_then_slows)
 {
     /* A viewer sent 2 Mbit/s on a 10 Mbit/s link: x1.5 per second for the
      * whole 4 s start phase (a 2 s phase would give ~2.6 M here) ... */
-    sfu_bwe *b = sfu_bwe_create(NULL);
-    REQUIRE(b);
     static sim s;
-    sim_init(&s, b, 10000000);
-    sim_at(&s, T0);
-    s.app_bps = 2000000;
+    sfu_bwe *b = sim_start(&s, NULL, 10000000, 2000000);
+    REQUIRE(b);
     sim_run(&s, T0 + 3900 * MS);
     CHECK(sfu_bwe_target(b) > 4000000);
     /* ... then 8 % per second again. */
@@ -251,11 +256,8 @@ TEST(bwe_start_phase_ramps_fast_then_slows)
     sfu_bwe_config c;
     sfu_bwe_config_default(&c);
     c.start_growth = 1.08;
-    b = sfu_bwe_create(&c);
+    b = sim_start(&s, &c, 10000000, 2000000);
     REQUIRE(b);
-    sim_init(&s, b, 10000000);
-    sim_at(&s, T0);
-    s.app_bps = 2000000;
     sim_run(&s, T0 + 3000 * MS);
     CHECK(sfu_bwe_target(b) < 1300000);
     sfu_bwe_destroy(b);
@@ -265,12 +267,9 @@ TEST(bwe_start_phase_grows_only_to_four_times_what_is_received)
 {
     /* A viewer on a 360p layer (600 kbit/s): up to ~2.4 M, past a 720p
      * layer's 1.5 M in under two seconds. */
-    sfu_bwe *b = sfu_bwe_create(NULL);
-    REQUIRE(b);
     static sim s;
-    sim_init(&s, b, 10000000);
-    sim_at(&s, T0);
-    s.app_bps = 600000;
+    sfu_bwe *b = sim_start(&s, NULL, 10000000, 600000);
+    REQUIRE(b);
     sim_run(&s, T0 + 1800 * MS);
     CHECK(sfu_bwe_target(b) > 1800000);
     sim_run(&s, T0 + 2400 * MS);
@@ -282,11 +281,8 @@ TEST(bwe_start_phase_grows_only_to_four_times_what_is_received)
     sfu_bwe_destroy(b);
 
     /* Sent 100 kbit/s (a low layer, audio): nothing learnt, 8 %/s only. */
-    b = sfu_bwe_create(NULL);
+    b = sim_start(&s, NULL, 10000000, 100000);
     REQUIRE(b);
-    sim_init(&s, b, 10000000);
-    sim_at(&s, T0);
-    s.app_bps = 100000;
     sim_run(&s, T0 + 3900 * MS);
     CHECK(sfu_bwe_target(b) < 1400000);
     sfu_bwe_destroy(b);
@@ -300,11 +296,9 @@ TEST(bwe_start_phase_ends_at_the_first_overuse)
     sfu_bwe_config c;
     sfu_bwe_config_default(&c);
     c.start_phase_ms = 600000;
-    sfu_bwe *b = sfu_bwe_create(&c);
-    REQUIRE(b);
     static sim s;
-    sim_init(&s, b, 1200000);
-    sim_at(&s, T0);
+    sfu_bwe *b = sim_start(&s, &c, 1200000, 0);
+    REQUIRE(b);
     sim_run(&s, T0 + 3000 * MS);
     sfu_bwe_stats st;
     sfu_bwe_get_stats(b, &st);
@@ -330,12 +324,9 @@ TEST(bwe_start_phase_ends_at_heavy_loss)
 {
     /* 30 % loss for the first 1.5 s, then none: from there the delay-based
      * rate grows by 8 % per second, not by half. */
-    sfu_bwe *b = sfu_bwe_create(NULL);
-    REQUIRE(b);
     static sim s;
-    sim_init(&s, b, 10000000);
-    sim_at(&s, T0);
-    s.app_bps = 2000000;
+    sfu_bwe *b = sim_start(&s, NULL, 10000000, 2000000);
+    REQUIRE(b);
     s.loss_permille = 300;
     sim_run(&s, T0 + 1500 * MS);
     s.loss_permille = 0;
