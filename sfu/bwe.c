@@ -126,7 +126,7 @@ sfu_bwe *sfu_bwe_create(const sfu_bwe_config *c)
             d.history = c->history;
         if (c->acked_cap_ratio > 0)
             d.acked_cap_ratio = c->acked_cap_ratio;
-        if (c->start_growth >= 1.0)
+        if (c->start_growth > 0)
             d.start_growth = c->start_growth < 1.08 ? 1.08 : c->start_growth;
         if (c->start_phase_ms)
             d.start_phase_ms = c->start_phase_ms;

@@ -52,10 +52,12 @@ typedef struct sfu_bwe_config {
      * Start phase: from the first feedback until the first overuse or
      * heavy loss (or start_phase_ms, whichever comes first), the
      * delay-based rate grows by this factor per second instead of 1.08,
-     * but not above 4 x the measured receive rate: a viewer on a 360p
-     * layer passes a 720p layer's 1.5-2.5 Mbit/s in under two seconds,
-     * not in seven to ten, as a sender that probes would. Default 1.5;
-     * 1.08 (or anything below) turns it off.
+     * but not above 4 x the measured receive rate: a viewer receiving a
+     * 500 kbit/s 360p layer reaches 1.8 Mbit/s (1.2 x a 1.5 Mbit/s 720p
+     * layer, where layer_select starts its 2 s hold) in about 1.5 s, not
+     * in seven, as a sender that probes would. The phase is not restarted
+     * (an ICE restart keeps the estimate). Default 1.5 (0 = default);
+     * any value up to 1.08 turns it off.
      */
     double start_growth;
     uint32_t start_phase_ms; /* default 4000 */
