@@ -348,9 +348,8 @@ static void delay_rate_update(sfu_bwe *b, uint64_t now_us)
         b->first_update_us = now_us;
     b->have_update = true;
     b->last_update_us = now_us;
-    if (b->state == SFU_BWE_OVERUSE ||
-        now_us - b->first_update_us >= (uint64_t)b->cfg.start_phase_ms * 1000)
-        b->start_over = true;
+    if (now_us - b->first_update_us >= (uint64_t)b->cfg.start_phase_ms * 1000)
+        b->start_over = true; /* (an overuse ends it in trend_sample) */
     double acked = (double)b->acked_bps;
     switch (b->state) {
     case SFU_BWE_OVERUSE:
@@ -406,9 +405,9 @@ static void loss_rate_update(sfu_bwe *b, uint64_t now_us)
     if (loss > 0.10) {
         b->loss_bps = target * (1 - 0.5 * loss);
         b->start_over = true;
-    }
-    else if (loss < 0.02)
+    } else if (loss < 0.02) {
         b->loss_bps = b->loss_bps * 1.05 > target * 1.05 ? b->loss_bps * 1.05 : target * 1.05;
+    }
     b->loss_bps = clampd(b->loss_bps, (double)b->cfg.min_bps, (double)b->cfg.max_bps);
     b->loss_received = b->loss_lost = 0;
     b->loss_since_us = now_us;

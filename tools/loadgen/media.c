@@ -95,11 +95,11 @@ static int encode_layer(lg_media *m, int layer, int frames, int kf, char *err, s
      * it sizes a stream's first keyframes from too little history (at
      * 720p: 3 and 4 KB, then 22 KB, the size a browser's camera stream
      * has at this rate). */
-    const int WARMUP = 2 * kf;
-    for (int f = -WARMUP; f < frames && rc == 0; f++) {
-        draw_pattern(img, f + WARMUP);
+    const int warmup = 2 * kf;
+    for (int f = -warmup; f < frames && rc == 0; f++) {
+        draw_pattern(img, f + warmup);
         vpx_enc_frame_flags_t flags = (f >= 0 && f % kf == 0) ? VPX_EFLAG_FORCE_KF : 0;
-        if (vpx_codec_encode(&codec, img, f + WARMUP, 1, flags, VPX_DL_REALTIME) != VPX_CODEC_OK) {
+        if (vpx_codec_encode(&codec, img, f + warmup, 1, flags, VPX_DL_REALTIME) != VPX_CODEC_OK) {
             snprintf(err, errlen, "vpx: encode failed: %s", vpx_codec_error(&codec));
             rc = -1;
             break;
