@@ -23,9 +23,17 @@ test('loadgen: fan-out over two processes (mentor + mentees, mentees only)', { t
   try {
     const common = ['--server', d.wsUrl, '--scenario', 'fanout', '--room', 'split', '--rate', '10',
       '--pin', 'l', '--threads', '1'];
-    const a = runMlload([...common, '--peers', '2', '--duration', '14', '--json', ja], 90000);
-    // B starts later and ends earlier: the mentor's track must outlive its mentees
-    await new Promise((r) => setTimeout(r, 3000));
+    // B starts once A's mentor and mentees are connected and media flows (A's
+    // encode takes seconds, more under ASan), and ends earlier: the mentor's
+    // track must outlive its mentees
+    let flowing;
+    const seen = new Promise((r) => { flowing = r; });
+    const a = runProgram(MLLOAD, [...common, '--peers', '2', '--duration', '14', '--json', ja], {
+      timeoutMs: 90000,
+      onStderr: (err) => { if (/ 3 connected .*\| rx [1-9][0-9]* pkt\/s/.test(err)) flowing(); },
+    });
+    if (!await Promise.race([seen.then(() => true), a.then(() => false)]))
+      assert.fail('A ended before its media flowed: ' + JSON.stringify(await a));
     const b = await runMlload([...common, '--peers', '3', '--mentees-only', '--index-base', '1000',
       '--duration', '6', '--json', jb], 90000);
     const ra = await a;
@@ -37,6 +45,8 @@ test('loadgen: fan-out over two processes (mentor + mentees, mentees only)', { t
     assert.strictEqual(repA.peers.connected, 3, outA); // mentor + 2
     assert.strictEqual(repB.peers.connected, 3, outB); // 3 mentees, no mentor
     assert.strictEqual(repB.sent.packets, 0, outB); // B publishes nothing
+    assert.doesNotMatch(b.stderr, /mlload: encoded/); // so it encodes nothing either
+    assert.match(ra.stderr, /mlload: encoded 3 s of media/);
     assert.ok(repB.received.video_packets > 0 && repB.received.audio_packets > 0, outB);
     assert.ok(repB.video.keyframes_180p > 0, outB); // the pinned layer of A's mentor
     assert.ok(repB.loss.percent < 1, outB);

@@ -433,11 +433,12 @@ int main(int argc, char **argv)
     run.ice_controlled = run.ice;
     run.ice_controlled.controlling = 0;
     uint64_t te = sfu_now_us();
-    if (lg_media_encode(&run.media, media_seconds, 90, err, sizeof err) != 0) {
+    /* a mentees-only process publishes nothing: no media to encode */
+    if (!run.mentees_only && lg_media_encode(&run.media, media_seconds, 90, err, sizeof err) != 0) {
         fprintf(stderr, "mlload: media: %s\n", err);
         return 2;
     }
-    if (!quiet)
+    if (!quiet && !run.mentees_only)
         fprintf(stderr, "mlload: encoded %d s of media in %.1f s (VP8 %.0f/%.0f/%.0f kbit/s)\n",
                 media_seconds, (double)(sfu_now_us() - te) / 1e6,
                 run.media.video_bytes[0] * 8.0 / media_seconds / 1000,

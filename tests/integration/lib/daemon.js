@@ -66,12 +66,13 @@ function writeConfig(dir, config) {
 
 // Run a program to completion: {code, signal, stdout, stderr}; killed
 // after timeoutMs.
-function runProgram(bin, args, { env = {}, timeoutMs = 60000 } = {}) {
+// onStderr, if given, sees the standard error collected so far after each chunk.
+function runProgram(bin, args, { env = {}, timeoutMs = 60000, onStderr = null } = {}) {
   return new Promise((resolve) => {
     const p = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '';
     p.stdout.on('data', (d) => { stdout += d; });
-    p.stderr.on('data', (d) => { stderr += d; });
+    p.stderr.on('data', (d) => { stderr += d; if (onStderr) onStderr(stderr); });
     const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
     p.on('exit', (code, signal) => {
       clearTimeout(t);
