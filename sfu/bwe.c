@@ -35,6 +35,7 @@
 #define LOSS_UPDATE_PACKETS 100
 #define LOSS_UPDATE_US 1000000
 #define START_ACKED_RATIO 4.0
+#define START_CLOCK_BPS 100000 /* more than a viewer's audio: video flows */
 
 typedef struct sent_pkt {
     uint16_t seq;
@@ -87,8 +88,9 @@ struct sfu_bwe {
     double delay_bps, loss_bps;
     uint64_t remb_bps;
     bool have_update;
-    uint64_t first_update_us;
-    bool start_over; /* the start phase has ended */
+    bool phase_clock;        /* the start phase's clock runs ... */
+    uint64_t phase_start_us; /* ... since then */
+    bool start_over;         /* the start phase has ended */
     uint64_t last_update_us;
     uint64_t last_decrease_us;
     bool decreased_once;
@@ -344,13 +346,17 @@ static void delay_rate_update(sfu_bwe *b, uint64_t now_us)
     double dt = b->have_update ? (double)(now_us - b->last_update_us) / 1e6 : 0;
     if (dt > 1.0)
         dt = 1.0;
-    if (!b->have_update)
-        b->first_update_us = now_us;
     b->have_update = true;
     b->last_update_us = now_us;
-    if (now_us - b->first_update_us >= (uint64_t)b->cfg.start_phase_ms * 1000)
-        b->start_over = true; /* (an overuse ends it in trend_sample) */
     double acked = (double)b->acked_bps;
+    /* The phase's clock starts once the viewer is sent more than audio:
+     * before that, the 4x cap below keeps it from growing fast anyway. */
+    if (!b->phase_clock && acked >= START_CLOCK_BPS) {
+        b->phase_clock = true;
+        b->phase_start_us = now_us;
+    }
+    if (b->phase_clock && now_us - b->phase_start_us >= (uint64_t)b->cfg.start_phase_ms * 1000)
+        b->start_over = true; /* (an overuse ends it in trend_sample) */
     switch (b->state) {
     case SFU_BWE_OVERUSE:
         if (acked > 0) {
@@ -439,6 +445,12 @@ void sfu_bwe_on_feedback(sfu_bwe *b, const sfu_twcc_packet *pkts, size_t n, uint
     ack_rate_update(b);
     delay_rate_update(b, now_us);
     loss_rate_update(b, now_us);
+}
+
+void sfu_bwe_restart_phase(sfu_bwe *b)
+{
+    b->start_over = false;
+    b->phase_clock = false;
 }
 
 void sfu_bwe_on_remb(sfu_bwe *b, uint64_t bps, uint64_t now_us)

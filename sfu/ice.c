@@ -22,7 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 
 struct sfu_ice {
     NiceAgent *agent;
@@ -505,6 +508,22 @@ static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar
 }
 
 /* ---- public ----------------------------------------------------------- */
+
+int sfu_ice_last_rx_time_us(sfu_ice *ice, uint64_t *out)
+{
+    struct timespec k, real, mono;
+    if (!ice->direct || ice->direct->fd < 0 || ioctl(ice->direct->fd, SIOCGSTAMPNS, &k) != 0)
+        return -1;
+    /* the stamp is on the wall clock: move it to the monotonic one */
+    clock_gettime(CLOCK_REALTIME, &real);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    int64_t age_ns = ((int64_t)real.tv_sec - k.tv_sec) * 1000000000 + (real.tv_nsec - k.tv_nsec);
+    int64_t mono_ns = (int64_t)mono.tv_sec * 1000000000 + mono.tv_nsec;
+    if (age_ns < 0 || age_ns > mono_ns)
+        return -1;
+    *out = (uint64_t)((mono_ns - age_ns) / 1000);
+    return 0;
+}
 
 /* A call into the agent from outside its context's dispatch may have added
  * or re-timed sources there: have the loop look at it (ice_loop.h). */

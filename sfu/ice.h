@@ -114,6 +114,13 @@ int sfu_ice_restart(sfu_ice *ice);
 /* Send one datagram on the selected pair. Returns 0 or -1. */
 int sfu_ice_send(sfu_ice *ice, const uint8_t *buf, size_t len);
 
+/* When the datagram last handed to on_packet reached its socket, on the
+ * sfu_now_us() clock: the kernel's receive stamp (SIOCGSTAMPNS), so that a
+ * load tool can time a packet's arrival apart from its own queueing. Call it
+ * from inside on_packet. Returns 0, or -1 when unknown (a relayed pair, no
+ * stamp yet: the first call turns stamping on). */
+int sfu_ice_last_rx_time_us(sfu_ice *ice, uint64_t *out);
+
 /* Current state. */
 sfu_ice_state sfu_ice_get_state(const sfu_ice *ice);
 

@@ -38,6 +38,13 @@ test('loadgen: 4 echo peers for 6 s, no errors, < 1 % loss, JSON report', { time
     assert.ok(rep.received.video_packets > 0 && rep.received.audio_packets > 0, out);
     assert.ok(rep.loss.percent < 1, `loss ${rep.loss.percent} %: ${out}`);
     assert.ok(rep.delay_ms.samples > 0 && rep.delay_ms.p50 > 0 && rep.delay_ms.p99 >= rep.delay_ms.p50, out);
+    // the same packets timed at the socket (kernel stamps): nearly every
+    // sample has one, and a packet reaches the socket before mlload reads it
+    const arr = rep.arrival_delay_ms;
+    assert.ok(arr.samples >= 0.9 * rep.delay_ms.samples, out);
+    assert.ok(arr.p50 > 0 && arr.p50 <= rep.delay_ms.p50 && arr.p99 <= rep.delay_ms.p99 + 0.05, out);
+    assert.strictEqual(arr.hist_us.reduce((s, [, c]) => s + c, 0), arr.samples, out);
+    assert.match(r.stdout, /at socket\s+p50 [0-9.]+ ms, p99/);
     assert.ok(rep.video.keyframes_360p > 0, out); // the layer sent came back, seen in keyframes
     assert.strictEqual(rep.srtp.decrypt_failed, 0, out);
     assert.ok(rep.rtcp.sr_rr > 0 && rep.rtcp.twcc > 0, out);

@@ -5,7 +5,7 @@
 
 Counters are summed, loss is recomputed from the summed expected/lost
 packets, the one-way delay quantiles from the summed histograms
-(delay_ms.hist_us), "ok" holds when every part is ok, the load side is
+(delay_ms.hist_us and arrival_delay_ms.hist_us), "ok" holds when every part is ok, the load side is
 saturated when any process says so or when together they used 90 % of
 the CPUs they share (load.why lists them). The server's
 CPU time (utime + stime ticks from /proc/PID/stat over the run) and RSS
@@ -120,20 +120,25 @@ def main():
         r["stop_reason"] = "; ".join(sorted({q.get("stop_reason", "?") for q in reps}))
         exp = r.get("loss", {}).get("expected", 0)
         r["loss"]["percent"] = 100.0 * r["loss"].get("lost", 0) / exp if exp else 0.0
-        hist = {}
-        for q in reps:
-            for v, c in q.get("delay_ms", {}).get("hist_us", []):
-                hist[v] = hist.get(v, 0) + c
-        h = sorted(hist.items())
-        n = sum(c for _, c in h)
-        d = r.setdefault("delay_ms", {})
-        d["hist_us"] = [[v, c] for v, c in h]
-        d["samples"] = n
-        d["max"] = max(q.get("delay_ms", {}).get("max", 0) for q in reps)
-        d["max_us"] = max(q.get("delay_ms", {}).get("max_us", 0) for q in reps)
-        # a bucket's value can lie above the largest sample in it
-        d["p50"], d["p99"] = (min(quantile(h, n, x), d["max"]) if d["max"] else quantile(h, n, x)
-                              for x in (0.5, 0.99))
+        # delay_ms: to when mlload read a packet; arrival_delay_ms: to when
+        # it reached the socket (kernel stamp), without the load side's queueing
+        for key in ("delay_ms", "arrival_delay_ms"):
+            if key not in r:
+                continue
+            hist = {}
+            for q in reps:
+                for v, c in q.get(key, {}).get("hist_us", []):
+                    hist[v] = hist.get(v, 0) + c
+            h = sorted(hist.items())
+            n = sum(c for _, c in h)
+            d = r[key]
+            d["hist_us"] = [[v, c] for v, c in h]
+            d["samples"] = n
+            d["max"] = max(q.get(key, {}).get("max", 0) for q in reps)
+            d["max_us"] = max(q.get(key, {}).get("max_us", 0) for q in reps)
+            # a bucket's value can lie above the largest sample in it
+            d["p50"], d["p99"] = (min(quantile(h, n, x), d["max"]) if d["max"] else quantile(h, n, x)
+                                  for x in (0.5, 0.99))
         # jitter: the processes' means weighted by the packets each received
         w = [(q.get("loss", {}).get("jitter_ms"), q.get("received", {}).get("packets", 0))
              for q in reps]

@@ -41,6 +41,9 @@ def load_runs(out):
             "loss_percent": r.get("loss", {}).get("percent", 100.0),
             "delay_p50_ms": r.get("delay_ms", {}).get("p50"),
             "delay_p99_ms": r.get("delay_ms", {}).get("p99"),
+            # to the socket (kernel receive stamp): without the load side's queueing
+            "arrival_p50_ms": r.get("arrival_delay_ms", {}).get("p50"),
+            "arrival_p99_ms": r.get("arrival_delay_ms", {}).get("p99"),
             "freezes": r.get("video", {}).get("freezes", 0),
             "server_cores": s.get("limit_cores", s.get("cpu_cores")),
             "client_cpu_s": r.get("client_cpu_s"),
@@ -109,6 +112,8 @@ def main():
     if at200:
         print("\none-way delay at 200 mentees (fan-out): " + ", ".join(
             f"{k} p50 {fmt(v.get('delay_p50_ms'), '{:.2f}')} ms p99 {fmt(v.get('delay_p99_ms'), '{:.2f}')} ms"
+            f" (at the socket p50 {fmt(v.get('arrival_p50_ms'), '{:.2f}')}"
+            f" p99 {fmt(v.get('arrival_p99_ms'), '{:.2f}')})"
             + (" (load side saturated)" if v.get("load_saturated") else "")
             for k, v in at200.items()))
     cg = os.path.join(out, "callgrind.txt")

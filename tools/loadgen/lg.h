@@ -51,7 +51,9 @@ typedef struct lg_totals {
     double jitter_ms_sum; /* sum over streams of the final jitter */
     uint64_t jitter_streams;
     uint64_t res_counts[4]; /* keyframes seen at 180p/360p/720p/other */
-    lg_hist delay;          /* one-way delay of media packets */
+    lg_hist delay;          /* one-way delay of media packets, to when mlload reads them */
+    lg_hist delay_arrival;  /* the same packets, to when they reached the socket (kernel
+                             * stamp): the load side's own queueing left out */
     lg_hist setup;          /* join -> DTLS connected, in us */
     lg_hist first_frame;    /* DTLS connected -> first complete video frame */
     lg_hist tick_late;      /* how late the 5 ms thread tick ran: load-side saturation */

@@ -164,6 +164,21 @@ static int load_saturated(double cpu_cores, int cpus, const lg_hist *late, doubl
     return 0;
 }
 
+/* A histogram's buckets ([value us, count] pairs, empty ones left out) and
+ * its maximum into obj: what merge_runs.py sums over several processes. */
+static void hist_json(json_t *obj, const lg_hist *h)
+{
+    json_t *hist = json_array();
+    for (size_t k = 0; k < LG_HIST_N; k++) {
+        if (!h->b[k])
+            continue;
+        uint64_t v = k < LG_HIST_FINE ? k * 10 + 5 : 20000 + (k - LG_HIST_FINE) * 1000 + 500;
+        json_array_append_new(hist, json_pack("[I, I]", (json_int_t)v, (json_int_t)h->b[k]));
+    }
+    json_object_set_new(obj, "hist_us", hist);
+    json_object_set_new(obj, "max_us", json_integer((json_int_t)h->max_us));
+}
+
 static void sum_totals(lg_run *run, lg_totals *sum)
 {
     memset(sum, 0, sizeof *sum);
@@ -179,6 +194,7 @@ static void sum_totals(lg_run *run, lg_totals *sum)
         for (int k = 0; k < 4; k++)
             sum->res_counts[k] += t->res_counts[k];
         lg_hist_merge(&sum->delay, &t->delay);
+        lg_hist_merge(&sum->delay_arrival, &t->delay_arrival);
         lg_hist_merge(&sum->setup, &t->setup);
         lg_hist_merge(&sum->first_frame, &t->first_frame);
         lg_hist_merge(&sum->tick_late, &t->tick_late);
@@ -584,6 +600,11 @@ int main(int argc, char **argv)
            loss, sum.rx_lost, sum.rx_expected, sum.rx_reordered, jitter);
     printf("  delay      p50 %.2f ms, p99 %.2f ms, max %.2f ms (%" G_GUINT64_FORMAT " samples)\n",
            p50, p99, dmax, sum.delay.n);
+    printf("  at socket  p50 %.2f ms, p99 %.2f ms, max %.2f ms (%" G_GUINT64_FORMAT
+           " samples; kernel receive stamps, without the load side's queueing)\n",
+           (double)lg_hist_quantile(&sum.delay_arrival, 0.5) / 1000,
+           (double)lg_hist_quantile(&sum.delay_arrival, 0.99) / 1000,
+           (double)sum.delay_arrival.max_us / 1000, sum.delay_arrival.n);
     printf("  video      %" G_GUINT64_FORMAT " complete frames, %" G_GUINT64_FORMAT
            " keyframes (180p %" G_GUINT64_FORMAT ", 360p %" G_GUINT64_FORMAT
            ", 720p %" G_GUINT64_FORMAT "), freezes %" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT
@@ -672,19 +693,16 @@ int main(int argc, char **argv)
                           "tick_late_ms_p50", (double)lg_hist_quantile(&sum.tick_late, 0.5) / 1000,
                           "tick_late_ms_p99", (double)lg_hist_quantile(&sum.tick_late, 0.99) / 1000,
                           "saturated", saturated, "why", sat_why));
-            /* the delay histogram, so that several processes' runs merge */
-            json_t *hist = json_array();
-            for (size_t k = 0; k < LG_HIST_N; k++) {
-                if (!sum.delay.b[k])
-                    continue;
-                uint64_t v =
-                    k < LG_HIST_FINE ? k * 10 + 5 : 20000 + (k - LG_HIST_FINE) * 1000 + 500;
-                json_array_append_new(
-                    hist, json_pack("[I, I]", (json_int_t)v, (json_int_t)sum.delay.b[k]));
-            }
-            json_object_set_new(json_object_get(rep, "delay_ms"), "hist_us", hist);
-            json_object_set_new(json_object_get(rep, "delay_ms"), "max_us",
-                                json_integer((json_int_t)sum.delay.max_us));
+            /* the delay histograms, so that several processes' runs merge */
+            hist_json(json_object_get(rep, "delay_ms"), &sum.delay);
+            json_t *arr = json_pack("{s:f, s:f, s:f, s:I}", "p50",
+                                    (double)lg_hist_quantile(&sum.delay_arrival, 0.5) / 1000,
+                                    "p99",
+                                    (double)lg_hist_quantile(&sum.delay_arrival, 0.99) / 1000,
+                                    "max", (double)sum.delay_arrival.max_us / 1000, "samples",
+                                    (json_int_t)sum.delay_arrival.n);
+            hist_json(arr, &sum.delay_arrival);
+            json_object_set_new(rep, "arrival_delay_ms", arr);
             if (run.meeting)
                 json_object_set_new(rep, "meeting",
                                     json_pack("{s:i, s:I, s:I, s:I, s:i}", "participants",

@@ -157,8 +157,13 @@ void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len)
                     sent = (sent << 8) | q[i];
                 if (from < 0x7fffffff)
                     s->from = (int)from;
-                if (sampled && sent <= now && now - sent < 10000000) /* monotonic us, any process */
+                if (sampled && sent <= now && now - sent < 10000000) { /* monotonic us, any process */
                     lg_hist_add(&tot->delay, now - sent);
+                    uint64_t arrived;
+                    if (p->ice && sfu_ice_last_rx_time_us(p->ice, &arrived) == 0 &&
+                        arrived >= sent && arrived <= now)
+                        lg_hist_add(&tot->delay_arrival, arrived - sent);
+                }
             }
             if (video && sfu_rtp_parse(buf, plen, &dp) == 0 &&
                 sfu_vp8_parse(dp.payload, dp.payload_len, &vd) == 0 && vd.is_keyframe) {

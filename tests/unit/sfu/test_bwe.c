@@ -338,3 +338,45 @@ TEST(bwe_start_phase_ends_at_heavy_loss)
     CHECK(st.delay_bps < from * 125 / 100);
     sfu_bwe_destroy(b);
 }
+
+TEST(bwe_start_phase_clock_waits_for_video)
+{
+    /* Audio only (50 kbit/s) for 4.5 s, then a 600 kbit/s layer: the
+     * phase's 4 s start with the video, which passes 1.8 Mbit/s within
+     * 1.5 s. (Timed from the first feedback, the phase would be over and
+     * 8 %/s would give ~1.6 M.) */
+    static sim s;
+    sfu_bwe *b = sim_start(&s, NULL, 10000000, 50000);
+    REQUIRE(b);
+    sim_run(&s, T0 + 4500 * MS);
+    CHECK(sfu_bwe_target(b) < 1600000);
+    s.app_bps = 600000;
+    sim_run(&s, T0 + 6000 * MS);
+    CHECK(sfu_bwe_target(b) > 1800000);
+    sfu_bwe_destroy(b);
+}
+
+/* A 1.2 Mbit/s link for 6 s (an overuse ends the phase), then 10 Mbit/s:
+ * the target 2 s later, with or without restarting the phase there. */
+static uint64_t after_path_change(bool restart)
+{
+    static sim s;
+    sfu_bwe *b = sim_start(&s, NULL, 1200000, 0);
+    if (!b)
+        return 0;
+    sim_run(&s, T0 + 6000 * MS);
+    s.link_bps = 10000000;
+    if (restart)
+        sfu_bwe_restart_phase(b);
+    sim_run(&s, T0 + 8000 * MS);
+    uint64_t t = sfu_bwe_target(b);
+    sfu_bwe_destroy(b);
+    return t;
+}
+
+TEST(bwe_restart_phase_grows_fast_again)
+{
+    uint64_t kept = after_path_change(false), restarted = after_path_change(true);
+    CHECK(kept < 1500000);      /* 8 % per second */
+    CHECK(restarted > 2000000); /* x1.5 per second again */
+}
