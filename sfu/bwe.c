@@ -447,8 +447,30 @@ void sfu_bwe_on_feedback(sfu_bwe *b, const sfu_twcc_packet *pkts, size_t n, uint
     loss_rate_update(b, now_us);
 }
 
-void sfu_bwe_restart_phase(sfu_bwe *b)
+void sfu_bwe_on_route_change(sfu_bwe *b)
 {
+    /* What was learnt about the old path goes: packets sent on it (lost
+     * in the switch, reported later) count as unknown, the delay detector
+     * starts from scratch (the new path's base delay differs), and so do
+     * the loss-based rate and the start phase. The estimate and the receive
+     * rate stay: the first overuse on the new path brings the estimate
+     * down to what it carries. */
+    memset(b->sent, 0, ((size_t)b->mask + 1) * sizeof *b->sent);
+    b->cur.valid = b->prev.valid = false;
+    b->have_first_arrival = false;
+    b->acc_delay_ms = b->smoothed_ms = 0;
+    b->hist_head = b->hist_count = 0;
+    b->num_deltas = 0;
+    b->trend = b->prev_trend = b->modified_trend = 0;
+    b->threshold = 12.5;
+    b->have_threshold_time = false;
+    b->time_over_ms = -1;
+    b->overuse_count = 0;
+    b->state = SFU_BWE_NORMAL;
+    b->loss_received = b->loss_lost = 0;
+    b->loss_started = false;
+    b->loss_smoothed = 0;
+    b->loss_bps = (double)b->cfg.max_bps; /* as at creation: no loss seen here yet */
     b->start_over = false;
     b->phase_clock = false;
 }

@@ -57,9 +57,9 @@ typedef struct sfu_bwe_config {
      * layer, where layer_select starts its 2 s hold) in about 1.5 s, not
      * in seven, as a sender that probes would. Its clock starts when the
      * viewer is first sent more than 100 kbit/s (more than audio), so a
-     * viewer whose video comes later still gets it; sfu_bwe_restart_phase()
-     * (an ICE restart) runs it again, keeping the estimate. Default 1.5
-     * (0 = default); any value up to 1.08 turns it off.
+     * viewer whose video comes later still gets it (unless an overuse or
+     * heavy loss came first); sfu_bwe_on_route_change() runs it again.
+     * Default 1.5 (0 = default); any value up to 1.08 turns it off.
      */
     double start_growth;
     uint32_t start_phase_ms; /* default 4000 */
@@ -108,9 +108,10 @@ void sfu_bwe_on_feedback(sfu_bwe *b, const sfu_twcc_packet *pkts, size_t n, uint
 
 /* A REMB from the viewer (bits per second); caps the estimate. 0 clears it. */
 void sfu_bwe_on_remb(sfu_bwe *b, uint64_t bps, uint64_t now_us);
-/* Start the start phase over (an ICE restart: the path may have changed);
- * the estimate itself is kept. */
-void sfu_bwe_restart_phase(sfu_bwe *b);
+/* The viewer's selected ICE pair changed (a new network path): forget the
+ * old path's delay and loss history and run the start phase again; the
+ * estimate itself is kept. */
+void sfu_bwe_on_route_change(sfu_bwe *b);
 
 /* The current target send bitrate in bits per second. */
 uint64_t sfu_bwe_target(const sfu_bwe *b);

@@ -117,8 +117,9 @@ int sfu_ice_send(sfu_ice *ice, const uint8_t *buf, size_t len);
 /* When the datagram last handed to on_packet reached its socket, on the
  * sfu_now_us() clock: the kernel's receive stamp (SIOCGSTAMPNS), so that a
  * load tool can time a packet's arrival apart from its own queueing. Call it
- * from inside on_packet. Returns 0, or -1 when unknown (a relayed pair, no
- * stamp yet: the first call turns stamping on). */
+ * from inside on_packet. Returns 0, or -1 when unknown (a relayed pair).
+ * The first call turns stamping on, for the whole host; until a packet has
+ * a stamp the kernel answers with the current time. */
 int sfu_ice_last_rx_time_us(sfu_ice *ice, uint64_t *out);
 
 /* Current state. */

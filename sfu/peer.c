@@ -312,6 +312,11 @@ static void ice_on_packet(void *user, uint8_t *buf, size_t len)
 static void ice_on_selected_pair(void *user, const char *local, const char *remote)
 {
     sfu_peer *p = user;
+    /* A different pair than before (an ICE restart, a network change): the
+     * bandwidth estimator's history is about the old path. */
+    if (p->bwe && p->st.selected_local[0] &&
+        (strcmp(p->st.selected_local, local) != 0 || strcmp(p->st.selected_remote, remote) != 0))
+        sfu_bwe_on_route_change(p->bwe);
     snprintf(p->st.selected_local, sizeof p->st.selected_local, "%s", local);
     snprintf(p->st.selected_remote, sizeof p->st.selected_remote, "%s", remote);
     ML_DEBUG("peer", "peer %llu selected pair %s <-> %s", (unsigned long long)p->id, local, remote);

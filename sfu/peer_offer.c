@@ -257,8 +257,6 @@ static int handle_offer(sfu_peer *p, const char *text, size_t len, const char *b
             goto fail;
         }
         restart = 1;
-        if (p->bwe) /* the path may change: let the estimate start fast again */
-            sfu_bwe_restart_phase(p->bwe);
         p->session_version--;
         if (answer_offer(p, offer, bindings, false, local, answer, res, req) != 0)
             goto fail;

@@ -118,7 +118,10 @@ test('loadgen: server stops mid-run -> non-zero exit, clear message, partial rep
     onStderr: (err) => { if (/ 3 connected .*\| rx [1-9][0-9]* pkt\/s/.test(err)) flowing(); },
   });
   const ok = await Promise.race([seen.then(() => true), run.then(() => false)]);
-  if (!ok) assert.fail('mlload ended before media flowed: ' + JSON.stringify(await run));
+  if (!ok) {
+    await d.stop({ signal: 'SIGKILL' });
+    assert.fail('mlload ended before media flowed: ' + JSON.stringify(await run));
+  }
   await d.stop({ signal: 'SIGKILL' });
   const r = await run;
   assert.strictEqual(r.code, 1, r.stdout + r.stderr);

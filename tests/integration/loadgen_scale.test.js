@@ -28,12 +28,15 @@ test('loadgen: fan-out over two processes (mentor + mentees, mentees only)', { t
     // track must outlive its mentees
     let flowing;
     const seen = new Promise((r) => { flowing = r; });
-    const a = runProgram(MLLOAD, [...common, '--peers', '2', '--duration', '14', '--json', ja], {
+    const ready = path.join(dir, 'a.ready');
+    const a = runProgram(MLLOAD, [...common, '--peers', '2', '--duration', '14', '--json', ja,
+      '--ready-file', ready], {
       timeoutMs: 90000,
       onStderr: (err) => { if (/ 3 connected .*\| rx [1-9][0-9]* pkt\/s/.test(err)) flowing(); },
     });
     if (!await Promise.race([seen.then(() => true), a.then(() => false)]))
       assert.fail('A ended before its media flowed: ' + JSON.stringify(await a));
+    assert.ok(fs.existsSync(ready), 'A made its ready file once its mentor was up');
     const b = await runMlload([...common, '--peers', '3', '--mentees-only', '--index-base', '1000',
       '--duration', '6', '--json', jb], 90000);
     const ra = await a;

@@ -85,6 +85,7 @@ struct lg_run {
     int index_base;      /* first peer index of this process (--index-base) */
     long long janus_feed_id; /* --janus-feed: the mentor publishes with this id */
     gint meet_pubs_up;       /* Janus meeting: publishers with media up (atomic) */
+    gint mentor_up;          /* fanout: 1 once the mentor's media is up, 2 once told */
     int churn;           /* scenario churn: echo peers leave after ~lifetime_s, others join */
     double lifetime_s;
     int max_peers;

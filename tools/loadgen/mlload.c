@@ -17,6 +17,7 @@
 #endif
 #include <getopt.h>
 #include <sched.h>
+#include <errno.h>
 #include <stddef.h>
 #include <jansson.h>
 #include <signal.h>
@@ -73,6 +74,8 @@ static void usage(FILE *f)
             "  --mentees-only     fanout: no mentor here (another mlload process publishes in\n"
             "                     the same --room; Janus: --janus-room and --janus-feed)\n"
             "  --index-base K     number this process's peers from K (names, several processes)\n"
+            "  --ready-file PATH  fanout: create PATH once the mentor's media is up (for\n"
+            "                     starting --mentees-only processes)\n"
             "  --janus-room ID    Janus VideoRoom room id (default random)\n"
             "  --janus-feed ID    Janus publisher id of the mentor (default chosen by Janus;\n"
             "                     meeting: participant k publishes as ID + k, default random)\n"
@@ -204,7 +207,7 @@ static void sum_totals(lg_run *run, lg_totals *sum)
 int main(int argc, char **argv)
 {
     static lg_run run;
-    const char *server = NULL, *json_path = NULL, *local_ip = "127.0.0.1";
+    const char *server = NULL, *json_path = NULL, *local_ip = "127.0.0.1", *ready_path = NULL;
     int peers = 10, max_peers = 1000, threads = 2, quiet = 0, media_seconds = 3;
     double rate = 20, duration = 10;
     long long janus_room = 0;
@@ -238,7 +241,8 @@ int main(int argc, char **argv)
         O_MONLY,
         O_IBASE,
         O_JROOM,
-        O_JFEED
+        O_JFEED,
+        O_READY
     };
     static const struct option opts[] = {
         {"server", required_argument, 0, 's'},
@@ -263,6 +267,7 @@ int main(int argc, char **argv)
         {"index-base", required_argument, 0, O_IBASE},
         {"janus-room", required_argument, 0, O_JROOM},
         {"janus-feed", required_argument, 0, O_JFEED},
+        {"ready-file", required_argument, 0, O_READY},
         {"json", required_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
@@ -321,6 +326,9 @@ int main(int argc, char **argv)
             break;
         case O_MONLY:
             run.mentees_only = 1;
+            break;
+        case O_READY:
+            ready_path = optarg;
             break;
         case O_IBASE:
             run.index_base = atoi(optarg);
@@ -545,6 +553,12 @@ int main(int argc, char **argv)
                                                       (json_int_t)sum.rx_packets,
                                                       (json_int_t)conn));
             next_progress += 1000000;
+        }
+        if (ready_path && g_atomic_int_get(&run.mentor_up) == 1) {
+            g_atomic_int_set(&run.mentor_up, 2); /* once */
+            FILE *rf = fopen(ready_path, "w");
+            if (!rf || fclose(rf) != 0)
+                fprintf(stderr, "mlload: cannot create %s: %s\n", ready_path, strerror(errno));
         }
         g_usleep(20000);
     }

@@ -126,6 +126,8 @@ static void dtls_connected_cb(void *user, const sfu_srtp_keys *keys)
     /* Janus: the mentor's feed is subscribable once its media is up. */
     if (p->role == LG_ROLE_MENTOR && p->janus_pub_id)
         g_atomic_pointer_set(&p->t->run->janus_feed, (gpointer)(intptr_t)p->janus_pub_id);
+    if (p->role == LG_ROLE_MENTOR)
+        g_atomic_int_compare_and_exchange(&p->t->run->mentor_up, 0, 1);
     if (p->role == LG_ROLE_MEETING && p->t->run->janus)
         g_atomic_int_inc(&p->t->run->meet_pubs_up);
     lg_hist_add(&p->t->tot.setup, now - p->t_join_us);
