@@ -113,6 +113,34 @@ void sfu_bwe_config_default(sfu_bwe_config *c)
     c->start_phase_ms = 4000;
 }
 
+/* Everything the estimator knows about the path, as at creation: packets
+ * sent on an old path (lost in a switch, reported later) count as unknown,
+ * the delay detector starts from scratch (a new path's base delay differs),
+ * and so do the loss-based rate and the start phase. The estimate and the
+ * receive rate are kept: the first overuse on a new path brings the
+ * estimate down to what it carries. */
+static void path_reset(sfu_bwe *b)
+{
+    memset(b->sent, 0, ((size_t)b->mask + 1) * sizeof *b->sent);
+    b->cur.valid = b->prev.valid = false;
+    b->have_first_arrival = false;
+    b->acc_delay_ms = b->smoothed_ms = 0;
+    b->hist_head = b->hist_count = 0;
+    b->num_deltas = 0;
+    b->trend = b->prev_trend = b->modified_trend = 0;
+    b->threshold = 12.5;
+    b->have_threshold_time = false;
+    b->time_over_ms = -1;
+    b->overuse_count = 0;
+    b->state = SFU_BWE_NORMAL;
+    b->loss_received = b->loss_lost = 0;
+    b->loss_started = false;
+    b->loss_smoothed = 0;
+    b->loss_bps = (double)b->cfg.max_bps; /* no loss seen on this path yet */
+    b->start_over = false;
+    b->phase_clock = false;
+}
+
 sfu_bwe *sfu_bwe_create(const sfu_bwe_config *c)
 {
     sfu_bwe_config d;
@@ -156,11 +184,8 @@ sfu_bwe *sfu_bwe_create(const sfu_bwe_config *c)
     }
     b->cfg = d;
     b->mask = cap - 1;
-    b->threshold = 12.5;
-    b->time_over_ms = -1;
     b->delay_bps = (double)d.start_bps;
-    b->loss_bps = (double)d.max_bps;
-    b->state = SFU_BWE_NORMAL;
+    path_reset(b);
     return b;
 }
 
@@ -449,30 +474,7 @@ void sfu_bwe_on_feedback(sfu_bwe *b, const sfu_twcc_packet *pkts, size_t n, uint
 
 void sfu_bwe_on_route_change(sfu_bwe *b)
 {
-    /* What was learnt about the old path goes: packets sent on it (lost
-     * in the switch, reported later) count as unknown, the delay detector
-     * starts from scratch (the new path's base delay differs), and so do
-     * the loss-based rate and the start phase. The estimate and the receive
-     * rate stay: the first overuse on the new path brings the estimate
-     * down to what it carries. */
-    memset(b->sent, 0, ((size_t)b->mask + 1) * sizeof *b->sent);
-    b->cur.valid = b->prev.valid = false;
-    b->have_first_arrival = false;
-    b->acc_delay_ms = b->smoothed_ms = 0;
-    b->hist_head = b->hist_count = 0;
-    b->num_deltas = 0;
-    b->trend = b->prev_trend = b->modified_trend = 0;
-    b->threshold = 12.5;
-    b->have_threshold_time = false;
-    b->time_over_ms = -1;
-    b->overuse_count = 0;
-    b->state = SFU_BWE_NORMAL;
-    b->loss_received = b->loss_lost = 0;
-    b->loss_started = false;
-    b->loss_smoothed = 0;
-    b->loss_bps = (double)b->cfg.max_bps; /* as at creation: no loss seen here yet */
-    b->start_over = false;
-    b->phase_clock = false;
+    path_reset(b);
 }
 
 void sfu_bwe_on_remb(sfu_bwe *b, uint64_t bps, uint64_t now_us)

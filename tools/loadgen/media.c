@@ -210,10 +210,8 @@ int lg_media_encode(lg_media *m, int seconds, int kf, char *err, size_t errlen)
     for (int l = 0; l < LG_LAYERS; l++)
         jobs[l] = (layer_job){.m = m, .layer = l, .frames = seconds * 30, .kf = kf};
     GThread *low = g_thread_try_new("mlload-enc", layer_thread_low, jobs, NULL);
-    if (!low) {
-        layer_thread(&jobs[0]);
-        layer_thread(&jobs[1]);
-    }
+    if (!low)
+        layer_thread_low(jobs);
     layer_thread(&jobs[2]);
     int arc = encode_audio(m, seconds, err, errlen);
     if (low)

@@ -167,9 +167,10 @@ static int load_saturated(double cpu_cores, int cpus, const lg_hist *late, doubl
     return 0;
 }
 
-/* A histogram's buckets ([value us, count] pairs, empty ones left out) and
- * its maximum into obj: what merge_runs.py sums over several processes. */
-static void hist_json(json_t *obj, const lg_hist *h)
+/* A delay histogram for the report: p50/p99/max in ms, the sample count,
+ * and its buckets ([value us, count] pairs, empty ones left out) and maximum
+ * in us, which merge_runs.py sums over several processes. */
+static json_t *delay_json(const lg_hist *h)
 {
     json_t *hist = json_array();
     for (size_t k = 0; k < LG_HIST_N; k++) {
@@ -178,8 +179,19 @@ static void hist_json(json_t *obj, const lg_hist *h)
         uint64_t v = k < LG_HIST_FINE ? k * 10 + 5 : 20000 + (k - LG_HIST_FINE) * 1000 + 500;
         json_array_append_new(hist, json_pack("[I, I]", (json_int_t)v, (json_int_t)h->b[k]));
     }
-    json_object_set_new(obj, "hist_us", hist);
-    json_object_set_new(obj, "max_us", json_integer((json_int_t)h->max_us));
+    return json_pack("{s:f, s:f, s:f, s:I, s:o, s:I}", "p50",
+                     (double)lg_hist_quantile(h, 0.5) / 1000, "p99",
+                     (double)lg_hist_quantile(h, 0.99) / 1000, "max", (double)h->max_us / 1000,
+                     "samples", (json_int_t)h->n, "hist_us", hist, "max_us",
+                     (json_int_t)h->max_us);
+}
+
+/* The summary line of a delay histogram. */
+static void print_delay(const char *label, const lg_hist *h, const char *note)
+{
+    printf("  %-10s p50 %.2f ms, p99 %.2f ms, max %.2f ms (%" G_GUINT64_FORMAT " samples%s)\n",
+           label, (double)lg_hist_quantile(h, 0.5) / 1000, (double)lg_hist_quantile(h, 0.99) / 1000,
+           (double)h->max_us / 1000, h->n, note);
 }
 
 static void sum_totals(lg_run *run, lg_totals *sum)
@@ -572,9 +584,6 @@ int main(int argc, char **argv)
     double secs = (double)(t_stop - run.t0_us) / 1e6;
     double loss = sum.rx_expected ? 100.0 * (double)sum.rx_lost / (double)sum.rx_expected : 0.0;
     double jitter = sum.jitter_streams ? sum.jitter_ms_sum / (double)sum.jitter_streams : 0.0;
-    double p50 = (double)lg_hist_quantile(&sum.delay, 0.5) / 1000;
-    double p99 = (double)lg_hist_quantile(&sum.delay, 0.99) / 1000;
-    double dmax = (double)sum.delay.max_us / 1000;
     double rx_mbps = secs > 0 ? (double)sum.rx_bytes * 8 / secs / 1e6 : 0;
     double tx_mbps = secs > 0 ? (double)sum.tx_bytes * 8 / secs / 1e6 : 0;
     int ok = run.errors == 0 && started == peers && sum.peers_failed == 0 &&
@@ -612,13 +621,9 @@ int main(int argc, char **argv)
     printf("  loss       %.3f %% (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
            "), reordered %" G_GUINT64_FORMAT ", jitter %.2f ms\n",
            loss, sum.rx_lost, sum.rx_expected, sum.rx_reordered, jitter);
-    printf("  delay      p50 %.2f ms, p99 %.2f ms, max %.2f ms (%" G_GUINT64_FORMAT " samples)\n",
-           p50, p99, dmax, sum.delay.n);
-    printf("  at socket  p50 %.2f ms, p99 %.2f ms, max %.2f ms (%" G_GUINT64_FORMAT
-           " samples; kernel receive stamps, without the load side's queueing)\n",
-           (double)lg_hist_quantile(&sum.delay_arrival, 0.5) / 1000,
-           (double)lg_hist_quantile(&sum.delay_arrival, 0.99) / 1000,
-           (double)sum.delay_arrival.max_us / 1000, sum.delay_arrival.n);
+    print_delay("delay", &sum.delay, "");
+    print_delay("at socket", &sum.delay_arrival,
+                "; kernel receive stamps, without the load side's queueing");
     printf("  video      %" G_GUINT64_FORMAT " complete frames, %" G_GUINT64_FORMAT
            " keyframes (180p %" G_GUINT64_FORMAT ", 360p %" G_GUINT64_FORMAT
            ", 720p %" G_GUINT64_FORMAT "), freezes %" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT
@@ -659,7 +664,7 @@ int main(int argc, char **argv)
             " s:{s:I, s:I, s:I, s:I, s:f},"
             " s:{s:I, s:I, s:I, s:I, s:f},"
             " s:{s:I, s:I, s:f, s:I, s:f},"
-            " s:{s:f, s:f, s:f, s:I},"
+            " s:o,"
             " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:s},"
             " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I},"
             " s:{s:I, s:I}, s:I, s:o}",
@@ -675,8 +680,8 @@ int main(int argc, char **argv)
             (json_int_t)sum.rx_video, "audio_packets", (json_int_t)sum.rx_audio, "bytes",
             (json_int_t)sum.rx_bytes, "mbps", rx_mbps, "loss", "expected",
             (json_int_t)sum.rx_expected, "lost", (json_int_t)sum.rx_lost, "percent", loss,
-            "reordered", (json_int_t)sum.rx_reordered, "jitter_ms", jitter, "delay_ms", "p50", p50,
-            "p99", p99, "max", dmax, "samples", (json_int_t)sum.delay.n, "video", "frames",
+            "reordered", (json_int_t)sum.rx_reordered, "jitter_ms", jitter, "delay_ms",
+            delay_json(&sum.delay), "video", "frames",
             (json_int_t)sum.frames, "keyframes", (json_int_t)sum.keyframes, "keyframes_180p",
             (json_int_t)sum.res_counts[0], "keyframes_360p", (json_int_t)sum.res_counts[1],
             "keyframes_720p", (json_int_t)sum.res_counts[2], "freezes", (json_int_t)sum.freezes,
@@ -707,16 +712,7 @@ int main(int argc, char **argv)
                           "tick_late_ms_p50", (double)lg_hist_quantile(&sum.tick_late, 0.5) / 1000,
                           "tick_late_ms_p99", (double)lg_hist_quantile(&sum.tick_late, 0.99) / 1000,
                           "saturated", saturated, "why", sat_why));
-            /* the delay histograms, so that several processes' runs merge */
-            hist_json(json_object_get(rep, "delay_ms"), &sum.delay);
-            json_t *arr = json_pack("{s:f, s:f, s:f, s:I}", "p50",
-                                    (double)lg_hist_quantile(&sum.delay_arrival, 0.5) / 1000,
-                                    "p99",
-                                    (double)lg_hist_quantile(&sum.delay_arrival, 0.99) / 1000,
-                                    "max", (double)sum.delay_arrival.max_us / 1000, "samples",
-                                    (json_int_t)sum.delay_arrival.n);
-            hist_json(arr, &sum.delay_arrival);
-            json_object_set_new(rep, "arrival_delay_ms", arr);
+            json_object_set_new(rep, "arrival_delay_ms", delay_json(&sum.delay_arrival));
             if (run.meeting)
                 json_object_set_new(rep, "meeting",
                                     json_pack("{s:i, s:I, s:I, s:I, s:i}", "participants",
