@@ -41,6 +41,8 @@ typedef struct lg_totals {
     uint64_t tx_packets, tx_bytes, tx_audio, tx_video;
     uint64_t rx_packets, rx_bytes, rx_audio, rx_video;
     uint64_t rx_expected, rx_lost, rx_reordered;
+    uint64_t rx_duplicates, rx_repaired; /* late copies of packets held / of NACKed ones */
+    uint64_t rx_rtx;                     /* resends on the RTX stream (counted as their originals) */
     uint64_t rx_decrypted, rx_decrypt_failed;
     uint64_t rtcp_in, rtcp_out, nack_out, pli_out, twcc_out, rr_out, pli_in, nack_in;
     uint64_t frames, keyframes, freezes, freeze_ms;

@@ -619,8 +619,10 @@ int main(int argc, char **argv)
            " video, %" G_GUINT64_FORMAT " audio), %.2f Mbit/s\n",
            sum.rx_packets, sum.rx_video, sum.rx_audio, rx_mbps);
     printf("  loss       %.3f %% (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
-           "), reordered %" G_GUINT64_FORMAT ", jitter %.2f ms\n",
-           loss, sum.rx_lost, sum.rx_expected, sum.rx_reordered, jitter);
+           "), reordered %" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT " NACKed ones repaired; %"
+           G_GUINT64_FORMAT " resends on RTX), duplicates %" G_GUINT64_FORMAT ", jitter %.2f ms\n",
+           loss, sum.rx_lost, sum.rx_expected, sum.rx_reordered, sum.rx_repaired, sum.rx_rtx,
+           sum.rx_duplicates, jitter);
     print_delay("delay", &sum.delay, "");
     print_delay("at socket", &sum.delay_arrival,
                 "; kernel receive stamps, without the load side's queueing");
@@ -663,7 +665,7 @@ int main(int argc, char **argv)
             "{s:s, s:s, s:s, s:b, s:s, s:f, s:{s:i, s:i, s:I, s:I, s:f, s:f},"
             " s:{s:I, s:I, s:I, s:I, s:f},"
             " s:{s:I, s:I, s:I, s:I, s:f},"
-            " s:{s:I, s:I, s:f, s:I, s:f},"
+            " s:{s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:f},"
             " s:o,"
             " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:s},"
             " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I},"
@@ -680,7 +682,9 @@ int main(int argc, char **argv)
             (json_int_t)sum.rx_video, "audio_packets", (json_int_t)sum.rx_audio, "bytes",
             (json_int_t)sum.rx_bytes, "mbps", rx_mbps, "loss", "expected",
             (json_int_t)sum.rx_expected, "lost", (json_int_t)sum.rx_lost, "percent", loss,
-            "reordered", (json_int_t)sum.rx_reordered, "jitter_ms", jitter, "delay_ms",
+            "reordered", (json_int_t)sum.rx_reordered, "repaired", (json_int_t)sum.rx_repaired,
+            "rtx", (json_int_t)sum.rx_rtx,
+            "duplicates", (json_int_t)sum.rx_duplicates, "jitter_ms", jitter, "delay_ms",
             delay_json(&sum.delay), "video", "frames",
             (json_int_t)sum.frames, "keyframes", (json_int_t)sum.keyframes, "keyframes_180p",
             (json_int_t)sum.res_counts[0], "keyframes_360p", (json_int_t)sum.res_counts[1],

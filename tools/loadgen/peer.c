@@ -258,6 +258,7 @@ static void peer_start(lg_peer *p, lg_ws *pre_ws, const char *pre_err)
     p->rx[1].video = 1;
     p->pt_audio = SFU_NEG_PT_OPUS;
     p->pt_video = SFU_NEG_PT_VP8;
+    p->pt_rtx = -1;
     p->ext_abs = SFU_NEG_EXTID_ABS_SEND_TIME;
     p->ext_twcc = SFU_NEG_EXTID_TWCC;
     p->seq_a = (uint16_t)g_random_int();
@@ -704,6 +705,8 @@ static void peer_close(lg_peer *p, lg_totals *tot)
             tot->freezes += s->freezes;
             tot->freeze_ms += s->freeze_ms;
         }
+        free(s->ring);
+        s->ring = NULL;
     }
     if (LG_SUBSCRIBES_ALL(p)) {
         int na = 0, nv = 0;
@@ -784,8 +787,12 @@ void lg_thread_free(lg_thread *t)
 {
     if (!t)
         return;
-    for (guint i = 0; i < t->peers->len; i++)
-        free(g_ptr_array_index(t->peers, i));
+    for (guint i = 0; i < t->peers->len; i++) {
+        lg_peer *p = g_ptr_array_index(t->peers, i);
+        for (int k = 0; k < LG_MAX_RX; k++)
+            free(p->rx[k].ring); /* NULL once closed */
+        free(p);
+    }
     g_ptr_array_free(t->peers, TRUE);
     g_rand_free(t->rng);
     g_main_loop_unref(t->loop);

@@ -33,6 +33,17 @@ enum { LG_ROLE_ECHO = 0, LG_ROLE_MENTOR, LG_ROLE_MENTEE, LG_ROLE_MEETING, LG_ROL
 #define VP8_CHUNK 1100
 #define TWCC_MAX 512
 #define NACK_MAX 64
+/* Frame assembly of a received video stream: the last RX_RING packets by
+ * extended sequence number (power of two), each slot ext << 3 | flags. */
+#define RX_RING 1024
+#define RX_GOT 1u
+#define RX_MARKER 2u
+#define RX_KEY 4u /* first packet of a keyframe */
+/* A missing packet is NACKed at once, then again every LG_NACK_RETRY_US
+ * while it stays missing, LG_NACK_TRIES times in all (a browser retries
+ * each RTT, up to ten times). */
+#define LG_NACK_RETRY_US 50000
+#define LG_NACK_TRIES 10
 /* After each payload: the sender's peer index (4 bytes) and its send time
  * (8 bytes, CLOCK_MONOTONIC us: the same clock in every mlload process on
  * the machine), big-endian. */
@@ -58,14 +69,26 @@ typedef struct rx_stream {
     int64_t last_transit;
     int have_transit;
     uint32_t clock;
-    int prev_marker;
-    /* video */
-    int broken; /* loss seen: no complete frame until the next keyframe */
+    uint32_t prev_ts; /* RTP timestamp of the last packet in order: a new one starts a frame */
+    uint64_t duplicates, repaired; /* late copies of packets held / of missing ones */
+    /* video: frames as a decoder shows them. A frame is complete once all
+     * its packets are in (resent ones too); it is shown once every frame
+     * before it was, or when a complete keyframe after a hole lets the
+     * decoder skip the hole. */
+    uint32_t *ring;   /* RX_RING slots (video only, allocated on the first packet) */
+    uint32_t scan;    /* next extended sequence number the assembly needs */
+    int need_key;     /* nothing shown before the first keyframe */
+    uint32_t key;     /* the newest keyframe start seen past scan, when have_key */
+    int have_key;
     uint64_t last_complete_us;
     uint64_t frames, keyframes, freezes, freeze_ms;
     int width, height;
-    uint16_t nack[NACK_MAX];
-    int n_nack;
+    struct {
+        uint32_t ext;
+        int tries;
+        uint64_t last_us;
+    } miss[NACK_MAX]; /* missing packets to NACK (again) */
+    int n_miss;
     uint64_t last_pli_us;
 } rx_stream;
 
@@ -89,6 +112,7 @@ typedef struct lg_peer {
     /* negotiated */
     uint8_t ext_abs, ext_twcc;
     uint8_t pt_audio, pt_video;
+    int pt_rtx; /* the video's RTX payload type (RFC 4588), -1 when none */
     uint32_t ssrc_audio, ssrc_video; /* ssrc_video: RTCP sender SSRC too */
     int role;                        /* LG_ROLE_* */
     /* room mode */

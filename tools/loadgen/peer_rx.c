@@ -1,9 +1,9 @@
 /*
  * mlload receive side: per-stream accounting of what a peer receives
  * (RFC 3550 sequence/loss/jitter, one-way delay from the payload trailer,
- * VP8 keyframes and sizes from sampled SRTP decryption, complete frames and
- * freezes) and the feedback a browser would send (SR/RR, transport-wide
- * feedback).
+ * VP8 keyframes and sizes from sampled SRTP decryption, frames as a decoder
+ * would show them and freezes, resends on the RTX stream) and the feedback
+ * a browser would send (SR/RR, transport-wide feedback, NACK and PLI).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +55,139 @@ static rx_stream *stream_for(lg_peer *p, uint32_t ssrc, int video, uint64_t now)
     return s;
 }
 
+/* ---- frame assembly (video) ---- */
+
+static uint32_t *slot(rx_stream *s, uint32_t ext)
+{
+    return &s->ring[ext & (RX_RING - 1)];
+}
+
+/* Flags held for ext, 0 when the slot holds another packet or none. */
+static uint32_t slot_flags(rx_stream *s, uint32_t ext)
+{
+    uint32_t v = *slot(s, ext);
+    return (v >> 3) == (ext & 0x1fffffffu) ? (v & 7u) : 0;
+}
+
+static void miss_drop(rx_stream *s, uint32_t ext)
+{
+    for (int i = 0; i < s->n_miss; i++)
+        if (s->miss[i].ext == ext) {
+            s->miss[i] = s->miss[--s->n_miss];
+            return;
+        }
+}
+
+/* The frame starting at k has all its packets, up to its marker. */
+static int frame_complete(rx_stream *s, uint32_t k, uint32_t ext_max)
+{
+    for (uint32_t x = k; (int32_t)(ext_max - x) >= 0; x++) {
+        uint32_t fl = slot_flags(s, x);
+        if (!(fl & RX_GOT))
+            return 0;
+        if (fl & RX_MARKER)
+            return 1;
+    }
+    return 0;
+}
+
+/* Show every frame that is complete now, in order, from s->scan on; when
+ * stuck (a hole not repaired yet, or no keyframe yet), go on from a
+ * complete keyframe after it, as a decoder would. */
+static void assemble(lg_peer *p, rx_stream *s, uint32_t ext_max, uint64_t now)
+{
+    for (;;) {
+        for (; !s->need_key && (int32_t)(ext_max - s->scan) >= 0; s->scan++) {
+            uint32_t fl = slot_flags(s, s->scan);
+            if (!(fl & RX_GOT))
+                break; /* a hole: wait for its resend, or a keyframe after it */
+            if (!(fl & RX_MARKER))
+                continue;
+            s->frames++;
+            if (s->frames == 1) /* time to first frame: not a freeze */
+                lg_hist_add(&p->t->tot.first_frame, now - p->t_connected_us);
+            else if (now - s->last_complete_us > 500000) {
+                s->freezes++;
+                s->freeze_ms += (now - s->last_complete_us) / 1000;
+            }
+            s->last_complete_us = now;
+        }
+        int32_t ahead = (int32_t)(s->key - s->scan);
+        if (!s->have_key || ahead < 0 || (ahead == 0 && !s->need_key) ||
+            (int32_t)(ext_max - s->scan) < 0)
+            return; /* nothing to skip to, or nothing missing */
+        if (!(slot_flags(s, s->key) & RX_KEY) || !frame_complete(s, s->key, ext_max))
+            return;
+        s->need_key = 0;
+        s->have_key = 0;
+        s->scan = s->key;
+        for (int i = 0; i < s->n_miss; i++) /* the decoder no longer needs them */
+            if ((int32_t)(s->miss[i].ext - s->scan) < 0)
+                s->miss[i--] = s->miss[--s->n_miss];
+    }
+}
+
+/* A keyframe starts at ext (its slot has RX_KEY): the newest one past the
+ * assembly's position is where a stuck decoder can go on from. */
+static void keyframe_at(rx_stream *s, uint32_t ext)
+{
+    if ((int32_t)(ext - s->scan) < 0)
+        return;
+    if (!s->have_key || (int32_t)(ext - s->key) > 0) {
+        s->key = ext;
+        s->have_key = 1;
+    }
+}
+
+static void on_media(lg_peer *p, uint8_t *buf, size_t len, int plain);
+
+/* A resend on the RTX stream (RFC 4588): decrypted, then handed on as the
+ * original packet (sequence number from the OSN, the video's payload type
+ * and SSRC). Fan-out and echo only: a meeting's streams are told apart by
+ * SSRC, and an RTX SSRC is not mapped to its media SSRC here. */
+static void on_rtx(lg_peer *p, uint8_t *buf, size_t len)
+{
+    if (LG_SUBSCRIBES_ALL(p) || !p->srtp || !p->rx[1].started)
+        return;
+    size_t plen = len;
+    if (sfu_srtp_unprotect_rtp(p->srtp, buf, &plen) != 0) {
+        p->t->tot.rx_decrypt_failed++;
+        return;
+    }
+    p->t->tot.rx_decrypted++;
+    sfu_rtp_packet rp;
+    if (sfu_rtp_parse(buf, plen, &rp) != 0 || rp.payload_len < 2)
+        return;
+    size_t hdr = (size_t)(rp.payload - buf);
+    uint8_t osn[2] = {rp.payload[0], rp.payload[1]};
+    memmove(buf + 2, buf, hdr); /* the header now ends where the OSN did */
+    uint8_t *q = buf + 2;
+    q[1] = (uint8_t)((q[1] & 0x80) | p->pt_video);
+    q[2] = osn[0];
+    q[3] = osn[1];
+    uint32_t ssrc = p->rx[1].ssrc;
+    q[8] = (uint8_t)(ssrc >> 24);
+    q[9] = (uint8_t)(ssrc >> 16);
+    q[10] = (uint8_t)(ssrc >> 8);
+    q[11] = (uint8_t)ssrc;
+    p->t->tot.rx_rtx++;
+    on_media(p, q, plen - 2, 1);
+}
+
 void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len)
+{
+    sfu_rtp_packet rp;
+    if (sfu_rtp_parse(buf, len, &rp) != 0)
+        return;
+    if (p->pt_rtx >= 0 && rp.payload_type == (uint8_t)p->pt_rtx)
+        on_rtx(p, buf, len);
+    else
+        on_media(p, buf, len, 0);
+}
+
+/* A media packet, SRTP-protected (decrypted when sampled) or, from
+ * on_rtx, already plain. */
+static void on_media(lg_peer *p, uint8_t *buf, size_t len, int plain)
 {
     lg_totals *tot = &p->t->tot;
     uint64_t now = sfu_now_us();
@@ -64,59 +196,11 @@ void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len)
         return;
     int video = rp.payload_type == p->pt_video;
     if (!video && rp.payload_type != p->pt_audio)
-        return; /* RTX or unknown */
+        return; /* unknown */
     rx_stream *s = stream_for(p, rp.ssrc, video, now);
     if (!s)
         return;
-    tot->rx_packets++;
-    tot->rx_bytes += len;
-    if (video)
-        tot->rx_video++;
-    else
-        tot->rx_audio++;
-    p->rx_packets++;
-    s->video = video;
-    s->clock = video ? 90000 : 48000;
-    /* sequence accounting (RFC 3550 A.1, simplified) */
-    int lost_gap = 0;
-    if (!s->started) {
-        s->started = 1;
-        s->ssrc = rp.ssrc;
-        s->base_seq = rp.seq;
-        s->max_seq = rp.seq;
-    } else {
-        uint16_t delta = (uint16_t)(rp.seq - s->max_seq);
-        if (delta == 0) {
-            return; /* duplicate */
-        } else if (delta < 0x8000) {
-            if (rp.seq < s->max_seq)
-                s->cycles += 65536;
-            if (delta > 1) {
-                lost_gap = 1;
-                if (video)
-                    for (uint16_t k = 1; k < delta && s->n_nack < NACK_MAX && k < 64; k++)
-                        s->nack[s->n_nack++] = (uint16_t)(s->max_seq + k);
-            }
-            s->max_seq = rp.seq;
-        } else {
-            s->reordered++;
-            tot->rx_reordered++;
-        }
-    }
-    s->received++;
-    /* jitter */
-    int64_t arrival_ts = (int64_t)(now * s->clock / 1000000);
-    int64_t transit = arrival_ts - (int64_t)rp.timestamp;
-    if (s->have_transit) {
-        int64_t d = transit - s->last_transit;
-        if (d < 0)
-            d = -d;
-        if (d < (int64_t)s->clock * 10)
-            s->jitter += ((double)d - s->jitter) / 16.0;
-    }
-    s->last_transit = transit;
-    s->have_transit = 1;
-    /* extensions: delay and transport-wide seq */
+    /* transport-wide seq: every arrival, copies too (what the network did) */
     sfu_rtp_ext e;
     if (p->ext_twcc && sfu_rtp_ext_find(&rp, p->ext_twcc, &e) == 0) {
         uint16_t tseq;
@@ -126,23 +210,103 @@ void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len)
             p->n_twcc++;
         }
     }
-    if (video && lost_gap)
-        s->broken = 1;
+    s->video = video;
+    s->clock = video ? 90000 : 48000;
+    /* sequence accounting (RFC 3550 A.1, simplified); ext: the extended
+     * sequence number of this packet */
+    uint32_t ext;
+    int late = 0;
+    if (!s->started) {
+        s->started = 1;
+        s->ssrc = rp.ssrc;
+        s->base_seq = rp.seq;
+        s->max_seq = rp.seq;
+        ext = rp.seq;
+        if (video) {
+            if (!s->ring)
+                s->ring = calloc(RX_RING, sizeof *s->ring); /* NULL: counted, not assembled */
+            s->scan = ext;
+            s->need_key = 1;
+        }
+    } else {
+        uint32_t ext_max = s->cycles + s->max_seq;
+        uint16_t delta = (uint16_t)(rp.seq - s->max_seq);
+        if (delta == 0) {
+            s->duplicates++;
+            tot->rx_duplicates++;
+            return;
+        } else if (delta < 0x8000) {
+            if (rp.seq < s->max_seq)
+                s->cycles += 65536;
+            for (uint32_t k = 1; s->ring && k < delta && s->n_miss < NACK_MAX && k < 64; k++) {
+                s->miss[s->n_miss].ext = ext_max + k;
+                s->miss[s->n_miss].tries = 0;
+                s->miss[s->n_miss++].last_us = 0;
+            }
+            s->max_seq = rp.seq;
+            ext = ext_max + delta;
+        } else {
+            ext = ext_max - (uint16_t)(s->max_seq - rp.seq);
+            if (s->ring && ext_max - ext >= RX_RING - 64)
+                return; /* older than the assembly keeps: no telling a copy from a late one */
+            if (s->ring && (slot_flags(s, ext) & RX_GOT)) {
+                s->duplicates++; /* a resend of what came after all */
+                tot->rx_duplicates++;
+                return;
+            }
+            late = 1;
+            s->reordered++;
+            tot->rx_reordered++;
+            for (int i = 0; i < s->n_miss; i++)
+                if (s->miss[i].ext == ext) {
+                    if (s->miss[i].tries > 0) { /* NACKed: not plain reordering */
+                        s->repaired++;
+                        tot->rx_repaired++;
+                    }
+                    miss_drop(s, ext);
+                    break;
+                }
+        }
+    }
+    s->received++;
+    tot->rx_packets++;
+    tot->rx_bytes += len;
+    if (video)
+        tot->rx_video++;
+    else
+        tot->rx_audio++;
+    p->rx_packets++;
+    /* jitter: packets in order only (a resend's transit includes the
+     * repair; libwebrtc leaves retransmissions out too) */
+    int64_t arrival_ts = (int64_t)(now * s->clock / 1000000);
+    int64_t transit = arrival_ts - (int64_t)rp.timestamp;
+    if (s->have_transit && !late) {
+        int64_t d = transit - s->last_transit;
+        if (d < 0)
+            d = -d;
+        if (d < (int64_t)s->clock * 10)
+            s->jitter += ((double)d - s->jitter) / 16.0;
+    }
+    if (!late) {
+        s->last_transit = transit;
+        s->have_transit = 1;
+    }
     /* sampled decryption: every frame start (to see keyframes) + 1 in N
      * drawn at random. Only the random ones give delay samples: a frame's
      * first packet leaves a fan-out earlier than its others (much earlier
      * when a server sends packet by packet), and every Nth packet would
      * hit the same place in frames of a fixed packet count. */
-    int frame_start = s->prev_marker || s->received == 1;
-    int marker = rp.marker;
-    s->prev_marker = marker;
+    int frame_start = s->received == 1 || rp.timestamp != s->prev_ts; /* (even after a loss) */
+    if (!late)
+        s->prev_ts = rp.timestamp;
+    int keystart = 0;
     int sampled = p->t->run->decrypt_every > 0 &&
                   g_rand_int_range(p->t->rng, 0, p->t->run->decrypt_every) == 0;
-    int decrypt = (video && frame_start) || sampled;
-    if (decrypt && p->srtp) {
+    int decrypt = (video && (frame_start || late)) || sampled;
+    if (plain || (decrypt && p->srtp)) {
         size_t plen = len;
-        if (sfu_srtp_unprotect_rtp(p->srtp, buf, &plen) == 0) {
-            tot->rx_decrypted++;
+        if (plain || sfu_srtp_unprotect_rtp(p->srtp, buf, &plen) == 0) {
+            tot->rx_decrypted += !plain;
             sfu_rtp_packet dp;
             sfu_vp8_desc vd;
             if (sfu_rtp_parse(buf, plen, &dp) == 0 && dp.payload_len > LG_TRAILER) {
@@ -157,7 +321,7 @@ void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len)
                     sent = (sent << 8) | q[i];
                 if (from < 0x7fffffff)
                     s->from = (int)from;
-                if (sampled && sent <= now && now - sent < 10000000) { /* monotonic us, any process */
+                if (sampled && !plain && sent <= now && now - sent < 10000000) { /* monotonic us, any process */
                     lg_hist_add(&tot->delay, now - sent);
                     uint64_t arrived;
                     if (p->ice && sfu_ice_last_rx_time_us(p->ice, &arrived) == 0 &&
@@ -168,7 +332,7 @@ void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len)
             if (video && sfu_rtp_parse(buf, plen, &dp) == 0 &&
                 sfu_vp8_parse(dp.payload, dp.payload_len, &vd) == 0 && vd.is_keyframe) {
                 s->keyframes++;
-                s->broken = 0;
+                keystart = 1;
                 if (vd.has_size) {
                     s->width = vd.width;
                     s->height = vd.height;
@@ -180,16 +344,12 @@ void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len)
             tot->rx_decrypt_failed++;
         }
     }
-    if (video && marker && !s->broken) {
-        s->frames++;
-        uint64_t gap = now - s->last_complete_us;
-        if (s->frames == 1) /* time to first frame: not a freeze */
-            lg_hist_add(&tot->first_frame, now - p->t_connected_us);
-        else if (gap > 500000) {
-            s->freezes++;
-            s->freeze_ms += gap / 1000;
-        }
-        s->last_complete_us = now;
+    if (video && s->ring) {
+        *slot(s, ext) = (ext & 0x1fffffffu) << 3 | RX_GOT | (rp.marker ? RX_MARKER : 0) |
+                        (keystart ? RX_KEY : 0);
+        if (keystart)
+            keyframe_at(s, ext);
+        assemble(p, s, s->cycles + s->max_seq, now);
     }
 }
 
@@ -270,19 +430,42 @@ void lg__send_twcc(lg_peer *p)
 void lg__rx_feedback(lg_peer *p, uint64_t now)
 {
     lg_run *run = p->t->run;
+    /* a meeting's resends come on RTX streams this tool does not map to
+     * their media (on_rtx): asking again would only make the server resend
+     * what is thrown away */
+    int tries = LG_SUBSCRIBES_ALL(p) ? 1 : LG_NACK_TRIES;
     for (int i = 0; i < p->n_rx; i++) {
         rx_stream *v = &p->rx[i];
         if (!v->video)
             continue;
-        if (v->n_nack > 0) {
+        uint16_t seqs[NACK_MAX];
+        size_t n = 0;
+        for (int k = 0; k < v->n_miss; k++) {
+            if ((int32_t)(v->miss[k].ext - v->scan) < 0 ||
+                (v->miss[k].tries >= tries && now - v->miss[k].last_us >= LG_NACK_RETRY_US)) {
+                v->miss[k--] = v->miss[--v->n_miss]; /* skipped by a keyframe, or given up */
+                continue;
+            }
+            if (v->miss[k].tries == 0 ||
+                (v->miss[k].tries < tries && now - v->miss[k].last_us >= LG_NACK_RETRY_US)) {
+                seqs[n++] = (uint16_t)v->miss[k].ext;
+                v->miss[k].tries++;
+                v->miss[k].last_us = now;
+            }
+        }
+        for (size_t a = 1; a < n; a++) /* in order: fewer NACK items */
+            for (size_t b = a; b > 0 && (int16_t)(seqs[b] - seqs[b - 1]) < 0; b--) {
+                uint16_t x = seqs[b];
+                seqs[b] = seqs[b - 1];
+                seqs[b - 1] = x;
+            }
+        if (n > 0) {
             uint8_t buf[512];
-            int len = sfu_rtcp_build_nack(buf, sizeof buf, p->ssrc_video, v->ssrc, v->nack,
-                                          (size_t)v->n_nack);
+            int len = sfu_rtcp_build_nack(buf, sizeof buf, p->ssrc_video, v->ssrc, seqs, n);
             if (len > 0) {
                 lg__send_rtcp(p, buf, (size_t)len);
                 p->t->tot.nack_out++;
             }
-            v->n_nack = 0;
         }
         if (run->video && v->started && !run->stop_sending && now - v->last_complete_us > 500000 &&
             now - v->last_pli_us > 1000000) {

@@ -186,8 +186,10 @@ static void on_answer(lg_peer *p, const char *sdp)
             p->ext_rid = (uint8_t)rid;
         if (m->kind == SFU_SDP_KIND_AUDIO && m->pt_count > 0)
             p->pt_audio = m->pts[0];
-        if (m->kind == SFU_SDP_KIND_VIDEO && m->pt_count > 0)
+        if (m->kind == SFU_SDP_KIND_VIDEO && m->pt_count > 0) {
             p->pt_video = m->pts[0];
+            p->pt_rtx = sfu_sdp_rtx_pt(m, m->pts[0]);
+        }
     }
     if (!first) {
         lg__peer_fail(p, 0, "answer accepts no m-line");
@@ -246,8 +248,10 @@ static void on_remote_offer(lg_peer *p, const char *sdp)
             first = &offer->media[i];
         if (m->kind == SFU_SDP_KIND_AUDIO)
             p->pt_audio = m->codec.pt;
-        else if (m->kind == SFU_SDP_KIND_VIDEO)
+        else if (m->kind == SFU_SDP_KIND_VIDEO) {
             p->pt_video = m->codec.pt;
+            p->pt_rtx = m->rtx_pt;
+        }
         if (m->ext_twcc)
             p->ext_twcc = m->ext_twcc;
     }

@@ -1,0 +1,79 @@
+// mlload's viewers under packet loss, as a browser's decoder sees them:
+// a lost packet is NACKed (again every 50 ms while missing), the server's
+// resend (on the RTX stream mlload negotiated) fills the hole, and the
+// frames behind it are shown then, with no freeze. Process A (mentor + 1
+// mentee) runs on loopback; process B (3 mentees, --mentees-only) runs in
+// a network namespace (lib/netns.js) whose UDP input loses 5 % at random
+// (nftables), once its peers are up.
+// Skipped when not root or without the nft tool.
+'use strict';
+const { test, before, after } = require('node:test');
+const assert = require('node:assert');
+const fs = require('fs');
+const path = require('path');
+const { startDaemon, runProgram, buildTool } = require('./lib/daemon');
+const { tmpDir } = require('./lib/servers');
+const { available, lossAvailable, createNetns } = require('./lib/netns');
+
+const MLLOAD = buildTool('tools/loadgen/mlload', 'MLLOAD_BIN');
+const skip = (!available() && 'needs root for ip netns') || (!lossAvailable() && 'needs nft for loss');
+let d, nsx, nsBase;
+before(async () => {
+  if (skip) return;
+  nsx = createNetns();
+  d = await startDaemon({ config: { room_join_tokens: false, ice_interfaces: `127.0.0.1,${nsx.hostIp}` } });
+  nsBase = await nsx.forward(d.port);
+});
+after(async () => {
+  if (d) await d.stop();
+  if (nsx) nsx.destroy();
+});
+
+// Resolves when the progress line on stderr matches re.
+const watch = (re) => {
+  let hit;
+  const seen = new Promise((r) => { hit = r; });
+  return { seen, onStderr: (err) => { if (re.test(err)) hit(); } };
+};
+
+test('loadgen: 5 % loss towards mentees is repaired by NACK, no freezes', { skip, timeout: 150000 }, async () => {
+  const dir = tmpDir('ml-loadgen-loss-');
+  const ja = path.join(dir, 'a.json'), jb = path.join(dir, 'b.json'), ready = path.join(dir, 'a.ready');
+  const common = ['--scenario', 'fanout', '--room', 'lossy', '--rate', '10', '--pin', 'l', '--threads', '1'];
+  const wa = watch(/ 2 connected .*\| rx [1-9][0-9]* pkt\/s/);
+  const a = runProgram(MLLOAD, ['--server', d.wsUrl, ...common, '--peers', '1', '--duration', '30',
+    '--json', ja, '--ready-file', ready], { timeoutMs: 120000, onStderr: wa.onStderr });
+  if (!await Promise.race([wa.seen.then(() => true), a.then(() => false)]))
+    assert.fail('A ended before its media flowed: ' + JSON.stringify(await a));
+  const wb = watch(/ 3 connected .*\| rx [1-9][0-9]* pkt\/s/);
+  const bRun = runProgram('ip', ['netns', 'exec', nsx.ns, MLLOAD, '--server', nsBase.replace(/^http/, 'ws') + '/ws',
+    '--local-ip', nsx.nsIp, ...common, '--peers', '3', '--mentees-only', '--index-base', '1000',
+    '--duration', '14', '--json', jb], { timeoutMs: 120000, onStderr: wb.onStderr });
+  if (await Promise.race([wb.seen.then(() => true), bRun.then(() => false)]))
+    nsx.loss(5); // from here on, B's UDP input loses 5 %
+  const b = await bRun;
+  nsx.clear();
+  const ra = await a;
+  const outB = b.stdout + b.stderr;
+  assert.strictEqual(b.code, 0, outB);
+  assert.strictEqual(ra.code, 0, ra.stdout + ra.stderr);
+  const rep = JSON.parse(fs.readFileSync(jb, 'utf8'));
+  console.log(b.stdout.split('\n').filter((l) => /loss|video|rtcp/.test(l)).join('\n'));
+  const repA = JSON.parse(fs.readFileSync(ja, 'utf8'));
+  assert.strictEqual(rep.peers.connected, 3, outB);
+  // the loss happened and was asked for and repaired
+  assert.ok(rep.rtcp.nack > 0, outB);
+  assert.ok(rep.loss.repaired >= 10, `resends that filled a hole: ${outB}`);
+  // each packet counted once, resends included (a copy is a duplicate)
+  assert.ok(rep.received.packets <= rep.loss.expected, outB);
+  // what users feel: no freeze, and (nearly) the frame rate A's loss-free
+  // mentee saw; before, one lost packet stopped a viewer until the next
+  // keyframe (up to 3 s, or a PLI after 0.5 s), a freeze each time
+  assert.strictEqual(rep.video.freezes, 0, outB);
+  const fpsA = repA.video.frames / 1 / repA.duration_s, fpsB = rep.video.frames / 3 / rep.duration_s;
+  assert.ok(fpsA > 10, `A's mentee: ${fpsA} frames/s`);
+  assert.ok(fpsB > 0.7 * fpsA, `B: ${fpsB.toFixed(1)} frames/s per mentee against A's ${fpsA.toFixed(1)}: ${outB}`);
+  // the server answers on the RTX stream mlload negotiated, as for a browser
+  assert.ok(rep.loss.rtx >= rep.loss.repaired, outB);
+  assert.match(b.stdout, /reordered \d+ \(\d+ NACKed ones repaired; \d+ resends on RTX\), duplicates \d+/);
+});
