@@ -1,6 +1,6 @@
 /*
  * libnice glue for one peer (see ice.h). The agent is full ICE, controlled,
- * with trickle and consent freshness, one stream of one component. Local
+ * with trickle and consent checks (ice.h), one stream of one component. Local
  * candidates are written and remote ones parsed here (RFC 8839 attribute
  * syntax) rather than through libnice's SDP helpers, so that we control
  * which candidates we accept (UDP only, no mDNS names, component 1) and can
@@ -525,6 +525,13 @@ int sfu_ice_last_rx_time_us(sfu_ice *ice, uint64_t *out)
     return 0;
 }
 
+int sfu_ice_set_mark(sfu_ice *ice, uint32_t mark)
+{
+    if (!ice->direct || ice->direct->fd < 0)
+        return -1;
+    return setsockopt(ice->direct->fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) == 0 ? 0 : -1;
+}
+
 /* A call into the agent from outside its context's dispatch may have added
  * or re-timed sources there: have the loop look at it (ice_loop.h). */
 static void touched(sfu_ice *ice)
@@ -549,14 +556,15 @@ sfu_ice *sfu_ice_create(GMainContext *ctx, const sfu_ice_options *opt, const cha
     ice->announced = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     const char *direct_env = getenv("SFU_ICE_DIRECT");
     ice->direct_disabled = direct_env && strcmp(direct_env, "0") == 0;
-    NiceAgentOption flags = NICE_AGENT_OPTION_ICE_TRICKLE;
-    if (opt->consent_freshness)
-        flags |= NICE_AGENT_OPTION_CONSENT_FRESHNESS;
-    ice->agent = nice_agent_new_full(ice->nctx, NICE_COMPATIBILITY_RFC5245, flags);
+    ice->agent =
+        nice_agent_new_full(ice->nctx, NICE_COMPATIBILITY_RFC5245, NICE_AGENT_OPTION_ICE_TRICKLE);
     if (!ice->agent)
         goto fail;
+    /* Consent (ice.h): keepalive connectivity checks, which libnice 0.1.21
+     * sends every 4-6 s like its consent checks, but times out after 50 s
+     * instead of 10 s without a response. */
     g_object_set(ice->agent, "controlling-mode", opt->controlling ? TRUE : FALSE, "ice-tcp", FALSE,
-                 "upnp", FALSE, NULL);
+                 "upnp", FALSE, "keepalive-conncheck", opt->consent_freshness ? TRUE : FALSE, NULL);
     if (opt->stun_ip[0])
         g_object_set(ice->agent, "stun-server", opt->stun_ip, "stun-server-port",
                      (guint)opt->stun_port, NULL);

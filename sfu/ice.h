@@ -42,6 +42,11 @@ typedef struct sfu_ice_options {
     char turn_ip[SFU_ICE_ADDR_LEN];
     int turn_port;
     int turn_tcp; /* 1: transport=tcp, else udp */
+    /* 1: consent checks (RFC 7675): a STUN binding request on the selected
+     * pair every 4-6 s; the pair fails after 50 s without a response.
+     * (libnice's own consent-freshness option gives up after 10 s without
+     * retransmitting a check, so one lost response on a lossy link could
+     * end a session; its keepalive connectivity checks are used instead.) */
     int consent_freshness;
     /* 1: controlling role (a client such as the load tool); 0 (default,
      * the server): controlled. */
@@ -121,6 +126,12 @@ int sfu_ice_send(sfu_ice *ice, const uint8_t *buf, size_t len);
  * The first call turns stamping on, for the whole host; until a packet has
  * a stamp the kernel answers with the current time. */
 int sfu_ice_last_rx_time_us(sfu_ice *ice, uint64_t *out);
+
+/* Put SO_MARK `mark` on the socket of the selected pair (needs
+ * CAP_NET_ADMIN), so that a test's firewall can single out this peer's
+ * traffic (the load tool's --mark). 0, or -1 without a connected direct
+ * socket or when the kernel refuses. */
+int sfu_ice_set_mark(sfu_ice *ice, uint32_t mark);
 
 /* Current state. */
 sfu_ice_state sfu_ice_get_state(const sfu_ice *ice);

@@ -77,3 +77,42 @@ test('loadgen: 5 % loss towards mentees is repaired by NACK, no freezes', { skip
   assert.ok(rep.loss.rtx >= rep.loss.repaired, outB);
   assert.match(b.stdout, /reordered \d+ \(\d+ NACKed ones repaired; \d+ resends on RTX\), duplicates \d+/);
 });
+
+// Consent checks (sfu/ice.h): the server asks every 4-6 s and gives a pair
+// up after 50 s without an answer. A 14 s outage towards the mentees must
+// not end their sessions (libnice's own consent freshness gave up after
+// 10 s without retransmitting, so one lost answer on a lossy link could
+// end one); once the path is back, media flows again without any restart.
+test('loadgen: a 14 s outage towards mentees does not end their sessions', { skip, timeout: 150000 }, async () => {
+  const dir = tmpDir('ml-loadgen-outage-');
+  const ja = path.join(dir, 'a.json'), jb = path.join(dir, 'b.json'), ready = path.join(dir, 'a.ready');
+  const common = ['--scenario', 'fanout', '--room', 'outage', '--rate', '10', '--pin', 'l', '--threads', '1'];
+  const wa = watch(/ 2 connected .*\| rx [1-9][0-9]* pkt\/s/);
+  const a = runProgram(MLLOAD, ['--server', d.wsUrl, ...common, '--peers', '1', '--duration', '45',
+    '--json', ja, '--ready-file', ready], { timeoutMs: 120000, onStderr: wa.onStderr });
+  if (!await Promise.race([wa.seen.then(() => true), a.then(() => false)]))
+    assert.fail('A ended before its media flowed: ' + JSON.stringify(await a));
+  const wb = watch(/ 3 connected .*\| rx [1-9][0-9]* pkt\/s/);
+  const bRun = runProgram('ip', ['netns', 'exec', nsx.ns, MLLOAD, '--server', nsBase.replace(/^http/, 'ws') + '/ws',
+    '--local-ip', nsx.nsIp, ...common, '--peers', '3', '--mentees-only', '--index-base', '1000',
+    '--duration', '30', '--json', jb], { timeoutMs: 120000, onStderr: wb.onStderr });
+  if (await Promise.race([wb.seen.then(() => true), bRun.then(() => false)])) {
+    nsx.loss(100);
+    await new Promise((r) => setTimeout(r, 14000));
+    nsx.clear();
+  }
+  const b = await bRun;
+  const ra = await a;
+  const outB = b.stdout + b.stderr;
+  assert.strictEqual(b.code, 0, outB);
+  assert.strictEqual(ra.code, 0, ra.stdout + ra.stderr);
+  const rep = JSON.parse(fs.readFileSync(jb, 'utf8'));
+  assert.strictEqual(rep.peers.connected, 3, outB);
+  assert.strictEqual(rep.peers.failed, 0, outB);
+  // the outage happened: nothing came in for seconds
+  const rates = [...b.stderr.matchAll(/\] peers .*\| rx (\d+) pkt\/s/g)].map((m) => Number(m[1]));
+  assert.ok(rates.filter((x) => x === 0).length >= 10, `seconds without packets: ${rates.join(' ')}`);
+  // and media came back to all three: their audio alone is 150 packets/s
+  const tail = rates.slice(-3);
+  assert.ok(tail.length === 3 && tail.every((x) => x >= 120), `last seconds: ${rates.join(' ')}\n${outB}`);
+});
