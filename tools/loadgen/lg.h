@@ -85,6 +85,7 @@ struct lg_run {
     int meeting_size;    /* M: participants of the meeting (all processes together) */
     int mentees_only;    /* fanout: no mentor here (another mlload process runs it) */
     int index_base;      /* first peer index of this process (--index-base) */
+    uint32_t mark;       /* --mark: SO_MARK for the peers' sockets, 0 = none */
     long long janus_feed_id; /* --janus-feed: the mentor publishes with this id */
     gint meet_pubs_up;       /* Janus meeting: publishers with media up (atomic) */
     gint mentor_up;          /* fanout: 1 once the mentor's media is up, 2 once told */

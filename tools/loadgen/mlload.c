@@ -76,6 +76,9 @@ static void usage(FILE *f)
             "  --index-base K     number this process's peers from K (names, several processes)\n"
             "  --ready-file PATH  fanout: create PATH once the mentor's media is up (for\n"
             "                     starting --mentees-only processes)\n"
+            "  --mark N           put SO_MARK N on each peer's socket once it is connected\n"
+            "                     (root), for a firewall rule that drops some of what those\n"
+            "                     peers receive (tools/bench/sfu --loss)\n"
             "  --janus-room ID    Janus VideoRoom room id (default random)\n"
             "  --janus-feed ID    Janus publisher id of the mentor (default chosen by Janus;\n"
             "                     meeting: participant k publishes as ID + k, default random)\n"
@@ -254,7 +257,8 @@ int main(int argc, char **argv)
         O_IBASE,
         O_JROOM,
         O_JFEED,
-        O_READY
+        O_READY,
+        O_MARK
     };
     static const struct option opts[] = {
         {"server", required_argument, 0, 's'},
@@ -280,6 +284,7 @@ int main(int argc, char **argv)
         {"janus-room", required_argument, 0, O_JROOM},
         {"janus-feed", required_argument, 0, O_JFEED},
         {"ready-file", required_argument, 0, O_READY},
+        {"mark", required_argument, 0, O_MARK},
         {"json", required_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
@@ -341,6 +346,9 @@ int main(int argc, char **argv)
             break;
         case O_READY:
             ready_path = optarg;
+            break;
+        case O_MARK:
+            run.mark = (uint32_t)strtoul(optarg, NULL, 0);
             break;
         case O_IBASE:
             run.index_base = atoi(optarg);

@@ -119,6 +119,10 @@ static void dtls_connected_cb(void *user, const sfu_srtp_keys *keys)
         lg__peer_fail(p, 0, "SRTP setup failed: %s", err);
         return;
     }
+    if (p->t->run->mark && sfu_ice_set_mark(p->ice, p->t->run->mark) != 0) {
+        lg__peer_fail(p, 0, "cannot put --mark on its socket (needs root, a direct pair)");
+        return;
+    }
     uint64_t now = sfu_now_us();
     p->t_connected_us = now;
     p->state = 2;
