@@ -53,7 +53,7 @@ static const ml_config_key keys[] = {
     STRK(dtls_key_file, "", "PEM private key matching dtls_cert_file."),
     STRK(srtp_profiles, "aead_aes_128_gcm,aes_cm_128_hmac_sha1_80", "SRTP protection profiles offered in DTLS, in order of preference."),
     INTK(ice_connect_timeout_ms, "20000", 1000, 600000, "A peer that does not connect within this time is freed."),
-    INTK(ice_consent_timeout_ms, "30000", 5000, 600000, "A connected peer without consent (STUN) for this long is freed."),
+    INTK(ice_consent_timeout_ms, "30000", 5000, 600000, "A connected peer with media that sent nothing authenticated (SRTP, SRTCP, DTLS) for this long is freed; a room peer whose ICE failed (no answer to the server's consent checks for 50 s) waits this long for an ICE restart."),
     INTK(sctp_max_message_size, "262144", 1024, 16777216, "Largest data-channel message accepted and advertised."),
     INTK(room_max_participants, "100", 1, 100000, "Most participants in one room."),
     INTK(room_roster_limit, "50", 0, 100000, "In a room with more members than this, mentees are told only about participants who may publish (mentors, mentees given the floor) plus the member count, instead of every join and leave; mentors always get the whole roster. 0 = always the whole roster."),

@@ -2,7 +2,7 @@
  * ICE transport of one peer, on top of libnice: one NiceAgent in full mode
  * (RFC 8445, not lite), controlled role (the browser offers and controls),
  * one stream with one component (BUNDLE + rtcp-mux), trickle in both
- * directions, consent freshness (RFC 7675) and ICE restart.
+ * directions, consent checks (see consent_freshness below) and ICE restart.
  *
  * Everything runs on the thread that iterates the GMainContext given to
  * sfu_ice_create() (a media worker's). When that thread has an ice_loop
@@ -42,11 +42,15 @@ typedef struct sfu_ice_options {
     char turn_ip[SFU_ICE_ADDR_LEN];
     int turn_port;
     int turn_tcp; /* 1: transport=tcp, else udp */
-    /* 1: consent checks (RFC 7675): a STUN binding request on the selected
-     * pair every 4-6 s; the pair fails after 50 s without a response.
-     * (libnice's own consent-freshness option gives up after 10 s without
-     * retransmitting a check, so one lost response on a lossy link could
-     * end a session; its keepalive connectivity checks are used instead.) */
+    /* 1: consent checks: a STUN binding request on the selected pair every
+     * 4-6 s; the pair fails after 50 s without a response, and nothing more
+     * is sent on it. RFC 7675 says 30 s; libnice's own consent-freshness
+     * option gives up after 10 s without retransmitting a check, so one
+     * lost response on a lossy link could end a session, and its keepalive
+     * connectivity checks (fixed 50 s) are used instead. Unlike the
+     * consent option they take any answer as consent, a 403 included. A
+     * peer with media that sends nothing authenticated is also freed after
+     * ice_consent_timeout_ms (sfu/peer.c). */
     int consent_freshness;
     /* 1: controlling role (a client such as the load tool); 0 (default,
      * the server): controlled. */

@@ -231,8 +231,9 @@ static void connect_timeout_cb(void *data)
         sfu__peer_fail(p, "connect_timeout");
 }
 
-/* Consent and inactivity: libnice reports consent loss as FAILED (RFC 7675,
- * 30 s); in addition a peer with media m-lines that sent nothing at all
+/* Consent and inactivity: libnice reports consent loss as FAILED (no answer
+ * to its checks for 50 s, sfu/ice.h); in addition a peer with media m-lines
+ * that sent nothing at all
  * (RTCP flows at least every few seconds) for ice_consent_timeout_ms is
  * considered gone. Data-only peers rely on libnice alone, since their
  * heartbeats can be as rare as the timeout. */

@@ -347,9 +347,16 @@ int main(int argc, char **argv)
         case O_READY:
             ready_path = optarg;
             break;
-        case O_MARK:
-            run.mark = (uint32_t)strtoul(optarg, NULL, 0);
+        case O_MARK: {
+            char *end = NULL;
+            unsigned long v = strtoul(optarg, &end, 0);
+            if (!end || *end || v == 0 || v > 0xffffffffUL) {
+                fprintf(stderr, "mlload: --mark takes a number from 1 to 0xffffffff\n");
+                return 2;
+            }
+            run.mark = (uint32_t)v;
             break;
+        }
         case O_IBASE:
             run.index_base = atoi(optarg);
             break;
