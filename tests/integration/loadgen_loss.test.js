@@ -36,30 +36,37 @@ const watch = (re) => {
   return { seen, onStderr: (err) => { if (re.test(err)) hit(); } };
 };
 
-test('loadgen: 5 % loss towards mentees is repaired by NACK, no freezes', { skip, timeout: 150000 }, async () => {
-  const dir = tmpDir('ml-loadgen-loss-');
+// Process A (mentor + 1 mentee, on loopback) for aSecs, then, once its
+// media flows, process B (3 mentees in the namespace) for bSecs. Calls
+// during(bRun) once B's media flows too; returns both results and reports.
+async function runPair(room, aSecs, bSecs, during) {
+  const dir = tmpDir(`ml-loadgen-${room}-`);
   const ja = path.join(dir, 'a.json'), jb = path.join(dir, 'b.json'), ready = path.join(dir, 'a.ready');
-  const common = ['--scenario', 'fanout', '--room', 'lossy', '--rate', '10', '--pin', 'l', '--threads', '1'];
+  const common = ['--scenario', 'fanout', '--room', room, '--rate', '10', '--pin', 'l', '--threads', '1'];
   const wa = watch(/ 2 connected .*\| rx [1-9][0-9]* pkt\/s/);
-  const a = runProgram(MLLOAD, ['--server', d.wsUrl, ...common, '--peers', '1', '--duration', '30',
+  const a = runProgram(MLLOAD, ['--server', d.wsUrl, ...common, '--peers', '1', '--duration', String(aSecs),
     '--json', ja, '--ready-file', ready], { timeoutMs: 120000, onStderr: wa.onStderr });
   if (!await Promise.race([wa.seen.then(() => true), a.then(() => false)]))
     assert.fail('A ended before its media flowed: ' + JSON.stringify(await a));
   const wb = watch(/ 3 connected .*\| rx [1-9][0-9]* pkt\/s/);
   const bRun = runProgram('ip', ['netns', 'exec', nsx.ns, MLLOAD, '--server', nsBase.replace(/^http/, 'ws') + '/ws',
     '--local-ip', nsx.nsIp, ...common, '--peers', '3', '--mentees-only', '--index-base', '1000',
-    '--duration', '14', '--json', jb], { timeoutMs: 120000, onStderr: wb.onStderr });
+    '--duration', String(bSecs), '--json', jb], { timeoutMs: 120000, onStderr: wb.onStderr });
   if (await Promise.race([wb.seen.then(() => true), bRun.then(() => false)]))
-    nsx.loss(5); // from here on, B's UDP input loses 5 %
+    await during(bRun);
   const b = await bRun;
   nsx.clear();
   const ra = await a;
   const outB = b.stdout + b.stderr;
   assert.strictEqual(b.code, 0, outB);
   assert.strictEqual(ra.code, 0, ra.stdout + ra.stderr);
-  const rep = JSON.parse(fs.readFileSync(jb, 'utf8'));
+  return { b, outB, rep: JSON.parse(fs.readFileSync(jb, 'utf8')), repA: JSON.parse(fs.readFileSync(ja, 'utf8')) };
+}
+
+test('loadgen: 5 % loss towards mentees is repaired by NACK, no freezes', { skip, timeout: 150000 }, async () => {
+  // from when B's media flows, its UDP input loses 5 %
+  const { b, outB, rep, repA } = await runPair('lossy', 30, 14, async () => nsx.loss(5));
   console.log(b.stdout.split('\n').filter((l) => /loss|video|rtcp/.test(l)).join('\n'));
-  const repA = JSON.parse(fs.readFileSync(ja, 'utf8'));
   assert.strictEqual(rep.peers.connected, 3, outB);
   // the loss happened and was asked for and repaired
   assert.ok(rep.rtcp.nack > 0, outB);
@@ -84,29 +91,11 @@ test('loadgen: 5 % loss towards mentees is repaired by NACK, no freezes', { skip
 // 10 s without retransmitting, so one lost answer on a lossy link could
 // end one); once the path is back, media flows again without any restart.
 test('loadgen: a 14 s outage towards mentees does not end their sessions', { skip, timeout: 150000 }, async () => {
-  const dir = tmpDir('ml-loadgen-outage-');
-  const ja = path.join(dir, 'a.json'), jb = path.join(dir, 'b.json'), ready = path.join(dir, 'a.ready');
-  const common = ['--scenario', 'fanout', '--room', 'outage', '--rate', '10', '--pin', 'l', '--threads', '1'];
-  const wa = watch(/ 2 connected .*\| rx [1-9][0-9]* pkt\/s/);
-  const a = runProgram(MLLOAD, ['--server', d.wsUrl, ...common, '--peers', '1', '--duration', '45',
-    '--json', ja, '--ready-file', ready], { timeoutMs: 120000, onStderr: wa.onStderr });
-  if (!await Promise.race([wa.seen.then(() => true), a.then(() => false)]))
-    assert.fail('A ended before its media flowed: ' + JSON.stringify(await a));
-  const wb = watch(/ 3 connected .*\| rx [1-9][0-9]* pkt\/s/);
-  const bRun = runProgram('ip', ['netns', 'exec', nsx.ns, MLLOAD, '--server', nsBase.replace(/^http/, 'ws') + '/ws',
-    '--local-ip', nsx.nsIp, ...common, '--peers', '3', '--mentees-only', '--index-base', '1000',
-    '--duration', '30', '--json', jb], { timeoutMs: 120000, onStderr: wb.onStderr });
-  if (await Promise.race([wb.seen.then(() => true), bRun.then(() => false)])) {
+  const { b, outB, rep } = await runPair('outage', 45, 30, async () => {
     nsx.loss(100);
     await new Promise((r) => setTimeout(r, 14000));
     nsx.clear();
-  }
-  const b = await bRun;
-  const ra = await a;
-  const outB = b.stdout + b.stderr;
-  assert.strictEqual(b.code, 0, outB);
-  assert.strictEqual(ra.code, 0, ra.stdout + ra.stderr);
-  const rep = JSON.parse(fs.readFileSync(jb, 'utf8'));
+  });
   assert.strictEqual(rep.peers.connected, 3, outB);
   assert.strictEqual(rep.peers.failed, 0, outB);
   // the outage happened: nothing came in for seconds
