@@ -133,13 +133,7 @@ static void bad_rtp(lg_peer *p, uint32_t ssrc, const char *mid, const char *rid,
     for (size_t i = (size_t)dl; i < sizeof payload; i++)
         payload[i] = (uint8_t)g_random_int();
     sfu_rtp_ext el[2];
-    size_t ne = 0;
-    if (mid && p->ext_mid)
-        el[ne++] = (sfu_rtp_ext){
-            .id = p->ext_mid, .len = (uint8_t)strlen(mid), .data = (const uint8_t *)mid};
-    if (rid && p->ext_rid)
-        el[ne++] = (sfu_rtp_ext){
-            .id = p->ext_rid, .len = (uint8_t)strlen(rid), .data = (const uint8_t *)rid};
+    size_t ne = lg__mid_rid_ext(p, el, mid, rid);
     uint16_t profile = 0;
     int en = ne ? sfu_rtp_ext_build(ext, sizeof ext, el, ne, &profile) : 0;
     sfu_rtp_packet rp = {

@@ -13,6 +13,7 @@
 #include "sfu/dtls.h"
 #include "sfu/ice.h"
 #include "sfu/rtcp.h"
+#include "sfu/rtp.h"
 #include "sfu/sdp.h"
 #include "sfu/srtp.h"
 #include "tools/loadgen/lg.h"
@@ -167,11 +168,22 @@ struct lg_thread {
 void lg__peer_fail(lg_peer *p, int fatal, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 /* Send one JSON message on the peer's WebSocket (takes o). */
 void lg__send_json(lg_peer *p, json_t *o);
-/* Protect and send one RTCP compound packet. */
-void lg__send_rtcp(lg_peer *p, uint8_t *buf, size_t len);
+/* Send one datagram on the peer's ICE transport. */
+void lg__transport_send(lg_peer *p, const uint8_t *buf, size_t len);
 /* Remote ICE credentials/candidates, DTLS fingerprint, our DTLS role. */
 void lg__apply_remote(lg_peer *p, const sfu_sdp *sdp, const sfu_sdp_media *first,
                       sfu_dtls_role role);
+
+/* peer_tx.c */
+/* The next frame of the media loop: every active layer for a mentor, the
+ * --layer one otherwise; from the first (key) frame after a PLI. */
+void lg__send_video_frame(lg_peer *p);
+void lg__send_audio_frame(lg_peer *p);
+/* The mid and rid header extensions (when negotiated and given) into el
+ * (room for 2); returns how many. */
+size_t lg__mid_rid_ext(const lg_peer *p, sfu_rtp_ext *el, const char *mid, const char *rid);
+/* Protect and send one RTCP compound packet. */
+void lg__send_rtcp(lg_peer *p, uint8_t *buf, size_t len);
 
 /* peer_signal.c */
 /* Send our offer once joined and gathered (and, for a mentee, once the

@@ -69,15 +69,6 @@ static uint32_t slot_flags(rx_stream *s, uint32_t ext)
     return (v >> 3) == (ext & 0x1fffffffu) ? (v & 7u) : 0;
 }
 
-static void miss_drop(rx_stream *s, uint32_t ext)
-{
-    for (int i = 0; i < s->n_miss; i++)
-        if (s->miss[i].ext == ext) {
-            s->miss[i] = s->miss[--s->n_miss];
-            return;
-        }
-}
-
 /* The frame starting at k has all its packets, up to its marker. */
 static int frame_complete(rx_stream *s, uint32_t k, uint32_t ext_max)
 {
@@ -155,23 +146,11 @@ static void on_rtx(lg_peer *p, uint8_t *buf, size_t len)
         return;
     }
     p->t->tot.rx_decrypted++;
-    sfu_rtp_packet rp;
-    if (sfu_rtp_parse(buf, plen, &rp) != 0 || rp.payload_len < 2)
+    int n = sfu_rtx_recover(buf, plen, buf, plen, p->pt_video, p->rx[1].ssrc);
+    if (n < 0)
         return;
-    size_t hdr = (size_t)(rp.payload - buf);
-    uint8_t osn[2] = {rp.payload[0], rp.payload[1]};
-    memmove(buf + 2, buf, hdr); /* the header now ends where the OSN did */
-    uint8_t *q = buf + 2;
-    q[1] = (uint8_t)((q[1] & 0x80) | p->pt_video);
-    q[2] = osn[0];
-    q[3] = osn[1];
-    uint32_t ssrc = p->rx[1].ssrc;
-    q[8] = (uint8_t)(ssrc >> 24);
-    q[9] = (uint8_t)(ssrc >> 16);
-    q[10] = (uint8_t)(ssrc >> 8);
-    q[11] = (uint8_t)ssrc;
     p->t->tot.rx_rtx++;
-    on_media(p, q, plen - 2, 1);
+    on_media(p, buf, (size_t)n, 1);
 }
 
 void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len)
@@ -263,7 +242,7 @@ static void on_media(lg_peer *p, uint8_t *buf, size_t len, int plain)
                         s->repaired++;
                         tot->rx_repaired++;
                     }
-                    miss_drop(s, ext);
+                    s->miss[i] = s->miss[--s->n_miss];
                     break;
                 }
         }
@@ -441,9 +420,8 @@ void lg__rx_feedback(lg_peer *p, uint64_t now)
         uint16_t seqs[NACK_MAX];
         size_t n = 0;
         for (int k = 0; k < v->n_miss; k++) {
-            if ((int32_t)(v->miss[k].ext - v->scan) < 0 ||
-                (v->miss[k].tries >= tries && now - v->miss[k].last_us >= LG_NACK_RETRY_US)) {
-                v->miss[k--] = v->miss[--v->n_miss]; /* skipped by a keyframe, or given up */
+            if (v->miss[k].tries >= tries && now - v->miss[k].last_us >= LG_NACK_RETRY_US) {
+                v->miss[k--] = v->miss[--v->n_miss]; /* given up (a keyframe's skip: assemble) */
                 continue;
             }
             if (v->miss[k].tries == 0 ||
