@@ -85,6 +85,34 @@ test('loadgen: 5 % loss towards mentees is repaired by NACK, no freezes', { skip
   assert.match(b.stdout, /reordered \d+ \(\d+ NACKed ones repaired; \d+ resends on RTX\), duplicates \d+/);
 });
 
+// A meeting's viewer receives several video streams in one connection,
+// each with its own RTX stream: mlload maps each RTX SSRC to its media by
+// the FID groups of the server's SDP, so resends repair the right stream
+// (before, a meeting NACKed once and threw the resends away).
+test('loadgen: a meeting under 5 % loss repairs each stream from its own RTX stream', { skip, timeout: 150000 }, async () => {
+  const dir = tmpDir('ml-loadgen-meetloss-');
+  const json = path.join(dir, 'm.json');
+  const w = watch(/ 3 connected .*\| rx [1-9][0-9]* pkt\/s/);
+  const run = runProgram('ip', ['netns', 'exec', nsx.ns, MLLOAD, '--server', nsBase.replace(/^http/, 'ws') + '/ws',
+    '--local-ip', nsx.nsIp, '--scenario', 'meeting', '--room', 'meetloss', '--peers', '3', '--threads', '1',
+    '--duration', '16', '--json', json], { timeoutMs: 120000, onStderr: w.onStderr });
+  if (await Promise.race([w.seen.then(() => true), run.then(() => false)]))
+    nsx.loss(5);
+  const r = await run;
+  nsx.clear();
+  const out = r.stdout + r.stderr;
+  assert.strictEqual(r.code, 0, out);
+  const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
+  console.log(r.stdout.split('\n').filter((l) => /loss|video|meeting/.test(l)).join('\n'));
+  assert.strictEqual(rep.meeting.full, 3, out);
+  assert.ok(rep.rtcp.nack > 0, out);
+  assert.ok(rep.loss.repaired >= 10, `resends that filled a hole: ${out}`);
+  assert.ok(rep.loss.rtx >= rep.loss.repaired, out);
+  assert.ok(rep.received.packets <= rep.loss.expected, out);
+  // six video streams (3 viewers x 2 others), none frozen by a lost packet
+  assert.strictEqual(rep.video.freezes, 0, out);
+});
+
 // Consent checks (sfu/ice.h): the server asks every 4-6 s and gives a pair
 // up after 50 s without an answer. A 14 s outage towards the mentees must
 // not end their sessions (libnice's own consent freshness gave up after

@@ -143,6 +143,12 @@ typedef struct lg_peer {
      * participant one per SSRC, n_rx of them */
     rx_stream rx[LG_MAX_RX];
     int n_rx;
+    /* meeting: each received video stream's RTX SSRC and its media SSRC,
+     * from the FID groups of the server's SDP (on_rtx) */
+    struct {
+        uint32_t rtx, media;
+    } rtx_map[LG_MAX_RX];
+    int n_rtx_map;
     sfu_twcc_arrival twcc[TWCC_MAX];
     int n_twcc;
     uint8_t twcc_fb_count;
@@ -193,6 +199,8 @@ void lg__ws_on_text(void *user, const char *text, size_t len);
 void lg__ws_on_closed(void *user, const char *why);
 
 /* peer_rx.c */
+/* Note the RTX SSRC of every stream m's FID groups announce (meeting). */
+void lg__rx_map_rtx(lg_peer *p, const sfu_sdp_media *m);
 void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len);
 void lg__on_rtcp(lg_peer *p, uint8_t *buf, size_t len);
 /* Extended packets expected so far on a stream (0 before the first). */

@@ -132,13 +132,53 @@ static void keyframe_at(rx_stream *s, uint32_t ext)
 
 static void on_media(lg_peer *p, uint8_t *buf, size_t len, int plain);
 
+void lg__rx_map_rtx(lg_peer *p, const sfu_sdp_media *m)
+{
+    if (m->kind != SFU_SDP_KIND_VIDEO)
+        return;
+    for (int g = 0; g < m->ssrc_group_count; g++) {
+        const sfu_sdp_ssrc_group *fg = &m->ssrc_groups[g];
+        if (strcmp(fg->semantics, "FID") != 0 || fg->count != 2)
+            continue;
+        int i = 0;
+        while (i < p->n_rtx_map && p->rtx_map[i].rtx != fg->ssrcs[1])
+            i++;
+        if (i == LG_MAX_RX)
+            return;
+        p->rtx_map[i].rtx = fg->ssrcs[1];
+        p->rtx_map[i].media = fg->ssrcs[0];
+        if (i == p->n_rtx_map)
+            p->n_rtx_map++;
+    }
+}
+
 /* A resend on the RTX stream (RFC 4588): decrypted, then handed on as the
  * original packet (sequence number from the OSN, the video's payload type
- * and SSRC). Fan-out and echo only: a meeting's streams are told apart by
- * SSRC, and an RTX SSRC is not mapped to its media SSRC here. */
+ * and SSRC). Fan-out and echo receive one video stream; a meeting's RTX
+ * SSRCs are mapped to their media by the FID groups of the server's SDP,
+ * and a resend on an unannounced one is dropped. */
 static void on_rtx(lg_peer *p, uint8_t *buf, size_t len)
 {
-    if (LG_SUBSCRIBES_ALL(p) || !p->srtp || !p->rx[1].started)
+    uint32_t media = p->rx[1].ssrc;
+    if (LG_SUBSCRIBES_ALL(p)) {
+        sfu_rtp_packet rp;
+        if (sfu_rtp_parse(buf, len, &rp) != 0)
+            return;
+        int i = 0;
+        while (i < p->n_rtx_map && p->rtx_map[i].rtx != rp.ssrc)
+            i++;
+        if (i == p->n_rtx_map)
+            return;
+        media = p->rtx_map[i].media;
+        int k = 0;
+        while (k < p->n_rx && !(p->rx[k].video && p->rx[k].started && p->rx[k].ssrc == media))
+            k++;
+        if (k == p->n_rx)
+            return; /* its stream has not started: nothing to repair */
+    } else if (!p->rx[1].started) {
+        return;
+    }
+    if (!p->srtp)
         return;
     size_t plen = len;
     if (sfu_srtp_unprotect_rtp(p->srtp, buf, &plen) != 0) {
@@ -146,7 +186,7 @@ static void on_rtx(lg_peer *p, uint8_t *buf, size_t len)
         return;
     }
     p->t->tot.rx_decrypted++;
-    int n = sfu_rtx_recover(buf, plen, buf, plen, p->pt_video, p->rx[1].ssrc);
+    int n = sfu_rtx_recover(buf, plen, buf, plen, p->pt_video, media);
     if (n < 0)
         return;
     p->t->tot.rx_rtx++;
@@ -409,10 +449,9 @@ void lg__send_twcc(lg_peer *p)
 void lg__rx_feedback(lg_peer *p, uint64_t now)
 {
     lg_run *run = p->t->run;
-    /* a meeting's resends come on RTX streams this tool does not map to
-     * their media (on_rtx): asking again would only make the server resend
-     * what is thrown away */
-    int tries = LG_SUBSCRIBES_ALL(p) ? 1 : LG_NACK_TRIES;
+    /* a meeting whose server announced no RTX SSRCs: its resends cannot
+     * be told apart (on_rtx), so asking again would only waste them */
+    int tries = LG_SUBSCRIBES_ALL(p) && p->n_rtx_map == 0 ? 1 : LG_NACK_TRIES;
     for (int i = 0; i < p->n_rx; i++) {
         rx_stream *v = &p->rx[i];
         if (!v->video)
