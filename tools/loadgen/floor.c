@@ -12,12 +12,22 @@
  * Its figure is the sending thread's CPU time per packet (what /proc
  * tells of a server), with the share of packets the reader got.
  *
+ * Third, a keyframe's fan-out as the server sends it: BURST_PKTS packets
+ * of 1 200 bytes, protected, to each of the N peers in one segmented
+ * sendmsg() per peer (UDP GSO), then a pause of a frame interval; the
+ * figure is how long one such burst takes (the least delay its last
+ * packet can have) and the CPU per packet. Twice: with receivers that
+ * take a segmented datagram as it is (UDP_GRO, as the kernel hands a NIC
+ * with UDP segmentation offload one) and with plain receivers, where the
+ * loopback splits it in the sender's system call.
+ *
  *   floor [--packets N] [--json FILE] [--fanout-peers N]
  *         [--sender-cpu C] [--reader-cpu C]
  */
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -33,6 +43,14 @@
 #include "common/fdlimit.h"
 #include "sfu/clock.h"
 #include "sfu/srtp.h"
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+#define BURST_PKTS 20 /* a ~22 KB keyframe at 1 200 bytes per packet */
 
 static uint8_t pkt_template[1500];
 
@@ -106,6 +124,7 @@ static uint64_t thread_cpu_ns(void)
 typedef struct drain {
     int epfd;
     int cpu;
+    size_t seg; /* > 0: receivers take coalesced datagrams of seg-byte packets */
     atomic_int stop;
     atomic_ullong got;
 } drain;
@@ -115,12 +134,14 @@ static void *drain_main(void *arg)
     drain *d = arg;
     pin_to(d->cpu);
     struct epoll_event ev[64];
-    char buf[1600];
+    static _Thread_local char buf[65536];
     while (!atomic_load(&d->stop)) {
         int n = epoll_wait(d->epfd, ev, 64, 50);
-        for (int i = 0; i < n; i++)
-            while (recv(ev[i].data.fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
-                atomic_fetch_add(&d->got, 1);
+        for (int i = 0; i < n; i++) {
+            ssize_t r;
+            while ((r = recv(ev[i].data.fd, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+                atomic_fetch_add(&d->got, d->seg ? ((size_t)r + d->seg - 1) / d->seg : 1);
+        }
     }
     return NULL;
 }
@@ -131,30 +152,72 @@ typedef struct fanout_result {
     double delivered_pct; /* packets the reader got */
 } fanout_result;
 
-static int run_fanout(sfu_srtp *s, int peers, size_t len, int n, int reader_cpu,
-                      fanout_result *out)
+/* N peers: a sending and a receiving socket each, the receivers in d's
+ * epoll set (UDP_GRO on them when gro). 0, or -1 (sockets closed). */
+typedef struct peer_set {
+    int n;
+    int *tx, *rx;
+    struct sockaddr_in *to;
+} peer_set;
+
+static void peers_close(peer_set *ps)
 {
-    int *tx = calloc((size_t)peers, sizeof *tx), *rx = calloc((size_t)peers, sizeof *rx);
-    struct sockaddr_in *to = calloc((size_t)peers, sizeof *to);
-    drain d = {.epfd = epoll_create1(0), .cpu = reader_cpu};
-    int rc = -1;
-    if (!tx || !rx || !to || d.epfd < 0)
-        goto out;
-    for (int i = 0; i < peers; i++)
-        tx[i] = rx[i] = -1;
-    for (int i = 0; i < peers; i++) {
-        tx[i] = socket(AF_INET, SOCK_DGRAM, 0);
-        rx[i] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-        to[i] = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t sl = sizeof to[i];
-        struct epoll_event ev = {.events = EPOLLIN, .data.fd = rx[i]};
-        if (tx[i] < 0 || rx[i] < 0 || bind(rx[i], (struct sockaddr *)&to[i], sizeof to[i]) != 0 ||
-            getsockname(rx[i], (struct sockaddr *)&to[i], &sl) != 0 ||
-            epoll_ctl(d.epfd, EPOLL_CTL_ADD, rx[i], &ev) != 0) {
+    for (int i = 0; ps->tx && ps->rx && i < ps->n; i++) {
+        if (ps->tx[i] >= 0)
+            close(ps->tx[i]);
+        if (ps->rx[i] >= 0)
+            close(ps->rx[i]);
+    }
+    free(ps->tx);
+    free(ps->rx);
+    free(ps->to);
+    memset(ps, 0, sizeof *ps);
+}
+
+static int peers_open(peer_set *ps, int n, drain *d, int gro)
+{
+    ps->n = n;
+    ps->tx = calloc((size_t)n, sizeof *ps->tx);
+    ps->rx = calloc((size_t)n, sizeof *ps->rx);
+    ps->to = calloc((size_t)n, sizeof *ps->to);
+    if (!ps->tx || !ps->rx || !ps->to) {
+        peers_close(ps);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        ps->tx[i] = ps->rx[i] = -1;
+    for (int i = 0; i < n; i++) {
+        int one = 1;
+        ps->tx[i] = socket(AF_INET, SOCK_DGRAM, 0);
+        ps->rx[i] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+        ps->to[i] =
+            (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t sl = sizeof ps->to[i];
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = ps->rx[i]};
+        if (ps->tx[i] < 0 || ps->rx[i] < 0 ||
+            (gro && setsockopt(ps->rx[i], IPPROTO_UDP, UDP_GRO, &one, sizeof one) != 0) ||
+            bind(ps->rx[i], (struct sockaddr *)&ps->to[i], sizeof ps->to[i]) != 0 ||
+            getsockname(ps->rx[i], (struct sockaddr *)&ps->to[i], &sl) != 0 ||
+            epoll_ctl(d->epfd, EPOLL_CTL_ADD, ps->rx[i], &ev) != 0) {
             perror("floor: fan-out sockets");
-            goto out;
+            peers_close(ps);
+            return -1;
         }
     }
+    return 0;
+}
+
+static int run_fanout(sfu_srtp *s, int npeers, size_t len, int n, int reader_cpu,
+                      fanout_result *out)
+{
+    peer_set ps = {0};
+    drain d = {.epfd = epoll_create1(0), .cpu = reader_cpu};
+    int rc = -1;
+    if (d.epfd < 0 || peers_open(&ps, npeers, &d, 0) != 0)
+        goto out;
+    int *tx = ps.tx;
+    struct sockaddr_in *to = ps.to;
+    int peers = npeers;
     pthread_t th;
     if (pthread_create(&th, NULL, drain_main, &d) != 0)
         goto out;
@@ -186,17 +249,102 @@ static int run_fanout(sfu_srtp *s, int peers, size_t len, int n, int reader_cpu,
     out->delivered_pct = 100.0 * (double)atomic_load(&d.got) / n;
     rc = 0;
 out:
-    for (int i = 0; tx && rx && i < peers; i++) {
-        if (tx[i] >= 0)
-            close(tx[i]);
-        if (rx[i] >= 0)
-            close(rx[i]);
-    }
+    peers_close(&ps);
     if (d.epfd >= 0)
         close(d.epfd);
-    free(tx);
-    free(rx);
-    free(to);
+    return rc;
+}
+
+typedef struct burst_result {
+    double cpu_ns;           /* sending thread's CPU time per packet */
+    double p50_ms, max_ms;   /* one burst (BURST_PKTS to every peer), wall time */
+    double delivered_pct;    /* packets the reader got */
+} burst_result;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* rounds bursts to npeers peers (GCM, 1 200-byte packets). 0, -1, or 1
+ * when the kernel refuses segmented sends. */
+static int run_burst(sfu_srtp *s, int npeers, int rounds, int gro, int reader_cpu,
+                     burst_result *out)
+{
+    enum { LEN = 1200 };
+    peer_set ps = {0};
+    drain d = {.epfd = epoll_create1(0), .cpu = reader_cpu};
+    double *walls = calloc((size_t)rounds, sizeof *walls);
+    static uint8_t buf[BURST_PKTS * (LEN + 64)];
+    static uint16_t seq = 40000;
+    int rc = -1, started = 0;
+    pthread_t th;
+    if (d.epfd < 0 || !walls || peers_open(&ps, npeers, &d, gro) != 0)
+        goto out;
+    if (pthread_create(&th, NULL, drain_main, &d) != 0)
+        goto out;
+    started = 1;
+    struct timespec frame = {0, 33000000};
+    nanosleep(&frame, NULL);
+    uint64_t cpu = 0;
+    size_t seg = 0;
+    for (int r = 0; r < rounds; r++) {
+        uint64_t c0 = thread_cpu_ns(), t0 = sfu_now_us();
+        for (int p = 0; p < npeers; p++) {
+            size_t off = 0;
+            for (int k = 0; k < BURST_PKTS; k++) {
+                make_rtp(buf + off, LEN, seq++);
+                size_t l = LEN;
+                if (sfu_srtp_protect_rtp(s, buf + off, &l, LEN + 64) != 0) {
+                    fprintf(stderr, "floor: protect failed\n");
+                    exit(1);
+                }
+                seg = l;
+                off += l;
+            }
+            d.seg = gro ? seg : 0;
+            char cb[CMSG_SPACE(sizeof(uint16_t))] = {0};
+            struct iovec iov = {.iov_base = buf, .iov_len = off};
+            struct msghdr mh = {.msg_name = &ps.to[p], .msg_namelen = sizeof ps.to[p],
+                                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb,
+                                .msg_controllen = sizeof cb};
+            struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+            cm->cmsg_level = SOL_UDP;
+            cm->cmsg_type = UDP_SEGMENT;
+            cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+            uint16_t segsz = (uint16_t)seg;
+            memcpy(CMSG_DATA(cm), &segsz, sizeof segsz);
+            if (sendmsg(ps.tx[p], &mh, 0) < 0 && errno != ENOBUFS && errno != EAGAIN) {
+                if (errno == EINVAL || errno == EIO || errno == ENOPROTOOPT) {
+                    rc = 1;
+                    goto out;
+                }
+                perror("floor: sendmsg (segmented)");
+                exit(1);
+            }
+        }
+        cpu += thread_cpu_ns() - c0;
+        walls[r] = (double)(sfu_now_us() - t0) / 1000.0;
+        nanosleep(&frame, NULL); /* the next frame; the reader drains meanwhile */
+    }
+    nanosleep(&frame, NULL);
+    double sent = (double)rounds * npeers * BURST_PKTS;
+    qsort(walls, (size_t)rounds, sizeof *walls, cmp_double);
+    out->cpu_ns = (double)cpu / sent;
+    out->p50_ms = walls[rounds / 2];
+    out->max_ms = walls[rounds - 1];
+    out->delivered_pct = 100.0 * (double)atomic_load(&d.got) / sent;
+    rc = 0;
+out:
+    if (started) {
+        atomic_store(&d.stop, 1);
+        pthread_join(th, NULL);
+    }
+    peers_close(&ps);
+    if (d.epfd >= 0)
+        close(d.epfd);
+    free(walls);
     return rc;
 }
 
@@ -293,12 +441,50 @@ int main(int argc, char **argv)
                                              r.delivered_pct));
         sfu_srtp_destroy(s);
     }
+    /* A keyframe's fan-out, as the server sends it (GSO, one call a peer). */
+    json_t *bursts = json_array();
+    int rounds = n / (fan_peers * BURST_PKTS);
+    if (rounds < 50)
+        rounds = 50;
+    if (rounds > 300)
+        rounds = 300;
+    printf("\nkeyframe burst: %d packets of 1200 bytes to each of %d peers, one segmented send "
+           "a peer, %d bursts\n",
+           BURST_PKTS, fan_peers, rounds);
+    printf("%-34s %16s %12s %12s %12s\n", "receivers", "sender CPU ns", "burst p50 ms",
+           "burst max ms", "delivered %");
+    for (int gro = 1; gro >= 0; gro--) {
+        sfu_srtp_keys k = test_keys(SFU_SRTP_AEAD_AES_128_GCM, 5, 11);
+        char err[256];
+        sfu_srtp *s = sfu_srtp_create(&k, err, sizeof err);
+        burst_result r;
+        int brc = s ? run_burst(s, fan_peers, rounds, gro, reader_cpu, &r) : -1;
+        sfu_srtp_destroy(s);
+        const char *name = gro ? "UDP_GRO (like a NIC with USO)" : "plain (split on loopback)";
+        if (brc == 1) {
+            printf("%-34s the kernel refuses segmented sends: skipped\n", name);
+            continue;
+        }
+        if (brc != 0) {
+            fprintf(stderr, "floor: keyframe burst failed\n");
+            return 1;
+        }
+        printf("%-34s %16.0f %12.2f %12.2f %12.1f\n", name, r.cpu_ns, r.p50_ms, r.max_ms,
+               r.delivered_pct);
+        json_array_append_new(bursts, json_pack("{s:b, s:i, s:i, s:i, s:f, s:f, s:f, s:f}", "gro",
+                                                gro, "packets", BURST_PKTS, "peers", fan_peers,
+                                                "bursts", rounds, "sender_cpu_ns", r.cpu_ns,
+                                                "p50_ms", r.p50_ms, "max_ms", r.max_ms,
+                                                "delivered_percent", r.delivered_pct));
+    }
     if (json_path)
-        json_dump_file(json_pack("{s:i, s:o, s:o}", "packets", n, "rows", rows, "fanout", fan),
+        json_dump_file(json_pack("{s:i, s:o, s:o, s:o}", "packets", n, "rows", rows, "fanout", fan,
+                                 "keyframe_burst", bursts),
                        json_path, JSON_INDENT(2));
     else {
         json_decref(rows);
         json_decref(fan);
+        json_decref(bursts);
     }
     close(rx);
     close(tx);
