@@ -52,10 +52,14 @@ async function runPair(room, aSecs, bSecs, during) {
   const bRun = runProgram('ip', ['netns', 'exec', nsx.ns, MLLOAD, '--server', nsBase.replace(/^http/, 'ws') + '/ws',
     '--local-ip', nsx.nsIp, ...common, '--peers', '3', '--mentees-only', '--index-base', '1000',
     '--duration', String(bSecs), '--json', jb], { timeoutMs: 120000, onStderr: wb.onStderr });
-  if (await Promise.race([wb.seen.then(() => true), bRun.then(() => false)]))
-    await during(bRun);
-  const b = await bRun;
-  nsx.clear();
+  let b;
+  try {
+    if (await Promise.race([wb.seen.then(() => true), bRun.then(() => false)]))
+      await during(bRun);
+    b = await bRun;
+  } finally {
+    nsx.clear();
+  }
   const ra = await a;
   const outB = b.stdout + b.stderr;
   assert.strictEqual(b.code, 0, outB);
@@ -96,10 +100,14 @@ test('loadgen: a meeting under 5 % loss repairs each stream from its own RTX str
   const run = runProgram('ip', ['netns', 'exec', nsx.ns, MLLOAD, '--server', nsBase.replace(/^http/, 'ws') + '/ws',
     '--local-ip', nsx.nsIp, '--scenario', 'meeting', '--room', 'meetloss', '--peers', '3', '--threads', '1',
     '--duration', '16', '--json', json], { timeoutMs: 120000, onStderr: w.onStderr });
-  if (await Promise.race([w.seen.then(() => true), run.then(() => false)]))
-    nsx.loss(5);
-  const r = await run;
-  nsx.clear();
+  let r;
+  try {
+    if (await Promise.race([w.seen.then(() => true), run.then(() => false)]))
+      nsx.loss(5);
+    r = await run;
+  } finally {
+    nsx.clear();
+  }
   const out = r.stdout + r.stderr;
   assert.strictEqual(r.code, 0, out);
   const rep = JSON.parse(fs.readFileSync(json, 'utf8'));

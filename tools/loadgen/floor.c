@@ -174,6 +174,7 @@ static void peers_close(peer_set *ps)
     memset(ps, 0, sizeof *ps);
 }
 
+/* 0, -1 on failure, 1 when the kernel has no UDP_GRO (sockets closed). */
 static int peers_open(peer_set *ps, int n, drain *d, int gro)
 {
     ps->n = n;
@@ -194,8 +195,12 @@ static int peers_open(peer_set *ps, int n, drain *d, int gro)
             (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t sl = sizeof ps->to[i];
         struct epoll_event ev = {.events = EPOLLIN, .data.fd = ps->rx[i]};
+        if (gro && ps->rx[i] >= 0 &&
+            setsockopt(ps->rx[i], IPPROTO_UDP, UDP_GRO, &one, sizeof one) != 0) {
+            peers_close(ps);
+            return 1;
+        }
         if (ps->tx[i] < 0 || ps->rx[i] < 0 ||
-            (gro && setsockopt(ps->rx[i], IPPROTO_UDP, UDP_GRO, &one, sizeof one) != 0) ||
             bind(ps->rx[i], (struct sockaddr *)&ps->to[i], sizeof ps->to[i]) != 0 ||
             getsockname(ps->rx[i], (struct sockaddr *)&ps->to[i], &sl) != 0 ||
             epoll_ctl(d->epfd, EPOLL_CTL_ADD, ps->rx[i], &ev) != 0) {
@@ -280,15 +285,26 @@ static int run_burst(sfu_srtp *s, int npeers, int rounds, int gro, int reader_cp
     static uint16_t seq = 40000;
     int rc = -1, started = 0;
     pthread_t th;
-    if (d.epfd < 0 || !walls || peers_open(&ps, npeers, &d, gro) != 0)
+    if (d.epfd < 0 || !walls)
         goto out;
+    int po = peers_open(&ps, npeers, &d, gro);
+    if (po != 0) {
+        rc = po;
+        goto out;
+    }
+    /* every packet below protects to the same length */
+    uint8_t probe[LEN + 64];
+    make_rtp(probe, LEN, seq++);
+    size_t seg = LEN;
+    if (sfu_srtp_protect_rtp(s, probe, &seg, sizeof probe) != 0)
+        goto out;
+    d.seg = gro ? seg : 0; /* before the reader starts */
     if (pthread_create(&th, NULL, drain_main, &d) != 0)
         goto out;
     started = 1;
     struct timespec frame = {0, 33000000};
     nanosleep(&frame, NULL);
     uint64_t cpu = 0;
-    size_t seg = 0;
     for (int r = 0; r < rounds; r++) {
         uint64_t c0 = thread_cpu_ns(), t0 = sfu_now_us();
         for (int p = 0; p < npeers; p++) {
@@ -296,19 +312,21 @@ static int run_burst(sfu_srtp *s, int npeers, int rounds, int gro, int reader_cp
             for (int k = 0; k < BURST_PKTS; k++) {
                 make_rtp(buf + off, LEN, seq++);
                 size_t l = LEN;
-                if (sfu_srtp_protect_rtp(s, buf + off, &l, LEN + 64) != 0) {
+                if (sfu_srtp_protect_rtp(s, buf + off, &l, LEN + 64) != 0 || l != seg) {
                     fprintf(stderr, "floor: protect failed\n");
                     exit(1);
                 }
-                seg = l;
                 off += l;
             }
-            d.seg = gro ? seg : 0;
-            char cb[CMSG_SPACE(sizeof(uint16_t))] = {0};
+            union {
+                char buf[CMSG_SPACE(sizeof(uint16_t))];
+                struct cmsghdr align;
+            } cb;
+            memset(&cb, 0, sizeof cb);
             struct iovec iov = {.iov_base = buf, .iov_len = off};
             struct msghdr mh = {.msg_name = &ps.to[p], .msg_namelen = sizeof ps.to[p],
-                                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb,
-                                .msg_controllen = sizeof cb};
+                                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.buf,
+                                .msg_controllen = sizeof cb.buf};
             struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
             cm->cmsg_level = SOL_UDP;
             cm->cmsg_type = UDP_SEGMENT;
@@ -316,7 +334,7 @@ static int run_burst(sfu_srtp *s, int npeers, int rounds, int gro, int reader_cp
             uint16_t segsz = (uint16_t)seg;
             memcpy(CMSG_DATA(cm), &segsz, sizeof segsz);
             if (sendmsg(ps.tx[p], &mh, 0) < 0 && errno != ENOBUFS && errno != EAGAIN) {
-                if (errno == EINVAL || errno == EIO || errno == ENOPROTOOPT) {
+                if (errno == EINVAL || errno == EIO || errno == EMSGSIZE || errno == ENOPROTOOPT) {
                     rc = 1;
                     goto out;
                 }
@@ -329,6 +347,9 @@ static int run_burst(sfu_srtp *s, int npeers, int rounds, int gro, int reader_cp
         nanosleep(&frame, NULL); /* the next frame; the reader drains meanwhile */
     }
     nanosleep(&frame, NULL);
+    atomic_store(&d.stop, 1);
+    pthread_join(th, NULL);
+    started = 0;
     double sent = (double)rounds * npeers * BURST_PKTS;
     qsort(walls, (size_t)rounds, sizeof *walls, cmp_double);
     out->cpu_ns = (double)cpu / sent;
@@ -457,17 +478,14 @@ int main(int argc, char **argv)
         sfu_srtp_keys k = test_keys(SFU_SRTP_AEAD_AES_128_GCM, 5, 11);
         char err[256];
         sfu_srtp *s = sfu_srtp_create(&k, err, sizeof err);
-        burst_result r;
+        burst_result r = {0};
         int brc = s ? run_burst(s, fan_peers, rounds, gro, reader_cpu, &r) : -1;
         sfu_srtp_destroy(s);
         const char *name = gro ? "UDP_GRO (like a NIC with USO)" : "plain (split on loopback)";
-        if (brc == 1) {
-            printf("%-34s the kernel refuses segmented sends: skipped\n", name);
+        if (brc != 0) { /* the rows above still count: reported, not fatal */
+            printf("%-34s %s: skipped\n", name,
+                   brc == 1 ? "the kernel has no UDP GSO/GRO for it" : "failed");
             continue;
-        }
-        if (brc != 0) {
-            fprintf(stderr, "floor: keyframe burst failed\n");
-            return 1;
         }
         printf("%-34s %16.0f %12.2f %12.2f %12.1f\n", name, r.cpu_ns, r.p50_ms, r.max_ms,
                r.delivered_pct);

@@ -449,13 +449,21 @@ void lg__send_twcc(lg_peer *p)
 void lg__rx_feedback(lg_peer *p, uint64_t now)
 {
     lg_run *run = p->t->run;
-    /* a meeting whose server announced no RTX SSRCs: its resends cannot
-     * be told apart (on_rtx), so asking again would only waste them */
-    int tries = LG_SUBSCRIBES_ALL(p) && p->n_rtx_map == 0 ? 1 : LG_NACK_TRIES;
     for (int i = 0; i < p->n_rx; i++) {
         rx_stream *v = &p->rx[i];
         if (!v->video)
             continue;
+        /* a meeting stream with RTX negotiated but no RTX SSRC announced
+         * for it: its resends are dropped (on_rtx), asking again would
+         * only waste them (without RTX they come on its own SSRC) */
+        int tries = LG_NACK_TRIES;
+        if (LG_SUBSCRIBES_ALL(p) && p->pt_rtx >= 0) {
+            int k = 0;
+            while (k < p->n_rtx_map && p->rtx_map[k].media != v->ssrc)
+                k++;
+            if (k == p->n_rtx_map)
+                tries = 1;
+        }
         uint16_t seqs[NACK_MAX];
         size_t n = 0;
         for (int k = 0; k < v->n_miss; k++) {
