@@ -532,6 +532,17 @@ int sfu_ice_set_mark(sfu_ice *ice, uint32_t mark)
     return setsockopt(ice->direct->fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) == 0 ? 0 : -1;
 }
 
+int sfu_ice_set_gro(sfu_ice *ice)
+{
+#ifndef UDP_GRO
+#define UDP_GRO 104 /* linux/udp.h, Linux 5.0 */
+#endif
+    int one = 1;
+    if (!ice->direct || ice->direct->fd < 0)
+        return -1;
+    return setsockopt(ice->direct->fd, IPPROTO_UDP, UDP_GRO, &one, sizeof one) == 0 ? 0 : -1;
+}
+
 /* A call into the agent from outside its context's dispatch may have added
  * or re-timed sources there: have the loop look at it (ice_loop.h). */
 static void touched(sfu_ice *ice)

@@ -137,6 +137,14 @@ int sfu_ice_last_rx_time_us(sfu_ice *ice, uint64_t *out);
  * socket or when the kernel refuses. */
 int sfu_ice_set_mark(sfu_ice *ice, uint32_t mark);
 
+/* Turn UDP_GRO on for the socket of the selected pair (Linux 5.0): a
+ * segmented send (UDP GSO) then arrives as one datagram, as it left the
+ * sender, and on_packet gets the packets back to back in one buffer (all
+ * but the last of one size; libnice passes on no segment size, so the
+ * caller must split them). For a load tool that wants the sender's side
+ * of a NIC with segmentation offload over the loopback; not for the
+ * server. 0, or -1 without a connected direct socket or when refused. */
+int sfu_ice_set_gro(sfu_ice *ice);
 /* Current state. */
 sfu_ice_state sfu_ice_get_state(const sfu_ice *ice);
 

@@ -44,6 +44,7 @@ typedef struct lg_totals {
     uint64_t rx_duplicates, rx_repaired; /* late copies of packets held / of NACKed ones */
     uint64_t rx_rtx;                     /* resends on the RTX stream (counted as their originals) */
     uint64_t rx_decrypted, rx_decrypt_failed;
+    uint64_t rx_coalesced; /* --gro: datagrams that carried several packets */
     uint64_t rtcp_in, rtcp_out, nack_out, pli_out, twcc_out, rr_out, pli_in, nack_in;
     uint64_t frames, keyframes, freezes, freeze_ms;
     /* meeting: per participant at close, the others heard (audio) and seen
@@ -86,6 +87,7 @@ struct lg_run {
     int mentees_only;    /* fanout: no mentor here (another mlload process runs it) */
     int index_base;      /* first peer index of this process (--index-base) */
     uint32_t mark;       /* --mark: SO_MARK for the peers' sockets, 0 = none */
+    int gro;             /* --gro: take segmented sends whole (UDP_GRO), split here */
     long long janus_feed_id; /* --janus-feed: the mentor publishes with this id */
     gint meet_pubs_up;       /* Janus meeting: publishers with media up (atomic) */
     gint mentor_up;          /* fanout: 1 once the mentor's media is up, 2 once told */

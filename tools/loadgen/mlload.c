@@ -77,6 +77,9 @@ static void usage(FILE *f)
             "  --ready-file PATH  fanout: create PATH once the mentor's media is up (for\n"
             "                     starting --mentees-only processes)\n"
             "  --mark N           put SO_MARK N on each peer's socket once it is connected\n"
+            "  --gro              take the server's segmented sends whole (UDP_GRO) and split\n"
+            "                     them here: the sender's side of a NIC with segmentation\n"
+            "                     offload, over the loopback\n"
             "                     (root), for a firewall rule that drops some of what those\n"
             "                     peers receive (tools/bench/sfu --loss)\n"
             "  --janus-room ID    Janus VideoRoom room id (default random)\n"
@@ -258,7 +261,8 @@ int main(int argc, char **argv)
         O_JROOM,
         O_JFEED,
         O_READY,
-        O_MARK
+        O_MARK,
+        O_GRO
     };
     static const struct option opts[] = {
         {"server", required_argument, 0, 's'},
@@ -285,6 +289,7 @@ int main(int argc, char **argv)
         {"janus-feed", required_argument, 0, O_JFEED},
         {"ready-file", required_argument, 0, O_READY},
         {"mark", required_argument, 0, O_MARK},
+        {"gro", no_argument, 0, O_GRO},
         {"json", required_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
@@ -357,6 +362,9 @@ int main(int argc, char **argv)
             run.mark = (uint32_t)v;
             break;
         }
+        case O_GRO:
+            run.gro = 1;
+            break;
         case O_IBASE:
             run.index_base = atoi(optarg);
             break;
@@ -633,6 +641,10 @@ int main(int argc, char **argv)
     printf("  received   %" G_GUINT64_FORMAT " packets (%" G_GUINT64_FORMAT
            " video, %" G_GUINT64_FORMAT " audio), %.2f Mbit/s\n",
            sum.rx_packets, sum.rx_video, sum.rx_audio, rx_mbps);
+    if (run.gro)
+        printf("  --gro      %" G_GUINT64_FORMAT " datagrams carried several packets (segmented "
+               "sends taken whole)\n",
+               sum.rx_coalesced);
     printf("  loss       %.3f %% (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
            "), reordered %" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT " NACKed ones repaired; %"
            G_GUINT64_FORMAT " resends on RTX), duplicates %" G_GUINT64_FORMAT ", jitter %.2f ms\n",
@@ -717,6 +729,9 @@ int main(int argc, char **argv)
         if (rep) {
             json_object_set_new(json_object_get(rep, "peers"), "left",
                                 json_integer((json_int_t)sum.peers_left));
+            json_object_set_new(json_object_get(rep, "received"), "coalesced",
+                                json_integer((json_int_t)sum.rx_coalesced));
+            json_object_set_new(rep, "gro", json_boolean(run.gro));
             json_object_set_new(json_object_get(rep, "peers"), "started_total",
                                 json_integer((json_int_t)sum.peers_started));
             json_t *vid = json_object_get(rep, "video");

@@ -118,6 +118,10 @@ static void dtls_connected_cb(void *user, const sfu_srtp_keys *keys)
         lg__peer_fail(p, 0, "cannot put --mark on its socket (needs root, a direct pair)");
         return;
     }
+    if (p->t->run->gro && sfu_ice_set_gro(p->ice) != 0) {
+        lg__peer_fail(p, 0, "cannot turn UDP_GRO on for its socket (--gro; Linux 5.0, a direct pair)");
+        return;
+    }
     uint64_t now = sfu_now_us();
     p->t_connected_us = now;
     p->state = 2;
@@ -186,9 +190,29 @@ static void ice_on_state(void *user, sfu_ice_state s)
         lg__peer_fail(p, 0, "ICE failed");
 }
 
+static void on_datagram(lg_peer *p, uint8_t *buf, size_t len);
+
 static void ice_on_packet(void *user, uint8_t *buf, size_t len)
 {
     lg_peer *p = user;
+    if (!p->t->run->gro || p->state != 2) {
+        on_datagram(p, buf, len);
+        return;
+    }
+    /* --gro: one datagram may be a whole segmented send */
+    size_t seg = lg__segment_len(p, buf, len);
+    if (seg < len)
+        p->t->tot.rx_coalesced++;
+    while (len > 0) {
+        size_t l = seg < len ? seg : len;
+        on_datagram(p, buf, l);
+        buf += l;
+        len -= l;
+    }
+}
+
+static void on_datagram(lg_peer *p, uint8_t *buf, size_t len)
+{
     switch (sfu_demux(buf, len)) {
     case SFU_PKT_DTLS:
         if (p->dtls)

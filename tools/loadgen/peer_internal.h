@@ -201,6 +201,11 @@ void lg__ws_on_closed(void *user, const char *why);
 /* peer_rx.c */
 /* Note the RTX SSRC of every stream m's FID groups announce (meeting). */
 void lg__rx_map_rtx(lg_peer *p, const sfu_sdp_media *m);
+/* --gro: the length of the first packet of a datagram that may carry a
+ * segmented send (all packets but the last of that length): the offset of
+ * the next RTP/RTCP header of a stream this peer knows (or of the first
+ * packet's own SSRC), len when there is none. */
+size_t lg__segment_len(const lg_peer *p, const uint8_t *buf, size_t len);
 void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len);
 void lg__on_rtcp(lg_peer *p, uint8_t *buf, size_t len);
 /* Extended packets expected so far on a stream (0 before the first). */

@@ -132,6 +132,61 @@ static void keyframe_at(rx_stream *s, uint32_t ext)
 
 static void on_media(lg_peer *p, uint8_t *buf, size_t len, int plain);
 
+static uint32_t rd32(const uint8_t *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static int known_ssrc(const lg_peer *p, uint32_t ssrc)
+{
+    int n = p->n_rx > 2 ? p->n_rx : 2; /* echo and fan-out use rx[0], rx[1] */
+    for (int i = 0; i < n; i++)
+        if (p->rx[i].started && p->rx[i].ssrc == ssrc)
+            return 1;
+    for (int i = 0; i < p->n_rtx_map; i++)
+        if (p->rtx_map[i].rtx == ssrc || p->rtx_map[i].media == ssrc)
+            return 1;
+    return 0;
+}
+
+/* Does a packet of the same send start at b? RTP: version 2, a payload
+ * type negotiated for receiving, and the first packet's SSRC or a known
+ * one; RTCP: version 2, a packet type 200..206 and the first packet's
+ * sender SSRC. */
+static int header_at(const lg_peer *p, const uint8_t *b, size_t left, int rtcp, uint32_t first)
+{
+    if (left < 12 || (b[0] & 0xc0) != 0x80)
+        return 0;
+    if (rtcp)
+        return b[1] >= 200 && b[1] <= 206 && rd32(b + 4) == first;
+    uint8_t pt = b[1] & 0x7f;
+    if (pt != p->pt_audio && pt != p->pt_video && (p->pt_rtx < 0 || pt != (uint8_t)p->pt_rtx))
+        return 0;
+    uint32_t ssrc = rd32(b + 8);
+    return ssrc == first || known_ssrc(p, ssrc);
+}
+
+size_t lg__segment_len(const lg_peer *p, const uint8_t *buf, size_t len)
+{
+    enum { MIN_PKT = 20 }; /* an SRTCP header, index and 80-bit tag */
+    if (len < 2 * MIN_PKT || (buf[0] & 0xc0) != 0x80)
+        return len;
+    int rtcp = buf[1] >= 192 && buf[1] <= 223;
+    uint32_t first = rd32(buf + (rtcp ? 4 : 8));
+    for (size_t s = MIN_PKT; s + 12 <= len; s++) {
+        if (!header_at(p, buf + s, len - s, rtcp, first))
+            continue;
+        /* every later boundary holds a header too; the rest, the last
+         * packet, is no longer than the others */
+        size_t k = s;
+        while (len - k > s && header_at(p, buf + k + s, len - k - s, rtcp, first))
+            k += s;
+        if (len - k <= s)
+            return s;
+    }
+    return len;
+}
+
 void lg__rx_map_rtx(lg_peer *p, const sfu_sdp_media *m)
 {
     if (m->kind != SFU_SDP_KIND_VIDEO)
