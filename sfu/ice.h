@@ -145,6 +145,7 @@ int sfu_ice_set_mark(sfu_ice *ice, uint32_t mark);
  * of a NIC with segmentation offload over the loopback; not for the
  * server. 0, or -1 without a connected direct socket or when refused. */
 int sfu_ice_set_gro(sfu_ice *ice);
+
 /* Current state. */
 sfu_ice_state sfu_ice_get_state(const sfu_ice *ice);
 

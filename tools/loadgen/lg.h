@@ -44,7 +44,8 @@ typedef struct lg_totals {
     uint64_t rx_duplicates, rx_repaired; /* late copies of packets held / of NACKed ones */
     uint64_t rx_rtx;                     /* resends on the RTX stream (counted as their originals) */
     uint64_t rx_decrypted, rx_decrypt_failed;
-    uint64_t rx_coalesced; /* --gro: datagrams that carried several packets */
+    uint64_t rx_coalesced;    /* --gro: datagrams that carried several packets */
+    uint64_t rx_split_failed; /* --gro: datagrams that looked coalesced but did not split */
     uint64_t rtcp_in, rtcp_out, nack_out, pli_out, twcc_out, rr_out, pli_in, nack_in;
     uint64_t frames, keyframes, freezes, freeze_ms;
     /* meeting: per participant at close, the others heard (audio) and seen

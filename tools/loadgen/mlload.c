@@ -77,11 +77,11 @@ static void usage(FILE *f)
             "  --ready-file PATH  fanout: create PATH once the mentor's media is up (for\n"
             "                     starting --mentees-only processes)\n"
             "  --mark N           put SO_MARK N on each peer's socket once it is connected\n"
+            "                     (root), for a firewall rule that drops some of what those\n"
+            "                     peers receive (tools/bench/sfu --loss)\n"
             "  --gro              take the server's segmented sends whole (UDP_GRO) and split\n"
             "                     them here: the sender's side of a NIC with segmentation\n"
             "                     offload, over the loopback\n"
-            "                     (root), for a firewall rule that drops some of what those\n"
-            "                     peers receive (tools/bench/sfu --loss)\n"
             "  --janus-room ID    Janus VideoRoom room id (default random)\n"
             "  --janus-feed ID    Janus publisher id of the mentor (default chosen by Janus;\n"
             "                     meeting: participant k publishes as ID + k, default random)\n"
@@ -643,8 +643,8 @@ int main(int argc, char **argv)
            sum.rx_packets, sum.rx_video, sum.rx_audio, rx_mbps);
     if (run.gro)
         printf("  --gro      %" G_GUINT64_FORMAT " datagrams carried several packets (segmented "
-               "sends taken whole)\n",
-               sum.rx_coalesced);
+               "sends taken whole), %" G_GUINT64_FORMAT " could not be split\n",
+               sum.rx_coalesced, sum.rx_split_failed);
     printf("  loss       %.3f %% (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
            "), reordered %" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT " NACKed ones repaired; %"
            G_GUINT64_FORMAT " resends on RTX), duplicates %" G_GUINT64_FORMAT ", jitter %.2f ms\n",
@@ -731,6 +731,8 @@ int main(int argc, char **argv)
                                 json_integer((json_int_t)sum.peers_left));
             json_object_set_new(json_object_get(rep, "received"), "coalesced",
                                 json_integer((json_int_t)sum.rx_coalesced));
+            json_object_set_new(json_object_get(rep, "received"), "split_failed",
+                                json_integer((json_int_t)sum.rx_split_failed));
             json_object_set_new(rep, "gro", json_boolean(run.gro));
             json_object_set_new(json_object_get(rep, "peers"), "started_total",
                                 json_integer((json_int_t)sum.peers_started));

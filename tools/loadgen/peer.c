@@ -200,9 +200,12 @@ static void ice_on_packet(void *user, uint8_t *buf, size_t len)
         return;
     }
     /* --gro: one datagram may be a whole segmented send */
-    size_t seg = lg__segment_len(p, buf, len);
+    int failed;
+    size_t seg = lg__segment_len(p, buf, len, &failed);
     if (seg < len)
         p->t->tot.rx_coalesced++;
+    if (failed)
+        p->t->tot.rx_split_failed++;
     while (len > 0) {
         size_t l = seg < len ? seg : len;
         on_datagram(p, buf, l);

@@ -53,6 +53,7 @@ enum { LG_ROLE_ECHO = 0, LG_ROLE_MENTOR, LG_ROLE_MENTEE, LG_ROLE_MEETING, LG_ROL
  * others (MentorLink offers at most 16 m-lines: 2 sent + 14 received). */
 #define LG_MAX_RX (2 * (LG_MAX_MEETING - 1))
 #define LG_MAX_SUB LG_MAX_RX
+#define LG_MAX_REMOTE_SSRC 64
 
 /* ---- receive side of one stream ---- */
 
@@ -149,6 +150,9 @@ typedef struct lg_peer {
         uint32_t rtx, media;
     } rtx_map[LG_MAX_RX];
     int n_rtx_map;
+    /* --gro: every SSRC the server's SDP announces it sends (a=ssrc) */
+    uint32_t remote_ssrc[LG_MAX_REMOTE_SSRC];
+    int n_remote_ssrc;
     sfu_twcc_arrival twcc[TWCC_MAX];
     int n_twcc;
     uint8_t twcc_fb_count;
@@ -199,13 +203,17 @@ void lg__ws_on_text(void *user, const char *text, size_t len);
 void lg__ws_on_closed(void *user, const char *why);
 
 /* peer_rx.c */
-/* Note the RTX SSRC of every stream m's FID groups announce (meeting). */
+/* Note the SSRCs the server announces for m: its a=ssrc lines (--gro
+ * splits by them) and the RTX SSRC of each FID group (a meeting maps
+ * resends by them). Reset both lists before the first m-line. */
 void lg__rx_map_rtx(lg_peer *p, const sfu_sdp_media *m);
 /* --gro: the length of the first packet of a datagram that may carry a
  * segmented send (all packets but the last of that length): the offset of
- * the next RTP/RTCP header of a stream this peer knows (or of the first
- * packet's own SSRC), len when there is none. */
-size_t lg__segment_len(const lg_peer *p, const uint8_t *buf, size_t len);
+ * the first RTP or RTCP header past the first packet's own header and
+ * tag whose SSRC is the first packet's or one the server announced; len
+ * when there is none. *failed is set when one was found but the packets
+ * after it do not line up (the datagram is then taken as one). */
+size_t lg__segment_len(const lg_peer *p, const uint8_t *buf, size_t len, int *failed);
 void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len);
 void lg__on_rtcp(lg_peer *p, uint8_t *buf, size_t len);
 /* Extended packets expected so far on a stream (0 before the first). */

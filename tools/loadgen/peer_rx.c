@@ -139,6 +139,9 @@ static uint32_t rd32(const uint8_t *b)
 
 static int known_ssrc(const lg_peer *p, uint32_t ssrc)
 {
+    for (int i = 0; i < p->n_remote_ssrc; i++)
+        if (p->remote_ssrc[i] == ssrc)
+            return 1;
     int n = p->n_rx > 2 ? p->n_rx : 2; /* echo and fan-out use rx[0], rx[1] */
     for (int i = 0; i < n; i++)
         if (p->rx[i].started && p->rx[i].ssrc == ssrc)
@@ -149,46 +152,72 @@ static int known_ssrc(const lg_peer *p, uint32_t ssrc)
     return 0;
 }
 
-/* Does a packet of the same send start at b? RTP: version 2, a payload
- * type negotiated for receiving, and the first packet's SSRC or a known
- * one; RTCP: version 2, a packet type 200..206 and the first packet's
- * sender SSRC. */
-static int header_at(const lg_peer *p, const uint8_t *b, size_t left, int rtcp, uint32_t first)
+/* Does a packet of the same send start at b? RTP: version 2 and a payload
+ * type negotiated for receiving; RTCP: version 2 and a packet type
+ * 200..206. Either way from the first packet's SSRC or a known one (a
+ * send may mix classes and streams of one length: the audio and the
+ * video stream's sender reports, say). */
+static int header_at(const lg_peer *p, const uint8_t *b, size_t left, uint32_t first)
 {
     if (left < 12 || (b[0] & 0xc0) != 0x80)
         return 0;
-    if (rtcp)
-        return b[1] >= 200 && b[1] <= 206 && rd32(b + 4) == first;
-    uint8_t pt = b[1] & 0x7f;
-    if (pt != p->pt_audio && pt != p->pt_video && (p->pt_rtx < 0 || pt != (uint8_t)p->pt_rtx))
-        return 0;
-    uint32_t ssrc = rd32(b + 8);
+    uint32_t ssrc;
+    if (b[1] >= 200 && b[1] <= 206) {
+        ssrc = rd32(b + 4);
+    } else {
+        uint8_t pt = b[1] & 0x7f;
+        if (pt != p->pt_audio && pt != p->pt_video && (p->pt_rtx < 0 || pt != (uint8_t)p->pt_rtx))
+            return 0;
+        ssrc = rd32(b + 8);
+    }
     return ssrc == first || known_ssrc(p, ssrc);
 }
 
-size_t lg__segment_len(const lg_peer *p, const uint8_t *buf, size_t len)
+size_t lg__segment_len(const lg_peer *p, const uint8_t *buf, size_t len, int *failed)
 {
-    enum { MIN_PKT = 20 }; /* an SRTCP header, index and 80-bit tag */
-    if (len < 2 * MIN_PKT || (buf[0] & 0xc0) != 0x80)
+    enum { TAG_MIN = 10 }; /* the shortest SRTP/SRTCP tag (80 bits) */
+    *failed = 0;
+    if (len < 12 || (buf[0] & 0xc0) != 0x80)
         return len;
-    int rtcp = buf[1] >= 192 && buf[1] <= 223;
-    uint32_t first = rd32(buf + (rtcp ? 4 : 8));
-    for (size_t s = MIN_PKT; s + 12 <= len; s++) {
-        if (!header_at(p, buf + s, len - s, rtcp, first))
-            continue;
-        /* every later boundary holds a header too; the rest, the last
-         * packet, is no longer than the others */
-        size_t k = s;
-        while (len - k > s && header_at(p, buf + k + s, len - k - s, rtcp, first))
-            k += s;
-        if (len - k <= s)
-            return s;
+    /* the first packet's clear part and a tag come before any boundary */
+    size_t s, min;
+    uint32_t first;
+    if (buf[1] >= 192 && buf[1] <= 223) {
+        first = rd32(buf + 4);
+        min = 4 * ((size_t)(buf[2] << 8 | buf[3]) + 1) + 4 + TAG_MIN; /* + E|index */
+    } else {
+        first = rd32(buf + 8);
+        min = 12 + 4 * (size_t)(buf[0] & 0x0f);
+        if ((buf[0] & 0x10) && min + 4 <= len)
+            min += 4 + 4 * (size_t)(buf[min + 2] << 8 | buf[min + 3]);
+        min += TAG_MIN;
     }
-    return len;
+    for (s = min; s + 12 <= len; s++)
+        if (header_at(p, buf + s, len - s, first))
+            break;
+    if (s + 12 > len)
+        return len; /* one packet */
+    /* every later boundary holds a header too; the rest, the last
+     * packet, is no longer than the others */
+    size_t k = s;
+    while (len - k > s && header_at(p, buf + k + s, len - k - s, first))
+        k += s;
+    if (len - k > s) {
+        *failed = 1;
+        return len;
+    }
+    return s;
 }
 
 void lg__rx_map_rtx(lg_peer *p, const sfu_sdp_media *m)
 {
+    for (int i = 0; i < m->ssrc_count && p->n_remote_ssrc < LG_MAX_REMOTE_SSRC; i++) {
+        int k = 0;
+        while (k < p->n_remote_ssrc && p->remote_ssrc[k] != m->ssrcs[i].ssrc)
+            k++;
+        if (k == p->n_remote_ssrc)
+            p->remote_ssrc[p->n_remote_ssrc++] = m->ssrcs[i].ssrc;
+    }
     if (m->kind != SFU_SDP_KIND_VIDEO)
         return;
     for (int g = 0; g < m->ssrc_group_count; g++) {

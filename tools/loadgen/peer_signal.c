@@ -166,7 +166,7 @@ static void on_answer(lg_peer *p, const char *sdp)
     p->answered = 1;
     p->offer_inflight = 0;
     p->ext_abs = p->ext_twcc = p->ext_mid = p->ext_rid = 0; /* what the answer negotiated */
-    p->n_rtx_map = 0;
+    p->n_rtx_map = p->n_remote_ssrc = 0;
     const sfu_sdp_media *first = NULL;
     for (int i = 0; i < ans->media_count; i++) {
         const sfu_sdp_media *m = &ans->media[i];
@@ -242,7 +242,7 @@ static void on_remote_offer(lg_peer *p, const char *sdp)
     }
     const sfu_sdp_media *first = NULL;
     p->ext_abs = p->ext_twcc = p->ext_mid = p->ext_rid = 0;
-    p->n_rtx_map = 0;
+    p->n_rtx_map = p->n_remote_ssrc = 0;
     for (int i = 0; i < res->media_count; i++) {
         const sfu_neg_media *m = &res->media[i];
         if (!m->accepted)
