@@ -220,9 +220,6 @@ static int run_fanout(sfu_srtp *s, int npeers, size_t len, int n, int reader_cpu
     int rc = -1;
     if (d.epfd < 0 || peers_open(&ps, npeers, &d, 0) != 0)
         goto out;
-    int *tx = ps.tx;
-    struct sockaddr_in *to = ps.to;
-    int peers = npeers;
     pthread_t th;
     if (pthread_create(&th, NULL, drain_main, &d) != 0)
         goto out;
@@ -238,8 +235,8 @@ static int run_fanout(sfu_srtp *s, int npeers, size_t len, int n, int reader_cpu
             fprintf(stderr, "floor: protect failed\n");
             exit(1);
         }
-        int p = i % peers;
-        if (sendto(tx[p], buf, l, 0, (struct sockaddr *)&to[p], sizeof to[p]) < 0 &&
+        int p = i % npeers;
+        if (sendto(ps.tx[p], buf, l, 0, (struct sockaddr *)&ps.to[p], sizeof ps.to[p]) < 0 &&
             errno != ENOBUFS && errno != EAGAIN) {
             perror("floor: sendto");
             exit(1);

@@ -190,7 +190,25 @@ static void ice_on_state(void *user, sfu_ice_state s)
         lg__peer_fail(p, 0, "ICE failed");
 }
 
-static void on_datagram(lg_peer *p, uint8_t *buf, size_t len);
+static void on_datagram(lg_peer *p, uint8_t *buf, size_t len)
+{
+    switch (sfu_demux(buf, len)) {
+    case SFU_PKT_DTLS:
+        if (p->dtls)
+            sfu_dtls_input(p->dtls, buf, len);
+        break;
+    case SFU_PKT_RTP:
+        if (p->state == 2)
+            lg__on_rtp(p, buf, len);
+        break;
+    case SFU_PKT_RTCP:
+        if (p->state == 2)
+            lg__on_rtcp(p, buf, len);
+        break;
+    default:
+        break;
+    }
+}
 
 static void ice_on_packet(void *user, uint8_t *buf, size_t len)
 {
@@ -211,26 +229,6 @@ static void ice_on_packet(void *user, uint8_t *buf, size_t len)
         on_datagram(p, buf, l);
         buf += l;
         len -= l;
-    }
-}
-
-static void on_datagram(lg_peer *p, uint8_t *buf, size_t len)
-{
-    switch (sfu_demux(buf, len)) {
-    case SFU_PKT_DTLS:
-        if (p->dtls)
-            sfu_dtls_input(p->dtls, buf, len);
-        break;
-    case SFU_PKT_RTP:
-        if (p->state == 2)
-            lg__on_rtp(p, buf, len);
-        break;
-    case SFU_PKT_RTCP:
-        if (p->state == 2)
-            lg__on_rtcp(p, buf, len);
-        break;
-    default:
-        break;
     }
 }
 

@@ -206,7 +206,7 @@ void lg__ws_on_closed(void *user, const char *why);
 /* Note the SSRCs the server announces for m: its a=ssrc lines (--gro
  * splits by them) and the RTX SSRC of each FID group (a meeting maps
  * resends by them). Reset both lists before the first m-line. */
-void lg__rx_map_rtx(lg_peer *p, const sfu_sdp_media *m);
+void lg__rx_note_ssrcs(lg_peer *p, const sfu_sdp_media *m);
 /* --gro: the length of the first packet of a datagram that may carry a
  * segmented send (all packets but the last of that length): the offset of
  * the first RTP or RTCP header past the first packet's own header and

@@ -38,13 +38,22 @@ void lg__on_rtcp(lg_peer *p, uint8_t *buf, size_t len)
 /* The receive stream of a packet: by kind for echo and fan-out (the SFU
  * keeps one SSRC per kind and may switch layers under it), by SSRC for a
  * meeting participant (one per other participant and kind). */
-static rx_stream *stream_for(lg_peer *p, uint32_t ssrc, int video, uint64_t now)
+static rx_stream *find_stream(lg_peer *p, uint32_t ssrc, int video)
 {
     if (!LG_SUBSCRIBES_ALL(p))
         return &p->rx[video];
     for (int i = 0; i < p->n_rx; i++)
         if (p->rx[i].ssrc == ssrc && p->rx[i].video == video)
             return &p->rx[i];
+    return NULL;
+}
+
+/* find_stream, or a new one for a meeting participant's new SSRC. */
+static rx_stream *stream_for(lg_peer *p, uint32_t ssrc, int video, uint64_t now)
+{
+    rx_stream *found = find_stream(p, ssrc, video);
+    if (found)
+        return found;
     if (p->n_rx >= LG_MAX_RX)
         return NULL;
     rx_stream *s = &p->rx[p->n_rx++];
@@ -209,7 +218,7 @@ size_t lg__segment_len(const lg_peer *p, const uint8_t *buf, size_t len, int *fa
     return s;
 }
 
-void lg__rx_map_rtx(lg_peer *p, const sfu_sdp_media *m)
+void lg__rx_note_ssrcs(lg_peer *p, const sfu_sdp_media *m)
 {
     for (int i = 0; i < m->ssrc_count && p->n_remote_ssrc < LG_MAX_REMOTE_SSRC; i++) {
         int k = 0;
@@ -241,29 +250,20 @@ void lg__rx_map_rtx(lg_peer *p, const sfu_sdp_media *m)
  * and SSRC). Fan-out and echo receive one video stream; a meeting's RTX
  * SSRCs are mapped to their media by the FID groups of the server's SDP,
  * and a resend on an unannounced one is dropped. */
-static void on_rtx(lg_peer *p, uint8_t *buf, size_t len)
+static void on_rtx(lg_peer *p, uint8_t *buf, size_t len, uint32_t rtx_ssrc)
 {
     uint32_t media = p->rx[1].ssrc;
     if (LG_SUBSCRIBES_ALL(p)) {
-        sfu_rtp_packet rp;
-        if (sfu_rtp_parse(buf, len, &rp) != 0)
-            return;
         int i = 0;
-        while (i < p->n_rtx_map && p->rtx_map[i].rtx != rp.ssrc)
+        while (i < p->n_rtx_map && p->rtx_map[i].rtx != rtx_ssrc)
             i++;
         if (i == p->n_rtx_map)
             return;
         media = p->rtx_map[i].media;
-        int k = 0;
-        while (k < p->n_rx && !(p->rx[k].video && p->rx[k].started && p->rx[k].ssrc == media))
-            k++;
-        if (k == p->n_rx)
-            return; /* its stream has not started: nothing to repair */
-    } else if (!p->rx[1].started) {
-        return;
     }
-    if (!p->srtp)
-        return;
+    const rx_stream *s = find_stream(p, media, 1);
+    if (!s || !s->started || !p->srtp)
+        return; /* its stream has not started: nothing to repair */
     size_t plen = len;
     if (sfu_srtp_unprotect_rtp(p->srtp, buf, &plen) != 0) {
         p->t->tot.rx_decrypt_failed++;
@@ -283,7 +283,7 @@ void lg__on_rtp(lg_peer *p, uint8_t *buf, size_t len)
     if (sfu_rtp_parse(buf, len, &rp) != 0)
         return;
     if (p->pt_rtx >= 0 && rp.payload_type == (uint8_t)p->pt_rtx)
-        on_rtx(p, buf, len);
+        on_rtx(p, buf, len, rp.ssrc);
     else
         on_media(p, buf, len, 0);
 }

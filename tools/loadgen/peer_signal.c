@@ -172,7 +172,7 @@ static void on_answer(lg_peer *p, const char *sdp)
         const sfu_sdp_media *m = &ans->media[i];
         if (m->port == 0 && !m->bundle_only)
             continue;
-        lg__rx_map_rtx(p, m);
+        lg__rx_note_ssrcs(p, m);
         if (!first)
             first = m;
         int abs = sfu_sdp_extmap_id(m, SFU_EXT_ABS_SEND_TIME);
@@ -247,7 +247,7 @@ static void on_remote_offer(lg_peer *p, const char *sdp)
         const sfu_neg_media *m = &res->media[i];
         if (!m->accepted)
             continue;
-        lg__rx_map_rtx(p, &offer->media[i]);
+        lg__rx_note_ssrcs(p, &offer->media[i]);
         if (!first)
             first = &offer->media[i];
         if (m->kind == SFU_SDP_KIND_AUDIO)
